@@ -1,0 +1,1 @@
+"""Backends: one object per configured server, wrapping a client."""

@@ -1,0 +1,120 @@
+"""The backend contract: what ``connections[alias]`` is, whatever client it wraps."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..signals import prepare_index_body
+
+
+def redact_host(host: Any) -> str:
+    """Return ``host`` as text with any user name and password removed."""
+    if isinstance(host, dict):
+        scheme = host.get("scheme", "http")
+        return f"{scheme}://{host.get('host', 'localhost')}:{host.get('port', 9200)}"
+    parts = urlsplit(str(host))
+    if parts.username is None and parts.password is None:
+        return str(host)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class BaseBackend:
+    """A configured server and the indices it serves.
+
+    Subclasses provide ``client`` and ``close()``. Settings arrive already resolved by the
+    handler (test names when test settings are active).
+    """
+
+    def __init__(
+        self,
+        alias: str,
+        server: dict[str, Any],
+        server_indices: dict[str, dict[str, Any]],
+        write_guard: frozenset[str] | None = None,
+    ) -> None:
+        self.alias = alias
+        self.server = server
+        self.server_indices = server_indices
+        self.write_guard = write_guard
+
+    def __repr__(self) -> str:
+        hosts = [redact_host(host) for host in self.server.get("HOSTS", [])]
+        return f"<{type(self).__name__} alias={self.alias!r} hosts={hosts!r}>"
+
+    __str__ = __repr__
+
+    @property
+    def client(self) -> Any:
+        raise NotImplementedError("A backend must provide 'client'.")
+
+    def close(self) -> None:
+        """Release the client's connections."""
+
+    @property
+    def index_names(self) -> list[str]:
+        """Return the concrete index names this server serves."""
+        return [index["NAME"] for index in self.server_indices.values()]
+
+    @property
+    def alias_names(self) -> list[str]:
+        """Return every alias of the indices this server serves."""
+        return [alias for index in self.server_indices.values() for alias in index["ALIASES"]]
+
+    @property
+    def indices(self) -> list[str]:
+        """Return the names to query: each index's aliases where set, else its name."""
+        names: list[str] = []
+        for index in self.server_indices.values():
+            names.extend(index["ALIASES"] or [index["NAME"]])
+        return names
+
+    def get_index(self, key: str) -> dict[str, Any]:
+        """Return the settings (NAME, ALIASES, SETTINGS) of index ``key`` on this server."""
+        from ..exceptions import IndexDoesNotExist
+
+        try:
+            return self.server_indices[key]
+        except KeyError:
+            raise IndexDoesNotExist(
+                f"The index '{key}' is not served by ES_SERVERS['{self.alias}']: "
+                f"add it to its INDICES (served now: {sorted(self.server_indices)})."
+            ) from None
+
+    def get_index_body(self, key: str, *, with_aliases: bool = True) -> dict[str, Any]:
+        """Return the body that creates index ``key``: settings, aliases and mappings.
+
+        Receivers of ``djangoes.signals.prepare_index_body`` may add to it (mappings).
+        """
+        index = self.get_index(key)
+        body: dict[str, Any] = {}
+        if index["SETTINGS"]:
+            body["settings"] = copy.deepcopy(index["SETTINGS"])
+        if with_aliases and index["ALIASES"]:
+            body["aliases"] = {alias: {} for alias in index["ALIASES"]}
+        prepare_index_body.send(sender=type(self), backend=self, key=key, body=body)
+        return body
+
+    def get_indices_with_settings(self) -> dict[str, dict[str, Any]]:
+        """Return ``{index name: creation body}`` for every index this server serves."""
+        return {
+            index["NAME"]: self.get_index_body(key) for key, index in self.server_indices.items()
+        }
+
+    def _default_index(self, index: Any) -> Any:
+        return self.indices if index is None else index
+
+    def _single_index(self, index: Any, operation: str) -> Any:
+        if index is not None:
+            return index
+        names = self.indices
+        if len(names) != 1:
+            raise TypeError(
+                f"{operation}() needs index=: the connection '{self.alias}' serves "
+                f"{len(names)} indices ({names}), so there is no single default."
+            )
+        return names[0]

@@ -1,0 +1,163 @@
+"""The default backend: the official ``elasticsearch`` client."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from elasticsearch import Elasticsearch
+
+from .base import BaseBackend
+from .guard import check_write
+
+
+class DjangoesElasticsearch(Elasticsearch):
+    """The official client, refusing writes to live indices while tests run."""
+
+    _djangoes_write_guard: frozenset[str] | None = None
+
+    def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
+        guard = self._djangoes_write_guard
+        if guard:
+            check_write(guard, kwargs.get("endpoint_id"), kwargs.get("path_parts"), kwargs.get("body"))
+        return super().perform_request(method, path, **kwargs)
+
+    def options(self, **kwargs: Any) -> DjangoesElasticsearch:
+        client = super().options(**kwargs)
+        client._djangoes_write_guard = self._djangoes_write_guard
+        return client
+
+
+class ElasticsearchBackend(BaseBackend):
+    """Wrap an ``elasticsearch.Elasticsearch`` built from HOSTS and PARAMS.
+
+    PARAMS pass straight to the client (``basic_auth``, ``api_key``, ``ca_certs``,
+    ``request_timeout``, ``max_retries``, ...). The client is built on first use.
+    """
+
+    client_class = DjangoesElasticsearch
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._client: DjangoesElasticsearch | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> DjangoesElasticsearch:
+        """Return the client, building it on first use (one per backend, shared by threads)."""
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self._build_client()
+                client = self._client
+        return client
+
+    def _build_client(self) -> DjangoesElasticsearch:
+        params = dict(self.server["PARAMS"])
+        if "hosts" in params:
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{self.alias}']['PARAMS'] must not contain 'hosts': "
+                f"set ES_SERVERS['{self.alias}']['HOSTS'] instead."
+            )
+        try:
+            client = self.client_class(hosts=list(self.server["HOSTS"]), **params)
+        except (TypeError, ValueError) as exc:
+            # The message of the client names the argument; PARAMS values (credentials) are
+            # not repeated here.
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{self.alias}'] HOSTS or PARAMS are not valid for the "
+                f"Elasticsearch client: {type(exc).__name__}: {exc}"
+            ) from None
+        client._djangoes_write_guard = self.write_guard
+        return client
+
+    def close(self) -> None:
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # -- index-aware shortcuts: ``index=`` defaults to this connection's indices ----------
+
+    def search(self, *, index: Any = None, **kwargs: Any) -> Any:
+        """Search this connection's indices (or ``index``)."""
+        return self.client.search(index=self._default_index(index), **kwargs)
+
+    def count(self, *, index: Any = None, **kwargs: Any) -> Any:
+        """Count documents in this connection's indices (or ``index``)."""
+        return self.client.count(index=self._default_index(index), **kwargs)
+
+    def msearch(self, *, index: Any = None, **kwargs: Any) -> Any:
+        """Run several searches; searches without an index use this connection's indices."""
+        return self.client.msearch(index=self._default_index(index), **kwargs)
+
+    def mget(self, *, index: Any = None, **kwargs: Any) -> Any:
+        """Get several documents from the connection's single index (or ``index``)."""
+        return self.client.mget(index=self._single_index(index, "mget"), **kwargs)
+
+    def get(self, *, id: str, index: Any = None, **kwargs: Any) -> Any:
+        """Get one document from the connection's single index (or ``index``)."""
+        return self.client.get(index=self._single_index(index, "get"), id=id, **kwargs)
+
+    def exists(self, *, id: str, index: Any = None, **kwargs: Any) -> Any:
+        """Tell whether a document exists in the connection's single index (or ``index``)."""
+        return self.client.exists(index=self._single_index(index, "exists"), id=id, **kwargs)
+
+    def index(self, *, index: Any = None, **kwargs: Any) -> Any:
+        """Index one document into the connection's single index (or ``index``)."""
+        return self.client.index(index=self._single_index(index, "index"), **kwargs)
+
+    def update(self, *, id: str, index: Any = None, **kwargs: Any) -> Any:
+        """Update one document in the connection's single index (or ``index``)."""
+        return self.client.update(index=self._single_index(index, "update"), id=id, **kwargs)
+
+    def delete(self, *, id: str, index: Any = None, **kwargs: Any) -> Any:
+        """Delete one document from the connection's single index (or ``index``)."""
+        return self.client.delete(index=self._single_index(index, "delete"), id=id, **kwargs)
+
+    def bulk(self, *, operations: Any, index: Any = None, **kwargs: Any) -> Any:
+        """Send bulk ``operations``; actions without ``_index`` go to the single index."""
+        if index is None and len(self.indices) == 1:
+            index = self.indices[0]
+        if index is not None:
+            kwargs["index"] = index
+        return self.client.bulk(operations=operations, **kwargs)
+
+    def refresh(self, *, index: Any = None, **kwargs: Any) -> Any:
+        """Refresh this connection's indices (or ``index``)."""
+        return self.client.indices.refresh(index=self._default_index(index), **kwargs)
+
+    # -- index management ------------------------------------------------------------------
+
+    def create_index(self, key: str, *, replace: bool = False) -> str:
+        """Create index ``key`` with its SETTINGS, ALIASES and mappings; return its name.
+
+        With ``replace`` an existing index of that name is deleted first.
+        """
+        name = self.get_index(key)["NAME"]
+        if replace:
+            self.client.indices.delete(index=name, ignore_unavailable=True)
+        self.client.indices.create(index=name, **self.get_index_body(key))
+        return name
+
+    def delete_index(self, key: str) -> list[str]:
+        """Delete index ``key`` if it exists; return the concrete indices deleted.
+
+        When NAME is an alias (after a zero-downtime rebuild) the indices behind it go.
+        """
+        concrete = self.concrete_indices(self.get_index(key)["NAME"])
+        if concrete:
+            self.client.indices.delete(index=concrete)
+        return concrete
+
+    def concrete_indices(self, name: str) -> list[str]:
+        """Return the concrete indices behind ``name`` (an index or alias); [] if none."""
+        found = self.client.indices.get(index=name, ignore_unavailable=True, allow_no_indices=True)
+        return sorted(found.body)
+
+    def server_version(self) -> str:
+        """Return the version number of the node this client talks to."""
+        nodes = self.client.nodes.info(node_id="_local", metric="_none", filter_path="nodes.*.version")
+        return next(iter(nodes["nodes"].values()))["version"]

@@ -1,0 +1,322 @@
+"""The connection handler: ES_SERVERS and ES_INDICES settings in, backends out."""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.connection import BaseConnectionHandler
+from django.utils.module_loading import import_string
+
+from .exceptions import ConnectionDoesNotExist, IndexDoesNotExist
+from .signals import connections_reset
+
+if TYPE_CHECKING:
+    from .backends.base import BaseBackend
+
+DEFAULT_ES_ALIAS = "default"
+DEFAULT_ENGINE = "djangoes.backends.elasticsearch.ElasticsearchBackend"
+DEFAULT_HOSTS = ["http://127.0.0.1:9200"]
+TEST_PREFIX = "test_"
+
+
+def load_backend(path: str) -> type[BaseBackend]:
+    """Import and return the backend class at the dotted ``path``."""
+    return import_string(path)
+
+
+class _ProcessConnections:
+    """Backends cached for the whole process.
+
+    Django's database handler keeps one connection per thread because a DB-API connection is
+    not thread-safe. An Elasticsearch client is: it holds a pool of HTTP connections that any
+    number of threads may draw from. Sharing one client per alias and process keeps sockets
+    few and reused, and lets elasticsearch.dsl's global registry hold that very client. Only a
+    fork makes a client unsafe (the child would share the parent's sockets), and
+    ``check_for_multiprocess`` handles that.
+    """
+
+
+class ConnectionHandler(BaseConnectionHandler):
+    """Build and cache one backend per alias of ``ES_SERVERS``."""
+
+    settings_name = "ES_SERVERS"
+    exception_class = ConnectionDoesNotExist
+
+    def __init__(
+        self,
+        servers: Mapping[str, dict[str, Any]] | None = None,
+        indices: Mapping[str, dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(servers)
+        self._servers_arg = servers
+        self._indices_arg = indices
+        self._connections = _ProcessConnections()
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._test_mode = False
+        self._test_suffix = ""
+
+    # -- settings -------------------------------------------------------------------------
+
+    def configure_settings(self, settings: Any) -> dict[str, dict[str, Any]]:
+        if settings is None:
+            settings = getattr(django_settings, "ES_SERVERS", None)
+        if settings is None or settings == {}:
+            settings = {DEFAULT_ES_ALIAS: {}}
+        if not isinstance(settings, Mapping):
+            raise ImproperlyConfigured(
+                f"ES_SERVERS must be a dict of server aliases to settings, not {type(settings).__name__}."
+            )
+        settings = copy.deepcopy(dict(settings))
+        if DEFAULT_ES_ALIAS not in settings:
+            raise ImproperlyConfigured("You must define a 'default' ElasticSearch server")
+        for alias, server in settings.items():
+            if not isinstance(server, Mapping):
+                raise ImproperlyConfigured(
+                    f"ES_SERVERS['{alias}'] must be a dict of settings, not {type(server).__name__}."
+                )
+            settings[alias] = dict(server)
+        for alias, server in settings.items():
+            self._fill_server_defaults(alias, server)
+        return settings
+
+    @property
+    def indices(self) -> dict[str, dict[str, Any]]:
+        """Return the configured ES_INDICES, every key with its defaults filled in."""
+        try:
+            return self.__dict__["_indices_settings"]
+        except KeyError:
+            pass
+        raw = self._indices_arg
+        if raw is None:
+            raw = getattr(django_settings, "ES_INDICES", None) or {}
+        if not isinstance(raw, Mapping):
+            raise ImproperlyConfigured(
+                f"ES_INDICES must be a dict of index keys to settings, not {type(raw).__name__}."
+            )
+        indices = copy.deepcopy(dict(raw))
+        for key, index in indices.items():
+            if not isinstance(index, Mapping):
+                raise ImproperlyConfigured(
+                    f"ES_INDICES['{key}'] must be a dict of settings, not {type(index).__name__}."
+                )
+            indices[key] = dict(index)
+        self.__dict__["_indices_settings"] = indices
+        for key in indices:
+            self.ensure_index_defaults(key)
+        return indices
+
+    def ensure_server_defaults(self, alias: str) -> None:
+        """Fill in the defaults of the server ``alias``: ENGINE, HOSTS, PARAMS, INDICES, TEST."""
+        self._fill_server_defaults(alias, self._server(alias))
+
+    def _fill_server_defaults(self, alias: str, server: dict[str, Any]) -> None:
+        server.setdefault("ENGINE", DEFAULT_ENGINE)
+        server.setdefault("HOSTS", list(DEFAULT_HOSTS))
+        server.setdefault("PARAMS", {})
+        server.setdefault("INDICES", [])
+        if isinstance(server["HOSTS"], str):
+            server["HOSTS"] = [server["HOSTS"]]
+        for option, kind in (("HOSTS", (list, tuple)), ("INDICES", (list, tuple)), ("PARAMS", dict)):
+            if not isinstance(server[option], kind):
+                expected = "a dict of client arguments" if kind is dict else "a list"
+                raise ImproperlyConfigured(
+                    f"ES_SERVERS['{alias}']['{option}'] must be {expected}, "
+                    f"not {type(server[option]).__name__}."
+                )
+        test = server.setdefault("TEST", {})
+        if not isinstance(test, dict):
+            raise ImproperlyConfigured(f"ES_SERVERS['{alias}']['TEST'] must be a dict.")
+        test.setdefault("INDICES", list(server["INDICES"]))
+
+    def ensure_index_defaults(self, key: str) -> None:
+        """Fill in the defaults of the index ``key``: NAME, ALIASES, SETTINGS and TEST."""
+        try:
+            index = self.indices[key]
+        except KeyError:
+            raise IndexDoesNotExist(
+                f"The index '{key}' is not configured in ES_INDICES."
+            ) from None
+        index.setdefault("NAME", key)
+        index.setdefault("ALIASES", [])
+        index.setdefault("SETTINGS", None)
+        if isinstance(index["ALIASES"], str):
+            index["ALIASES"] = [index["ALIASES"]]
+        if not isinstance(index["ALIASES"], (list, tuple)):
+            raise ImproperlyConfigured(
+                f"ES_INDICES['{key}']['ALIASES'] must be a list of alias names, "
+                f"not {type(index['ALIASES']).__name__}."
+            )
+        test = index.setdefault("TEST", {})
+        if not isinstance(test, dict):
+            raise ImproperlyConfigured(f"ES_INDICES['{key}']['TEST'] must be a dict.")
+        test.setdefault("NAME", TEST_PREFIX + index["NAME"])
+        test.setdefault("ALIASES", [TEST_PREFIX + alias for alias in index["ALIASES"]])
+        test.setdefault("SETTINGS", index["SETTINGS"])
+        if test["NAME"] == index["NAME"]:
+            raise ImproperlyConfigured(
+                f"ES_INDICES['{key}']['TEST']['NAME'] is '{test['NAME']}', the same as the live "
+                f"NAME: tests would write to the live index. Give the test index another name "
+                f"or leave TEST NAME unset to use '{TEST_PREFIX}{index['NAME']}'."
+            )
+        clash = sorted(set(test["ALIASES"]) & set(index["ALIASES"]))
+        if clash:
+            raise ImproperlyConfigured(
+                f"ES_INDICES['{key}']['TEST']['ALIASES'] contains live alias(es) {clash}: tests "
+                f"would write to the live index. Use other names or leave TEST ALIASES unset to "
+                f"use the '{TEST_PREFIX}' prefix."
+            )
+
+    def prepare_server_test_settings(self, alias: str) -> dict[str, Any]:
+        """Return the settings of server ``alias`` as they apply under tests."""
+        server = copy.deepcopy(self._server(alias))
+        server["INDICES"] = list(server["TEST"]["INDICES"])
+        return server
+
+    def prepare_index_test_settings(self, key: str) -> dict[str, Any]:
+        """Return the settings of index ``key`` as they apply under tests (test names)."""
+        index = copy.deepcopy(self._index(key))
+        test = index["TEST"]
+        suffix = self._test_suffix
+        index["NAME"] = test["NAME"] + suffix
+        index["ALIASES"] = [alias + suffix for alias in test["ALIASES"]]
+        index["SETTINGS"] = test["SETTINGS"]
+        return index
+
+    def get_server_settings(self, alias: str) -> dict[str, Any]:
+        """Return the settings of server ``alias`` in force now (live or test)."""
+        if self._test_mode:
+            return self.prepare_server_test_settings(alias)
+        return copy.deepcopy(self._server(alias))
+
+    def get_index_settings(self, key: str) -> dict[str, Any]:
+        """Return the settings of index ``key`` in force now (live or test names)."""
+        if self._test_mode:
+            return self.prepare_index_test_settings(key)
+        return copy.deepcopy(self._index(key))
+
+    def get_server_indices(self, server: Mapping[str, Any] | str) -> dict[str, dict[str, Any]]:
+        """Return ``{key: index settings}`` for the indices a server (settings or alias) serves."""
+        if isinstance(server, str):
+            server = self.get_server_settings(server)
+        result = {}
+        for key in server["INDICES"]:
+            if key not in self.indices:
+                raise IndexDoesNotExist(
+                    f"The index '{key}' listed in ES_SERVERS INDICES is not configured in "
+                    f"ES_INDICES. Add ES_INDICES['{key}'] or remove it from INDICES."
+                )
+            result[key] = self.get_index_settings(key)
+        return result
+
+    def live_index_names(self) -> frozenset[str]:
+        """Return every live index name and alias configured in ES_INDICES."""
+        names: set[str] = set()
+        for index in self.indices.values():
+            names.add(index["NAME"])
+            names.update(index["ALIASES"])
+        return frozenset(names)
+
+    def _server(self, alias: str) -> dict[str, Any]:
+        try:
+            return self.settings[alias]
+        except KeyError:
+            raise ConnectionDoesNotExist(f"The connection '{alias}' doesn't exist.") from None
+
+    def _index(self, key: str) -> dict[str, Any]:
+        try:
+            return self.indices[key]
+        except KeyError:
+            raise IndexDoesNotExist(f"The index '{key}' is not configured in ES_INDICES.") from None
+
+    # -- backends -------------------------------------------------------------------------
+
+    def load_backend(self, alias: str) -> type[BaseBackend]:
+        """Return the backend class named by ENGINE of server ``alias``."""
+        path = self._server(alias)["ENGINE"]
+        try:
+            return load_backend(path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{alias}']['ENGINE'] is '{path}', which could not be imported: {exc}"
+            ) from exc
+
+    def create_connection(self, alias: str) -> BaseBackend:
+        backend_class = self.load_backend(alias)
+        server = self.get_server_settings(alias)
+        return backend_class(
+            alias,
+            server,
+            self.get_server_indices(server),
+            write_guard=self.live_index_names() if self._test_mode else None,
+        )
+
+    def __getitem__(self, alias: str) -> BaseBackend:
+        self.check_for_multiprocess()
+        try:
+            return getattr(self._connections, alias)
+        except AttributeError:
+            pass
+        with self._lock:
+            return super().__getitem__(alias)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.settings)
+
+    def check_for_multiprocess(self) -> None:
+        """Forget every backend when this process is a fork of the one that built them.
+
+        The child must not use the parent's client: both would read and write the same
+        sockets. The parent's objects are dropped, not closed, so the parent keeps working.
+        """
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pid = pid
+            self._lock = threading.RLock()
+            self._connections = _ProcessConnections()
+            connections_reset.send(sender=type(self), handler=self)
+
+    def reset(self) -> None:
+        """Close and forget every backend; the next access builds them anew."""
+        with self._lock:
+            self.close_all()
+            self._connections = _ProcessConnections()
+        connections_reset.send(sender=type(self), handler=self)
+
+    def reconfigure(self) -> None:
+        """Re-read ES_SERVERS and ES_INDICES (after a settings change) and reset backends."""
+        with self._lock:
+            self.close_all()
+            self._connections = _ProcessConnections()
+            self.__dict__.pop("settings", None)
+            self.__dict__.pop("_indices_settings", None)
+            self._settings = self._servers_arg
+        connections_reset.send(sender=type(self), handler=self)
+
+    # -- test settings --------------------------------------------------------------------
+
+    @property
+    def test_mode(self) -> bool:
+        """Whether backends use the test index names."""
+        return self._test_mode
+
+    @property
+    def test_suffix(self) -> str:
+        return self._test_suffix
+
+    def use_test_settings(self, enabled: bool = True, suffix: str = "") -> tuple[bool, str]:
+        """Switch every connection to test (or back to live) names; return the old state."""
+        old = (self._test_mode, self._test_suffix)
+        if old != (enabled, suffix):
+            if enabled:
+                # Validate every index (test names must not collide) before switching.
+                self.indices  # noqa: B018
+            self._test_mode, self._test_suffix = enabled, suffix
+            self.reset()
+        return old

@@ -1,0 +1,16 @@
+"""Test support: test index names, test indices created and destroyed around tests."""
+
+from .runner import DiscoverRunner
+from .testcases import SimpleTestCase, TestCase, TransactionTestCase
+from .utils import create_test_indices, destroy_test_indices, setup_djangoes, teardown_djangoes
+
+__all__ = [
+    "DiscoverRunner",
+    "SimpleTestCase",
+    "TestCase",
+    "TransactionTestCase",
+    "create_test_indices",
+    "destroy_test_indices",
+    "setup_djangoes",
+    "teardown_djangoes",
+]

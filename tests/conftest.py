@@ -1,0 +1,53 @@
+"""Suite-wide set-up: the suite needs a real Elasticsearch node and says which one it used."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+import elasticsearch
+import pytest
+
+from tests.settings import ES_URL
+
+HOW_TO_START = (
+    "Start one with 'scripts/es-node start' (it prints the URL) and export "
+    "DJANGOES_TEST_URL=<that URL>, or run the whole suite with 'scripts/test'."
+)
+
+
+def node_version(url: str) -> str:
+    """Return the version of the node at ``url``; raise OSError if it does not answer."""
+    request = urllib.request.Request(f"{url}/_nodes/_local?filter_path=nodes.*.version")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        nodes = json.load(response)["nodes"]
+    return next(iter(nodes.values()))["version"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.help or getattr(config.option, "collectonly", False):
+        return
+    try:
+        version = node_version(ES_URL)
+    except (OSError, urllib.error.URLError, KeyError, ValueError) as exc:
+        pytest.exit(
+            f"No Elasticsearch node answers at {ES_URL} ({exc}). The suite runs against a "
+            f"real node and does not skip. {HOW_TO_START}",
+            returncode=3,
+        )
+    config.stash[_VERSION] = version
+
+
+_VERSION = pytest.StashKey[str]()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    version = config.stash.get(_VERSION, "unknown")
+    client = elasticsearch.__versionstr__
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    lines = [f"elasticsearch server {version} at {ES_URL}; elasticsearch-py client {client}"]
+    if workers:
+        lines.append(f"xdist workers: {workers}")
+    return lines
