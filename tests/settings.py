@@ -12,6 +12,9 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memor
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "djangoes_dsl",
+    "tests.apps.shop",
+    "tests.apps.blog",
 ]
 
 ES_SERVERS = {

@@ -1,0 +1,221 @@
+"""The Document base: an elasticsearch.dsl Document bound to a configured index and a model."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db import models
+from elasticsearch import dsl
+
+from .fields import field_for_model_field
+from .search import Search
+
+DEFAULT_CHUNK_SIZE = 1000
+
+
+class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
+    """Add a mapping field for every name in ``Django.fields`` before the class is built."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> Any:
+        django_opts = attrs.get("Django")
+        model = getattr(django_opts, "model", None)
+        for field_name in getattr(django_opts, "fields", ()) if model is not None else ():
+            if field_name in attrs:
+                continue
+            try:
+                model_field = model._meta.get_field(field_name)
+            except FieldDoesNotExist:
+                # Reported by the system check djangoes_dsl.E003; no mapping for it.
+                continue
+            attrs[field_name] = field_for_model_field(model_field)
+        return super().__new__(mcs, name, bases, attrs)
+
+
+class Document(dsl.Document, metaclass=DocumentMeta):
+    """A search document bound, by ``@register("<ES_INDICES key>")``, to a configured index.
+
+    An inner ``class Django`` connects it to a model:
+
+    - ``model``: the model whose rows this document indexes;
+    - ``fields``: model fields mapped automatically (see ``fields.MODEL_FIELD_TYPES``);
+    - ``related_models``: models whose changes re-index the documents of related rows;
+    - ``queryset_pagination``: rows fetched per chunk when (re)building (default 1000);
+    - ``ignore_signals``: set True to keep this document out of signal-driven indexing.
+
+    ``prepare_<field>(self, instance)`` overrides how any field's value is taken.
+    """
+
+    # The ES_INDICES key, server alias and read name this class is bound to (set by
+    # ``register``). Not annotated: elasticsearch.dsl maps annotated attributes to fields.
+    _djangoes_key = None
+    _djangoes_using = None
+    _djangoes_read_index = None
+
+    class Django:
+        model: type[models.Model] | None = None
+        fields: ClassVar[list[str]] = []
+        related_models: ClassVar[list[type[models.Model]]] = []
+        queryset_pagination = DEFAULT_CHUNK_SIZE
+        ignore_signals = False
+
+    # -- index binding ----------------------------------------------------------------------
+
+    @classmethod
+    def _require_bound(cls) -> None:
+        if cls._djangoes_key is None or cls._index._name is None:
+            raise ImproperlyConfigured(
+                f"{cls.__name__} is not bound to an index: decorate it with "
+                f"@register('<ES_INDICES key>') in a search_indices.py module of an installed "
+                f"app, with that key configured in ES_INDICES and served by an ES_SERVERS entry "
+                f"('manage.py check' says which part is missing)."
+            )
+
+    @classmethod
+    def get_index_key(cls) -> str:
+        """Return the ES_INDICES key this document is registered to."""
+        cls._require_bound()
+        return cls._djangoes_key  # type: ignore[return-value]
+
+    @classmethod
+    def get_using(cls) -> str:
+        """Return the ES_SERVERS alias whose server holds this document's index."""
+        cls._require_bound()
+        return cls._djangoes_using  # type: ignore[return-value]
+
+    @classmethod
+    def get_index_name(cls) -> str:
+        """Return the index name writes go to (the configured NAME, test name under tests)."""
+        cls._require_bound()
+        return cls._index._name
+
+    @classmethod
+    def get_read_index(cls) -> str:
+        """Return the name searches go to: the first configured alias, else the NAME."""
+        cls._require_bound()
+        return cls._djangoes_read_index or cls._index._name
+
+    @classmethod
+    def _default_index(cls, index: str | None = None) -> str:
+        return index or cls.get_read_index()
+
+    @classmethod
+    def _matches(cls, hit: dict[str, Any]) -> bool:
+        # Hits carry the concrete index name, which after a zero-downtime rebuild is
+        # '<NAME>-<timestamp>' behind the NAME alias.
+        name = cls._index._name
+        found = hit.get("_index", "")
+        return name is not None and (found == name or found.startswith(f"{name}-"))
+
+    @classmethod
+    def search(cls, using: Any = None, index: str | None = None) -> Search:
+        """Return a Search over this document's index (its read alias by default)."""
+        return Search(using=cls._get_using(using), index=cls._default_index(index), doc_type=[cls])
+
+    # -- model binding ----------------------------------------------------------------------
+
+    @classmethod
+    def get_model(cls) -> type[models.Model] | None:
+        return getattr(cls.Django, "model", None)
+
+    @classmethod
+    def get_queryset(cls) -> models.QuerySet:
+        """Return the rows to index, ordered by primary key (stable chunking)."""
+        model = cls.get_model()
+        if model is None:
+            raise ImproperlyConfigured(f"{cls.__name__}.Django.model is not set.")
+        return model._default_manager.all().order_by("pk")
+
+    @classmethod
+    def get_chunk_size(cls) -> int:
+        return int(getattr(cls.Django, "queryset_pagination", DEFAULT_CHUNK_SIZE))
+
+    @classmethod
+    def get_related_models(cls) -> list[type[models.Model]]:
+        return list(getattr(cls.Django, "related_models", ()))
+
+    @classmethod
+    def get_instances_from_related(cls, related_instance: models.Model) -> Iterable[models.Model]:
+        """Return the rows of ``Django.model`` whose documents embed ``related_instance``.
+
+        By default follows every foreign key, one-to-one and many-to-many from the model to
+        the related instance's model; override for deeper relations.
+        """
+        model = cls.get_model()
+        if model is None:
+            return []
+        lookups = models.Q()
+        found = False
+        for field in model._meta.get_fields():
+            if field.is_relation and field.related_model is type(related_instance):
+                if field.concrete or field.many_to_many:
+                    lookups |= models.Q(**{field.name: related_instance.pk})
+                    found = True
+        if not found:
+            return []
+        return model._default_manager.filter(lookups).distinct()
+
+    def prepare(self, instance: models.Model) -> dict[str, Any]:
+        """Return the document's values for ``instance``, field by field."""
+        data = {}
+        for name in self._doc_type.mapping:
+            prepare = getattr(self, f"prepare_{name}", None)
+            if prepare is not None:
+                value = prepare(instance)
+            else:
+                value = getattr(instance, _attname(instance, name), None)
+                if callable(value):
+                    value = value()
+            data[name] = _plain(value)
+        return data
+
+    @classmethod
+    def from_instance(cls, instance: models.Model) -> Document:
+        """Return the document for ``instance``, its id the row's primary key."""
+        doc = cls(meta={"id": instance.pk})
+        for name, value in doc.prepare(instance).items():
+            setattr(doc, name, value)
+        return doc
+
+    @classmethod
+    def to_action(
+        cls, instance: models.Model, op_type: str = "index", index: str | None = None
+    ) -> dict[str, Any]:
+        """Return a bulk action (for elasticsearch.helpers) that indexes or deletes ``instance``."""
+        target = index or cls.get_index_name()
+        if op_type == "delete":
+            return {"_op_type": "delete", "_index": target, "_id": str(instance.pk)}
+        return {
+            "_op_type": op_type,
+            "_index": target,
+            "_id": str(instance.pk),
+            "_source": cls.from_instance(instance).to_dict(),
+        }
+
+
+def _attname(instance: models.Model, name: str) -> str:
+    try:
+        field = instance._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name
+    # A foreign key is indexed as the related row's primary key, without a query.
+    return getattr(field, "attname", name)
+
+
+def _plain(value: Any) -> Any:
+    """Turn model values the JSON serializer does not know into plain ones."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime.timedelta):
+        return int(value.total_seconds() * 1000)
+    if isinstance(value, datetime.time):
+        return value.isoformat()
+    if hasattr(value, "name") and hasattr(value, "storage"):  # FieldFile
+        return value.name or None
+    return value

@@ -1,0 +1,96 @@
+"""Field types for Documents (the elasticsearch.dsl fields) and the model-field type table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from elasticsearch.dsl.field import (
+    Binary,
+    Boolean,
+    Byte,
+    Completion,
+    Date,
+    DenseVector,
+    Double,
+    Field,
+    Float,
+    GeoPoint,
+    HalfFloat,
+    Integer,
+    Ip,
+    Keyword,
+    Long,
+    Nested,
+    Object,
+    Short,
+    Text,
+)
+
+__all__ = [
+    "MODEL_FIELD_TYPES",
+    "Binary",
+    "Boolean",
+    "Byte",
+    "Completion",
+    "Date",
+    "DenseVector",
+    "Double",
+    "Field",
+    "Float",
+    "GeoPoint",
+    "HalfFloat",
+    "Integer",
+    "Ip",
+    "Keyword",
+    "Long",
+    "Nested",
+    "Object",
+    "Short",
+    "Text",
+    "field_for_model_field",
+]
+
+#: Model field class → Document field class, most specific first (subclasses before bases).
+MODEL_FIELD_TYPES: list[tuple[type[models.Field], type[Field]]] = [
+    (models.BigAutoField, Long),
+    (models.SmallAutoField, Short),
+    (models.AutoField, Integer),
+    (models.BooleanField, Boolean),
+    (models.DateTimeField, Date),
+    (models.DateField, Date),
+    (models.DecimalField, Double),
+    (models.FloatField, Double),
+    (models.PositiveBigIntegerField, Long),
+    (models.BigIntegerField, Long),
+    (models.SmallIntegerField, Short),
+    (models.PositiveSmallIntegerField, Short),
+    (models.IntegerField, Integer),
+    (models.DurationField, Long),
+    (models.EmailField, Keyword),
+    (models.SlugField, Keyword),
+    (models.URLField, Keyword),
+    (models.UUIDField, Keyword),
+    (models.GenericIPAddressField, Ip),
+    (models.TimeField, Keyword),
+    (models.FileField, Keyword),
+    (models.JSONField, Object),
+    (models.TextField, Text),
+    (models.CharField, Text),
+]
+
+
+def field_for_model_field(model_field: models.Field) -> Field:
+    """Return the Document field that maps ``model_field`` (see MODEL_FIELD_TYPES)."""
+    if model_field.is_relation and (model_field.many_to_one or model_field.one_to_one):
+        return field_for_model_field(model_field.target_field)  # type: ignore[union-attr]
+    for model_class, field_class in MODEL_FIELD_TYPES:
+        if isinstance(model_field, model_class):
+            kwargs: dict[str, Any] = {}
+            if field_class is Object:
+                kwargs["dynamic"] = True
+            return field_class(**kwargs)
+    raise TypeError(
+        f"No Document field type for {type(model_field).__name__} "
+        f"'{model_field.model.__name__}.{model_field.name}': declare the field on the Document."
+    )

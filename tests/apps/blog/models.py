@@ -1,0 +1,7 @@
+from django.db import models
+
+
+class Article(models.Model):
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    published = models.DateField(null=True, blank=True)

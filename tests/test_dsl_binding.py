@@ -1,0 +1,130 @@
+"""Documents from autodiscovered search_indices.py bound to the configured indices."""
+
+import datetime
+
+import pytest
+from elasticsearch.dsl import connections as dsl_connections
+
+from djangoes import connections
+from djangoes_dsl import Document, registry
+from djangoes_dsl.search import Response, Search
+from tests.apps.blog.models import Article
+from tests.apps.blog.search_indices import ArticleDocument
+from tests.apps.shop.models import Category, Product, Tag
+from tests.apps.shop.search_indices import ProductDocument
+
+
+def test_autodiscovery_registers_the_documents_of_both_apps():
+    assert ProductDocument in registry.documents
+    assert ArticleDocument in registry.documents
+    assert registry.registration(ProductDocument) == ("products", None)
+
+
+def test_dsl_registry_holds_the_very_client_of_each_connection():
+    for alias in connections:
+        assert dsl_connections.get_connection(alias) is connections[alias].client
+
+
+def test_dsl_registry_follows_a_connections_reset():
+    before = dsl_connections.get_connection("default")
+    connections.reset()
+    after = dsl_connections.get_connection("default")
+    assert after is not before
+    assert after is connections["default"].client
+
+
+def test_documents_use_test_names_under_pytest():
+    assert connections.test_mode
+    assert ProductDocument.get_index_name() == "test_djangoes_products"
+    assert ProductDocument.get_read_index() == "test_djangoes_products_read"
+    assert ArticleDocument.get_index_name() == "test_djangoes_articles"
+    assert ArticleDocument.get_read_index() == "test_djangoes_articles"
+
+
+def test_model_fields_are_mapped_by_type():
+    mapping = ProductDocument._index.to_dict()["mappings"]["properties"]
+    assert mapping["sku"] == {"type": "text"}
+    assert mapping["price"] == {"type": "double"}
+    assert mapping["in_stock"] == {"type": "boolean"}
+    assert mapping["created"] == {"type": "date"}
+    assert mapping["title"]["analyzer"] == "title_text"
+
+
+def test_init_creates_the_index_with_name_alias_analysis_and_mappings():
+    client = connections["default"].client
+    client.indices.delete(index="test_djangoes_products", ignore_unavailable=True)
+
+    ProductDocument.init()
+
+    found = client.indices.get(index="test_djangoes_products_read")
+    assert list(found) == ["test_djangoes_products"]
+    index = found["test_djangoes_products"]
+    assert set(index["aliases"]) == {"test_djangoes_products_read"}
+    analyzer = index["settings"]["index"]["analysis"]["analyzer"]["title_text"]
+    assert analyzer["tokenizer"] == "standard"
+    assert index["mappings"]["properties"]["title"]["analyzer"] == "title_text"
+    assert index["mappings"]["properties"]["price"]["type"] == "double"
+    assert not client.indices.exists(index="djangoes_products")
+
+
+def test_the_test_indices_were_created_with_the_document_mappings():
+    client = connections["default"].client
+    mapping = client.indices.get_mapping(index="test_djangoes_articles")
+    properties = mapping["test_djangoes_articles"]["mappings"]["properties"]
+    assert properties["title"]["type"] == "text"
+    assert properties["published"]["type"] == "date"
+
+
+@pytest.mark.django_db
+def test_indexed_documents_are_found_with_search_using_default():
+    category = Category.objects.create(name="Kitchen")
+    product = Product.objects.create(sku="K-1", title="Espresso Machine", price="199.90",
+                                     category=category)
+    product.tags.add(Tag.objects.create(name="coffee"))
+    ProductDocument.from_instance(product).save(refresh=True)
+
+    response = ProductDocument.search(using="default").query("match", title="espresso").execute()
+
+    assert isinstance(response, Response)
+    assert [hit.meta.id for hit in response] == [str(product.pk)]
+    hit = response[0]
+    assert isinstance(hit, ProductDocument)
+    assert hit.sku == "K-1"
+    assert hit.category == "Kitchen"
+    assert list(hit.tags) == ["coffee"]
+    assert hit.price == pytest.approx(199.9)
+    assert hit.meta.index == "test_djangoes_products"
+
+
+@pytest.mark.django_db
+def test_to_queryset_returns_instances_in_hit_order_and_skips_deleted_rows():
+    client = connections["default"].client
+    rows = [
+        Article.objects.create(title=f"post {n} boost", published=datetime.date(2020, 1, 1 + n))
+        for n in range(3)
+    ]
+    rows.append(Article.objects.create(title="unrelated", published=datetime.date(2021, 1, 1)))
+    for row in rows:
+        ArticleDocument.from_instance(row).save()
+    client.indices.refresh(index=ArticleDocument.get_index_name())
+    search = ArticleDocument.search().query("match", title="boost").sort("-published")
+    order = [int(hit.meta.id) for hit in search.execute()]
+    assert order == [rows[2].pk, rows[1].pk, rows[0].pk]
+    deleted = Article.objects.get(pk=order[1])
+    deleted.delete()
+
+    instances = list(search.to_queryset())
+
+    assert [a.pk for a in instances] == [order[0], order[2]]
+    assert all(isinstance(a, Article) for a in instances)
+    assert isinstance(search, Search)
+
+
+def test_an_unbound_document_says_how_to_bind_it():
+    class Loose(Document):
+        pass
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="@register"):
+        Loose.search()
