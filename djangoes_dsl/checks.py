@@ -141,7 +141,7 @@ def _check_shared_mappings() -> list[checks.CheckMessage]:
             errors.append(
                 checks.Error(
                     f"Documents {names} share the index '{key}' with conflicting mappings: {exc}",
-                    hint="Give the shared fields the same type and options, or use separate indices.",
+                    hint="Give shared fields the same type and options, or use separate indices.",
                     id="djangoes_dsl.E004",
                 )
             )

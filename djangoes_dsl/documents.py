@@ -151,10 +151,10 @@ class Document(dsl.Document, metaclass=DocumentMeta):
         lookups = models.Q()
         found = False
         for field in model._meta.get_fields():
-            if field.is_relation and field.related_model is type(related_instance):
-                if field.concrete or field.many_to_many:
-                    lookups |= models.Q(**{field.name: related_instance.pk})
-                    found = True
+            points_here = field.is_relation and field.related_model is type(related_instance)
+            if points_here and (field.concrete or field.many_to_many):
+                lookups |= models.Q(**{field.name: related_instance.pk})
+                found = True
         if not found:
             return []
         return model._default_manager.filter(lookups).distinct()

@@ -78,8 +78,9 @@ def test_the_test_indices_were_created_with_the_document_mappings():
 @pytest.mark.django_db
 def test_indexed_documents_are_found_with_search_using_default():
     category = Category.objects.create(name="Kitchen")
-    product = Product.objects.create(sku="K-1", title="Espresso Machine", price="199.90",
-                                     category=category)
+    product = Product.objects.create(
+        sku="K-1", title="Espresso Machine", price="199.90", category=category
+    )
     product.tags.add(Tag.objects.create(name="coffee"))
     ProductDocument.from_instance(product).save(refresh=True)
 
