@@ -1,0 +1,72 @@
+"""The test matrix: each session installs its own Django and client and runs the suite
+against a real Elasticsearch node started by scripts/es-node.
+
+Run everything with ``scripts/test``; one session with e.g. ``nox -s "tests-3.11(django='5.2', es='8')"``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "tests", "example"]
+
+ES8_SERVER = os.environ.get("DJANGOES_ES8_VERSION", "8.19.21")
+ES9_SERVER = os.environ.get("DJANGOES_ES9_VERSION", "")
+PORTS = {"8": 9200, "9": 9250}
+
+# Client 9.x only talks to 9.x servers; client 8.x talks to 8.x (and 9.x) servers.
+CLIENTS = {"8.18": "elasticsearch>=8.18,<8.19", "8": "elasticsearch>=8.19,<9", "9": "elasticsearch>=9,<10"}
+DJANGO = {"4.2": "Django>=4.2,<5.0", "5.2": "Django>=5.2,<6.0", "6.0": "Django>=6.0,<6.1"}
+
+MATRIX = [
+    nox.param("3.11", "4.2", "8.18", id="py3.11-django4.2-es8.18"),
+    nox.param("3.11", "5.2", "8", id="py3.11-django5.2-es8"),
+    nox.param("3.12", "6.0", "8", id="py3.12-django6.0-es8"),
+]
+if ES9_SERVER:
+    MATRIX += [
+        nox.param("3.11", "5.2", "9", id="py3.11-django5.2-es9"),
+        nox.param("3.12", "6.0", "9", id="py3.12-django6.0-es9"),
+    ]
+
+
+def start_node(session: nox.Session, client: str) -> str:
+    """Start (or reuse) the node whose version suits ``client`` and return its URL."""
+    major = "9" if client == "9" else "8"
+    version = ES9_SERVER if major == "9" else ES8_SERVER
+    out = session.run(
+        "scripts/es-node", "start", "--version", version, "--port", str(PORTS[major]),
+        external=True, silent=True,
+    )
+    return out.strip().splitlines()[-1]
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(name="tests")
+@nox.parametrize(("python", "django", "client"), MATRIX)
+def tests(session: nox.Session, django: str, client: str) -> None:
+    session.install("-e", ".[test]", DJANGO[django], CLIENTS[client])
+    url = start_node(session, client)
+    session.run("python", "-m", "pytest", *session.posargs, env={"DJANGOES_TEST_URL": url})
+
+
+@nox.session(python="3.11")
+def example(session: nox.Session) -> None:
+    """The example site's own Django tests and its browser tests in headless Chromium."""
+    session.run("scripts/install-chromium", external=True)
+    session.install("-e", ".[test,browser]", DJANGO["5.2"], CLIENTS["8"])
+    url = start_node(session, "8")
+    env = {"DJANGOES_URL": url, "DJANGOES_TEST_URL": url}
+    session.chdir("example_app")
+    session.run("python", "-m", "pytest", *session.posargs, env=env)
+
