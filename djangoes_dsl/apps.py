@@ -27,10 +27,17 @@ class DjangoesDslConfig(AppConfig):
 
 
 def _on_connections_reset(**kwargs: Any) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
     from .registry import registry, sync_dsl_connections
 
-    sync_dsl_connections()
-    registry.bind_all()
+    try:
+        sync_dsl_connections()
+        registry.bind_all()
+    except ImproperlyConfigured:
+        # Invalid new settings: leave Documents unbound; the system checks and the next use
+        # of a connection report the error with its fix.
+        registry.unbind_all()
 
 
 def _add_mappings(*, backend: Any, key: str, body: dict[str, Any], **kwargs: Any) -> None:

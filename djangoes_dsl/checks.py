@@ -51,6 +51,7 @@ def check_documents(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
     """Every registered Document has a configured, served index and existing model fields."""
     errors: list[checks.CheckMessage] = []
     try:
+        djangoes.connections.settings  # noqa: B018
         configured = djangoes.connections.indices
     except ImproperlyConfigured:
         return errors  # reported by check_settings

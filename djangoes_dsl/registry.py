@@ -145,11 +145,16 @@ class DocumentRegistry:
 
     def bind_all(self) -> None:
         """Re-bind every Document (after settings changed or tests switched names)."""
-        documents = list(self._documents)
-        for document in documents:
-            document._index = dsl.Index(name=None)  # type: ignore[assignment]
-        for document in documents:
+        self.unbind_all()
+        for document in self._documents:
             self.bind(document)
+
+    def unbind_all(self) -> None:
+        """Detach every Document from its index; using one raises until it is bound again."""
+        for document in self._documents:
+            document._index = dsl.Index(name=None)  # type: ignore[assignment]
+            document._djangoes_using = None
+            document._djangoes_read_index = None
 
     def index_body_mappings(self, key: str, using: str) -> dict[str, Any]:
         """Return the ``mappings`` and DSL-declared ``analysis`` for index ``key``."""

@@ -1,0 +1,152 @@
+"""Every system check fires on a purpose-built bad configuration, with its id and hint."""
+
+import copy
+
+import pytest
+from django.conf import settings
+from django.core import checks
+from django.test import override_settings
+
+from djangoes_dsl import Document, fields, register, registry
+from tests.apps.blog.models import Article
+
+
+def run_checks():
+    return [m for m in checks.run_checks(tags=["djangoes"]) if m.id.startswith("djangoes_dsl.")]
+
+
+@pytest.fixture
+def scratch():
+    """Register Documents for one test only."""
+    added = []
+
+    def add(document_factory, key, using=None):
+        document = register(key, using=using)(document_factory())
+        added.append(document)
+        return document
+
+    yield add
+    for document in added:
+        registry.unregister(document)
+    registry.bind_all()
+
+
+def test_a_good_configuration_yields_no_messages():
+    assert run_checks() == []
+
+
+def test_e001_document_registered_to_an_unknown_index_key(scratch):
+    def make():
+        class Orphan(Document):
+            pass
+
+        return Orphan
+
+    scratch(make, "nonexistent")
+    (message,) = run_checks()
+    assert message.id == "djangoes_dsl.E001"
+    assert "'nonexistent', which is not in ES_INDICES" in message.msg
+    assert "Add ES_INDICES['nonexistent']" in message.hint
+    assert message.obj.__name__ == "Orphan"
+
+
+def test_e002_and_w001_index_served_by_no_server(scratch):
+    indices = copy.deepcopy(settings.ES_INDICES)
+    indices["drafts"] = {"NAME": "djangoes_drafts"}
+    with override_settings(ES_INDICES=indices):
+
+        def make():
+            class Draft(Document):
+                pass
+
+            return Draft
+
+        scratch(make, "drafts")
+        messages = {m.id: m for m in run_checks()}
+    assert set(messages) == {"djangoes_dsl.E002", "djangoes_dsl.W001"}
+    assert "which no server serves" in messages["djangoes_dsl.E002"].msg
+    assert "Add 'drafts' to the INDICES" in messages["djangoes_dsl.E002"].hint
+    assert "ES_INDICES['drafts'] is served by no server" in messages["djangoes_dsl.W001"].msg
+
+
+def test_e003_django_fields_names_a_field_the_model_lacks(scratch):
+    def make():
+        class Bad(Document):
+            class Django:
+                model = Article
+                fields = ["title", "subtitle"]
+
+        return Bad
+
+    scratch(make, "articles")
+    (message,) = run_checks()
+    assert message.id == "djangoes_dsl.E003"
+    assert "names 'subtitle', which blog.Article does not have" in message.msg
+    assert "prepare_subtitle" in message.hint
+
+
+def test_e004_documents_sharing_an_index_with_conflicting_mappings(scratch):
+    def make():
+        class Clash(Document):
+            title = fields.Integer()
+
+        return Clash
+
+    scratch(make, "articles")
+    (message,) = run_checks()
+    assert message.id == "djangoes_dsl.E004"
+    assert "ArticleDocument" in message.msg
+    assert "Clash" in message.msg
+    assert "conflicting mappings" in message.msg
+    assert message.hint
+
+
+def test_documents_sharing_an_index_with_agreeing_mappings_share_one_index(scratch):
+    def make():
+        class Summary(Document):
+            title = fields.Text()
+
+        return Summary
+
+    summary = scratch(make, "articles")
+    from tests.apps.blog.search_indices import ArticleDocument
+
+    assert run_checks() == []
+    assert summary._index is ArticleDocument._index
+
+
+def test_e005_using_a_server_that_does_not_serve_the_index(scratch):
+    servers = copy.deepcopy(settings.ES_SERVERS)
+    servers["archive"] = {"HOSTS": servers["default"]["HOSTS"], "INDICES": ["articles"]}
+    with override_settings(ES_SERVERS=servers):
+
+        def make():
+            class Archived(Document):
+                pass
+
+            return Archived
+
+        scratch(make, "products", using="archive")
+        (message,) = run_checks()
+    assert message.id == "djangoes_dsl.E005"
+    assert "using='archive'" in message.msg
+    assert "ES_SERVERS['archive'] does not serve the index 'products'" in message.msg
+
+
+def test_w002_index_served_by_several_servers_without_default():
+    servers = {
+        "default": {"HOSTS": settings.ES_SERVERS["default"]["HOSTS"], "INDICES": ["products"]},
+        "a": {"HOSTS": settings.ES_SERVERS["default"]["HOSTS"], "INDICES": ["articles"]},
+        "b": {"HOSTS": settings.ES_SERVERS["default"]["HOSTS"], "INDICES": ["articles"]},
+    }
+    with override_settings(ES_SERVERS=servers):
+        messages = run_checks()
+    assert [m.id for m in messages] == ["djangoes_dsl.W002"]
+    assert "served by ['a', 'b']; 'a' is used" in messages[0].msg
+
+
+def test_e000_invalid_settings_are_reported_not_raised():
+    with override_settings(ES_SERVERS={"main": {}}):
+        (message,) = run_checks()
+    assert message.id == "djangoes_dsl.E000"
+    assert "You must define a 'default' ElasticSearch server" in message.msg
