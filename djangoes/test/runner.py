@@ -36,11 +36,16 @@ class DiscoverRunner(django_runner.DiscoverRunner):
         return old_config
 
     def teardown_databases(self, old_config: Any, **kwargs: Any) -> None:
+        state = self._djangoes_state
         try:
+            # Parallel workers made their own indices and cannot clean up after themselves.
             workers = self.parallel if isinstance(self.parallel, int) else 0
             for worker in range(1, workers + 1):
                 connections.use_test_settings(True, suffix=f"_{worker}")
                 destroy_test_indices()
-            teardown_djangoes(self._djangoes_state)
         finally:
-            super().teardown_databases(old_config, **kwargs)
+            connections.use_test_settings(True, suffix="")
+            try:
+                teardown_djangoes(state)
+            finally:
+                super().teardown_databases(old_config, **kwargs)
