@@ -12,6 +12,9 @@ import pytest
 
 from tests.settings import ES_URL
 
+# Run in a child `django test` process by test_dsl_runner.py, not by pytest.
+collect_ignore = ["runner_cases"]
+
 HOW_TO_START = (
     "Start one with 'scripts/es-node start' (it prints the URL) and export "
     "DJANGOES_TEST_URL=<that URL>, or run the whole suite with 'scripts/test'."

@@ -35,10 +35,11 @@ def test_dsl_registry_follows_a_connections_reset():
 
 def test_documents_use_test_names_under_pytest():
     assert connections.test_mode
-    assert ProductDocument.get_index_name() == "test_djangoes_products"
-    assert ProductDocument.get_read_index() == "test_djangoes_products_read"
-    assert ArticleDocument.get_index_name() == "test_djangoes_articles"
-    assert ArticleDocument.get_read_index() == "test_djangoes_articles"
+    suffix = connections.test_suffix  # "_gw0" ... under pytest-xdist, else ""
+    assert ProductDocument.get_index_name() == f"test_djangoes_products{suffix}"
+    assert ProductDocument.get_read_index() == f"test_djangoes_products_read{suffix}"
+    assert ArticleDocument.get_index_name() == f"test_djangoes_articles{suffix}"
+    assert ArticleDocument.get_read_index() == f"test_djangoes_articles{suffix}"
 
 
 def test_model_fields_are_mapped_by_type():
@@ -52,14 +53,15 @@ def test_model_fields_are_mapped_by_type():
 
 def test_init_creates_the_index_with_name_alias_analysis_and_mappings():
     client = connections["default"].client
-    client.indices.delete(index="test_djangoes_products", ignore_unavailable=True)
+    name, alias = ProductDocument.get_index_name(), ProductDocument.get_read_index()
+    client.indices.delete(index=name, ignore_unavailable=True)
 
     ProductDocument.init()
 
-    found = client.indices.get(index="test_djangoes_products_read")
-    assert list(found) == ["test_djangoes_products"]
-    index = found["test_djangoes_products"]
-    assert set(index["aliases"]) == {"test_djangoes_products_read"}
+    found = client.indices.get(index=alias)
+    assert list(found) == [name]
+    index = found[name]
+    assert set(index["aliases"]) == {alias}
     analyzer = index["settings"]["index"]["analysis"]["analyzer"]["title_text"]
     assert analyzer["tokenizer"] == "standard"
     assert index["mappings"]["properties"]["title"]["analyzer"] == "title_text"
@@ -69,8 +71,8 @@ def test_init_creates_the_index_with_name_alias_analysis_and_mappings():
 
 def test_the_test_indices_were_created_with_the_document_mappings():
     client = connections["default"].client
-    mapping = client.indices.get_mapping(index="test_djangoes_articles")
-    properties = mapping["test_djangoes_articles"]["mappings"]["properties"]
+    name = ArticleDocument.get_index_name()
+    properties = client.indices.get_mapping(index=name)[name]["mappings"]["properties"]
     assert properties["title"]["type"] == "text"
     assert properties["published"]["type"] == "date"
 
@@ -94,7 +96,7 @@ def test_indexed_documents_are_found_with_search_using_default():
     assert hit.category == "Kitchen"
     assert list(hit.tags) == ["coffee"]
     assert hit.price == pytest.approx(199.9)
-    assert hit.meta.index == "test_djangoes_products"
+    assert hit.meta.index == ProductDocument.get_index_name()
 
 
 @pytest.mark.django_db
