@@ -4,5 +4,15 @@ from . import fields
 from .documents import Document
 from .registry import DocumentRegistry, register, registry
 from .search import Response, Search
+from .signals import indexing_paused
 
-__all__ = ["Document", "DocumentRegistry", "Response", "Search", "fields", "register", "registry"]
+__all__ = [
+    "Document",
+    "DocumentRegistry",
+    "Response",
+    "Search",
+    "fields",
+    "indexing_paused",
+    "register",
+    "registry",
+]

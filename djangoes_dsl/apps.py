@@ -25,6 +25,10 @@ class DjangoesDslConfig(AppConfig):
         connections_reset.connect(_on_connections_reset, dispatch_uid="djangoes_dsl.reset")
         prepare_index_body.connect(_add_mappings, dispatch_uid="djangoes_dsl.mappings")
 
+        from .signals import setup_signal_processor
+
+        setup_signal_processor()
+
 
 def _on_connections_reset(**kwargs: Any) -> None:
     from django.core.exceptions import ImproperlyConfigured

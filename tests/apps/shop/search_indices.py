@@ -14,6 +14,10 @@ class ProductDocument(Document):
         fields = ["sku", "price", "in_stock", "created"]
         related_models = [Category, Tag]
 
+    @classmethod
+    def get_queryset(cls):
+        return super().get_queryset().select_related("category").prefetch_related("tags")
+
     def prepare_category(self, instance):
         return instance.category.name if instance.category_id else None
 

@@ -1,0 +1,346 @@
+"""Signal-driven indexing: keep documents in step with their rows, on transaction commit.
+
+The processor named by ``DJANGOES_SIGNAL_PROCESSOR`` (default
+``"djangoes_dsl.signals.TransactionSignalProcessor"``; ``None`` or ``"disabled"`` switches it
+off) listens to ``post_save``, ``pre_delete`` and ``m2m_changed`` of every model and turns them
+into operations on the Documents of the model (and on the Documents that list it in
+``Django.related_models``). See docs/indexing.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.db import models, transaction
+from django.db.models import signals
+from django.utils.module_loading import import_string
+
+from .documents import Document
+from .indexing import Operations, report, send_operations
+from .registry import DocumentRegistry, registry
+
+__all__ = [
+    "BaseSignalProcessor",
+    "TransactionSignalProcessor",
+    "get_signal_processor",
+    "indexing_paused",
+    "setup_signal_processor",
+]
+
+DEFAULT_SIGNAL_PROCESSOR = "djangoes_dsl.signals.TransactionSignalProcessor"
+DISABLED = ("disabled", "", None)
+
+# A pending operation: (Document, pk, index to delete from or None to re-read the row), or
+# (Document, _RELATED, instance) for a related row whose dependants are found after commit.
+_RELATED = object()
+_Op = tuple[type[Document], Any, Any]
+
+_ALL = object()
+_paused: ContextVar[Any] = ContextVar("djangoes_dsl_paused", default=frozenset())
+
+
+@contextlib.contextmanager
+def indexing_paused(*targets: type[Document] | type[models.Model]) -> Iterator[None]:
+    """Skip signal-driven indexing in this block (of ``targets`` only, when given).
+
+    Targets are Documents or models. Changes made meanwhile are not queued: after a bulk
+    import, run ``manage.py search_index populate`` (or ``rebuild``). The pause is local to
+    the current thread (and asyncio task).
+    """
+    current = _paused.get()
+    if not targets or current is _ALL:
+        new: Any = _ALL
+    else:
+        new = frozenset(current) | frozenset(targets)
+    token = _paused.set(new)
+    try:
+        yield
+    finally:
+        _paused.reset(token)
+
+
+def _is_paused(document: type[Document]) -> bool:
+    paused = _paused.get()
+    if paused is _ALL:
+        return True
+    return bool(paused) and (document in paused or document.get_model() in paused)
+
+
+def _listens(document: type[Document]) -> bool:
+    return (
+        not getattr(document.Django, "ignore_signals", False)
+        and document._djangoes_using is not None
+        and not _is_paused(document)
+    )
+
+
+class BaseSignalProcessor:
+    """Turn model signals into document operations; subclasses decide when they are sent.
+
+    ``setup()`` connects the receivers, ``teardown()`` disconnects them. ``enqueue(ops,
+    using)`` receives the operations of one signal; ``send(ops, using)`` sends them.
+    """
+
+    def __init__(self, registry: DocumentRegistry = registry) -> None:
+        self.registry = registry
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _receivers(self) -> list[tuple[Any, Any]]:
+        return [
+            (signals.post_save, self.handle_save),
+            (signals.pre_delete, self.handle_pre_delete),
+            (signals.m2m_changed, self.handle_m2m_changed),
+        ]
+
+    def setup(self) -> None:
+        for signal, receiver in self._receivers():
+            signal.connect(receiver, weak=False, dispatch_uid=self._uid(signal))
+
+    def teardown(self) -> None:
+        for signal, _ in self._receivers():
+            signal.disconnect(dispatch_uid=self._uid(signal))
+
+    def _uid(self, signal: Any) -> str:
+        return f"djangoes_dsl.signals.{id(self)}.{id(signal)}"
+
+    # -- which documents a model concerns -----------------------------------------------------
+
+    def _documents(self, model: type[models.Model]) -> list[type[Document]]:
+        return [doc for doc in self.registry.documents_for_model(model) if _listens(doc)]
+
+    def _dependants(self, model: type[models.Model]) -> list[type[Document]]:
+        return [doc for doc in self.registry.documents_for_related(model) if _listens(doc)]
+
+    # -- receivers ---------------------------------------------------------------------------
+
+    def handle_save(self, sender: Any, instance: models.Model, **kwargs: Any) -> None:
+        """Re-index the saved row; re-index the rows whose documents embed it."""
+        ops: list[_Op] = [(doc, instance.pk, None) for doc in self._documents(sender)]
+        ops += [(doc, _RELATED, instance) for doc in self._dependants(sender)]
+        if ops:
+            self.enqueue(ops, kwargs.get("using"))
+
+    def handle_pre_delete(self, sender: Any, instance: models.Model, **kwargs: Any) -> None:
+        """Delete the row's documents (id and index kept now, before the row goes)."""
+        ops: list[_Op] = [
+            (doc, instance.pk, doc.get_index_name()) for doc in self._documents(sender)
+        ]
+        for doc in self._dependants(sender):
+            # Found now: after the delete the relation to ``instance`` is gone.
+            ops += [(doc, pk, None) for pk in _pks(doc.get_instances_from_related(instance))]
+        if ops:
+            self.enqueue(ops, kwargs.get("using"))
+
+    def handle_m2m_changed(
+        self,
+        sender: Any,
+        instance: models.Model,
+        action: str,
+        reverse: bool,
+        model: type[models.Model],
+        pk_set: set[Any] | None,
+        **kwargs: Any,
+    ) -> None:
+        """Re-index the rows on both sides of changed many-to-many links."""
+        if action not in ("post_add", "post_remove", "pre_clear"):
+            return
+        ops: list[_Op] = [(doc, instance.pk, None) for doc in self._documents(type(instance))]
+        other_side = self._documents(model)
+        if other_side:
+            if action == "pre_clear":
+                pk_set = set(_linked_pks(instance, sender, reverse, model, kwargs.get("using")))
+            ops += [(doc, pk, None) for doc in other_side for pk in pk_set or ()]
+        if ops:
+            self.enqueue(ops, kwargs.get("using"))
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def enqueue(self, ops: list[_Op], using: str | None) -> None:
+        """Send ``ops`` at once (override to defer)."""
+        self.send(ops, using)
+
+    def send(self, ops: Iterable[_Op], using: str | None) -> None:
+        """Send ``ops`` (last operation per row wins) and report failures."""
+        report(send_operations(_resolve(ops), database=using))
+
+
+class _Segment:
+    """The operations recorded under one set of open savepoints."""
+
+    __slots__ = ("alive",)
+
+    def __init__(self, alive: bool = False) -> None:
+        self.alive = alive
+
+    def confirm(self) -> None:
+        self.alive = True
+
+
+class _Batch:
+    """The operations of one transaction on one database connection, sent on commit.
+
+    A rolled-back transaction drops the whole batch (Django discards its commit hooks).
+    Operations recorded inside a savepoint count only if that savepoint's commit hook
+    survives, i.e. the savepoint was not rolled back. The batch's own hook stays last in
+    the connection's hooks, so it runs after those markers.
+    """
+
+    def __init__(self, processor: TransactionSignalProcessor, connection: Any, using: str) -> None:
+        self.processor = processor
+        self.using = using
+        self.ops: list[tuple[_Segment, _Op]] = []
+        self.segments: dict[frozenset[str], _Segment] = {}
+        self.sent = False
+        robust = processor.errors_mode() != "raise"
+        # Registered without savepoint ids: only a rollback of the whole transaction drops it.
+        self.hook = (set(), self.flush, robust)
+        connection.run_on_commit.append(self.hook)
+
+    def pending_on(self, connection: Any) -> bool:
+        hooks = connection.run_on_commit
+        if self.sent or not hooks:
+            return False
+        return hooks[-1] is self.hook or any(hook is self.hook for hook in hooks)
+
+    def add(self, ops: list[_Op], connection: Any) -> None:
+        key = frozenset(connection.savepoint_ids)
+        segment = self.segments.get(key)
+        if segment is None:
+            segment = self.segments[key] = _Segment(alive=not key)
+            if key:
+                connection.on_commit(segment.confirm)
+                self._move_hook_last(connection)
+        self.ops.extend((segment, op) for op in ops)
+
+    def _move_hook_last(self, connection: Any) -> None:
+        hooks = connection.run_on_commit
+        for position in range(len(hooks) - 1, -1, -1):
+            if hooks[position] is self.hook:
+                del hooks[position]
+                break
+        hooks.append(self.hook)
+
+    def flush(self) -> None:
+        if self.sent:
+            return
+        self.sent = True
+        ops, self.ops = self.ops, []
+        self.processor.send([op for segment, op in ops if segment.alive], self.using)
+
+
+class TransactionSignalProcessor(BaseSignalProcessor):
+    """Collect the operations of a transaction and send them in bulk when it commits.
+
+    Outside a transaction (autocommit) each save is sent at once, as one bulk request.
+    """
+
+    def __init__(self, registry: DocumentRegistry = registry) -> None:
+        super().__init__(registry)
+        self._batches: weakref.WeakKeyDictionary[Any, _Batch] = weakref.WeakKeyDictionary()
+
+    @staticmethod
+    def errors_mode() -> str:
+        from .indexing import errors_mode
+
+        return errors_mode()
+
+    def enqueue(self, ops: list[_Op], using: str | None) -> None:
+        connection = transaction.get_connection(using)
+        if not connection.in_atomic_block:
+            self.send(ops, connection.alias)
+            return
+        batch = self._batches.get(connection)
+        if batch is None or not batch.pending_on(connection):
+            batch = self._batches[connection] = _Batch(self, connection, connection.alias)
+        batch.add(ops, connection)
+
+
+def _resolve(ops: Iterable[_Op]) -> Operations:
+    """Return the operations to send, one per row, related rows looked up now."""
+    resolved: Operations = {}
+    related: dict[tuple[type[Document], type[models.Model], Any], models.Model] = {}
+    for document, pk, extra in ops:
+        if pk is _RELATED:
+            related[(document, type(extra), extra.pk)] = extra
+            continue
+        resolved.pop((document, pk), None)  # the last operation on a row wins, in its place
+        resolved[(document, pk)] = extra
+    for (document, _, _), instance in related.items():
+        for pk in _pks(document.get_instances_from_related(instance)):
+            resolved[(document, pk)] = None
+    return resolved
+
+
+def _pks(instances: Any) -> list[Any]:
+    if isinstance(instances, models.QuerySet):
+        return list(instances.values_list("pk", flat=True))
+    if isinstance(instances, models.Model):
+        return [instances.pk]
+    return [instance.pk for instance in instances or ()]
+
+
+def _linked_pks(
+    instance: models.Model, through: Any, reverse: bool, model: Any, using: str | None
+) -> list[Any]:
+    """Return the pks of ``model`` rows linked to ``instance`` through ``through``."""
+    owner = model if reverse else type(instance)
+    for m2m in owner._meta.many_to_many:
+        if m2m.remote_field.through is through:
+            break
+    else:
+        return []
+    source, target = m2m.m2m_field_name(), m2m.m2m_reverse_field_name()
+    if reverse:
+        source, target = target, source
+    manager = through._default_manager.using(using) if using else through._default_manager
+    return list(manager.filter(**{source: instance.pk}).values_list(target, flat=True))
+
+
+# -- the configured processor -----------------------------------------------------------------
+
+_processor: BaseSignalProcessor | None = None
+
+
+def get_signal_processor() -> BaseSignalProcessor | None:
+    """Return the active signal processor (None when switched off)."""
+    return _processor
+
+
+def setup_signal_processor() -> BaseSignalProcessor | None:
+    """(Re)connect the processor named by ``DJANGOES_SIGNAL_PROCESSOR``; return it."""
+    global _processor
+    if _processor is not None:
+        _processor.teardown()
+        _processor = None
+    path = getattr(settings, "DJANGOES_SIGNAL_PROCESSOR", DEFAULT_SIGNAL_PROCESSOR)
+    if path in DISABLED:
+        return None
+    if isinstance(path, str):
+        try:
+            processor_class = import_string(path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"DJANGOES_SIGNAL_PROCESSOR {path!r} cannot be imported: {exc}. Use a dotted "
+                f"path to a BaseSignalProcessor subclass, or None to switch indexing off."
+            ) from exc
+    else:
+        processor_class = path
+    _processor = processor_class(registry)
+    _processor.setup()
+    return _processor
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DJANGOES_SIGNAL_PROCESSOR":
+        setup_signal_processor()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="djangoes_dsl.signals.setting")

@@ -1,0 +1,70 @@
+"""Helpers for the indexing tests: fresh indices, what an index holds, requests counted."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from djangoes import connections
+from djangoes_dsl import Document
+
+
+def leftovers(document: type[Document]) -> list[str]:
+    """Return the indices named ``<NAME>-*`` other than those behind NAME."""
+    client = connections[document.get_using()].client
+    name = document.get_index_name()
+    found = client.indices.get(index=f"{name}-*", ignore_unavailable=True, allow_no_indices=True)
+    behind = set(connections[document.get_using()].concrete_indices(name))
+    return sorted(set(found.body) - behind)
+
+
+def reset_index(document: type[Document]) -> None:
+    """Delete every index behind the document's key; create it anew. Fail on leftovers."""
+    backend = connections[document.get_using()]
+    assert leftovers(document) == [], "an index was left behind (or auto-created)"
+    backend.delete_index(document.get_index_key())
+    backend.create_index(document.get_index_key())
+
+
+def indexed(document: type[Document], field: str | None = None) -> dict[str, Any]:
+    """Return ``{id: source (or source[field])}`` of every document searchable now."""
+    client = connections[document.get_using()].client
+    index = document.get_read_index()
+    client.indices.refresh(index=index)
+    found: dict[str, Any] = {}
+    response = client.search(index=index, size=10_000, sort=["_doc"], query={"match_all": {}})
+    for hit in response["hits"]["hits"]:
+        found[hit["_id"]] = hit["_source"].get(field) if field else hit["_source"]
+    return found
+
+
+class RequestCounter:
+    """Count the requests a client's transport really sends, by path."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self._lock = threading.Lock()
+
+    def count(self, needle: str) -> int:
+        return sum(1 for path in self.paths if needle in path)
+
+
+@contextlib.contextmanager
+def count_requests(document: type[Document]) -> Iterator[RequestCounter]:
+    """Count the HTTP requests of the document's connection (its transport, all clients)."""
+    transport = connections[document.get_using()].client.transport
+    original = transport.perform_request
+    counter = RequestCounter()
+
+    def perform_request(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
+        with counter._lock:
+            counter.paths.append(f"{method} {target}")
+        return original(method, target, *args, **kwargs)
+
+    transport.perform_request = perform_request
+    try:
+        yield counter
+    finally:
+        del transport.perform_request
