@@ -159,13 +159,22 @@ class Document(dsl.Document, metaclass=DocumentMeta):
             return []
         return model._default_manager.filter(lookups).distinct()
 
+    @classmethod
+    def _field_names(cls) -> list[tuple[str, str]]:
+        # The mapping's fields are fixed when the class is built; iterating it is slow.
+        names = cls.__dict__.get("_djangoes_field_names")
+        if names is None:
+            names = [(name, f"prepare_{name}") for name in cls._doc_type.mapping]
+            cls._djangoes_field_names = names
+        return names
+
     def prepare(self, instance: models.Model) -> dict[str, Any]:
         """Return the document's values for ``instance``, field by field."""
+        cls = type(self)
         data = {}
-        for name in self._doc_type.mapping:
-            prepare = getattr(self, f"prepare_{name}", None)
-            if prepare is not None:
-                value = prepare(instance)
+        for name, method in cls._field_names():
+            if _has_attribute(cls, method):
+                value = getattr(self, method)(instance)
             else:
                 value = getattr(instance, _attname(instance, name), None)
                 if callable(value):
@@ -193,8 +202,37 @@ class Document(dsl.Document, metaclass=DocumentMeta):
             "_op_type": op_type,
             "_index": target,
             "_id": str(instance.pk),
-            "_source": cls.from_instance(instance).to_dict(),
+            "_source": cls.source(instance),
         }
+
+    @classmethod
+    def source(cls, instance: models.Model) -> dict[str, Any]:
+        """Return the ``_source`` for ``instance`` (``from_instance(instance).to_dict()``).
+
+        Unless ``from_instance`` is overridden, the values of ``prepare()`` are used directly
+        (empty ones left out, as ``to_dict`` does), without building a DSL document: the
+        rebuild's hot path.
+        """
+        if cls.from_instance.__func__ is not Document.from_instance.__func__:  # type: ignore[attr-defined]
+            return cls.from_instance(instance).to_dict()
+        preparer = cls.__dict__.get("_djangoes_preparer")
+        if preparer is None:
+            preparer = cls._djangoes_preparer = cls()
+        return {
+            name: value
+            for name, value in preparer.prepare(instance).items()
+            if value is not None and value != [] and value != {}
+        }
+
+
+def _has_attribute(cls: type, name: str) -> bool:
+    # Not getattr(): a missing attribute would go through the (slow) __getattr__ of the DSL
+    # metaclass and of the instance.
+    try:
+        type.__getattribute__(cls, name)
+    except AttributeError:
+        return False
+    return True
 
 
 def _attname(instance: models.Model, name: str) -> str:
