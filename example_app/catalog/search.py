@@ -1,0 +1,325 @@
+"""The catalogue's search: a query, facet filters, sorting and paging, turned into one request.
+
+Everything the search page shows comes from a single Elasticsearch request: the hits (made
+into Book instances), their highlights, the total and the facet counts (terms aggregations).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import QueryDict
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
+from elasticsearch.dsl import Q
+
+from .models import Book
+from .search_indices import BookDocument
+
+PAGE_SIZE = 20
+# Elasticsearch's default index.max_result_window: from + size may not go beyond it.
+MAX_WINDOW = 10_000
+
+
+@dataclass(frozen=True)
+class FacetSpec:
+    param: str  # the URL parameter
+    label: str
+    field: str  # the document field aggregated and filtered on
+    size: int
+    numeric: bool = False
+
+
+FACETS = [
+    FacetSpec("author", "Author", "author.raw", size=12),
+    FacetSpec("tag", "Tag", "tags", size=16),
+    FacetSpec("year", "Year", "year", size=12, numeric=True),
+]
+
+# name → (label, sort clauses); "relevance" is the default with a query, "newest" without.
+SORTS = {
+    "relevance": ("Best match", ["_score", "-year"]),
+    "newest": ("Newest first", ["-year", "title.raw"]),
+    "oldest": ("Oldest first", ["year", "title.raw"]),
+    "title": ("Title A–Z", ["title.raw", "-year"]),
+    "price": ("Lowest price", ["price", "title.raw"]),
+}
+
+HIGHLIGHT = {
+    "pre_tags": ["<mark>"],
+    "post_tags": ["</mark>"],
+    # Escape the stored text, so the only markup in a highlight is our <mark>.
+    "encoder": "html",
+}
+
+
+@dataclass
+class Bucket:
+    value: str
+    count: int
+    selected: bool
+    url: str
+
+
+@dataclass
+class Facet:
+    param: str
+    label: str
+    buckets: list[Bucket]
+
+
+@dataclass
+class Result:
+    book: Book
+    title: SafeString
+    author: SafeString
+    snippet: SafeString
+    score: float | None
+
+
+@dataclass
+class Page:
+    number: int
+    num_pages: int
+    params: QueryDict
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    def url(self, number: int) -> str:
+        params = self.params.copy()
+        params["page"] = str(number)
+        return f"?{params.urlencode()}"
+
+    @property
+    def previous_url(self) -> str:
+        return self.url(self.number - 1)
+
+    @property
+    def next_url(self) -> str:
+        return self.url(self.number + 1)
+
+    @property
+    def links(self) -> list[tuple[int | None, str]]:
+        """Return (number, url) for the first, last and nearby pages; None marks a gap."""
+        shown = {1, self.num_pages} | set(range(self.number - 2, self.number + 3))
+        links: list[tuple[int | None, str]] = []
+        previous = 0
+        for number in sorted(n for n in shown if 1 <= n <= self.num_pages):
+            if number - previous > 1:
+                links.append((None, ""))
+            links.append((number, self.url(number)))
+            previous = number
+        return links
+
+
+@dataclass
+class Results:
+    total: int
+    results: list[Result]
+    facets: list[Facet]
+    page: Page
+    took_ms: int
+
+    @property
+    def first(self) -> int:
+        return (self.page.number - 1) * PAGE_SIZE + 1 if self.results else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.results) - 1 if self.results else 0
+
+
+@dataclass
+class BookSearch:
+    """What the user asked for, read from the query string."""
+
+    q: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    sort: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_params(cls, params: QueryDict) -> BookSearch:
+        filters = {}
+        for spec in FACETS:
+            values = [v.strip() for v in params.getlist(spec.param) if v.strip()]
+            if spec.numeric:
+                values = [v for v in values if v.isdigit()]
+            if values:
+                filters[spec.param] = list(dict.fromkeys(values))
+        sort = params.get("sort", "")
+        try:
+            page = max(1, int(params.get("page", "1")))
+        except ValueError:
+            page = 1
+        return cls(
+            q=params.get("q", "").strip()[:200],
+            filters=filters,
+            sort=sort if sort in SORTS else "",
+            page=page,
+        )
+
+    @property
+    def effective_sort(self) -> str:
+        return self.sort or ("relevance" if self.q else "newest")
+
+    @property
+    def max_page(self) -> int:
+        return MAX_WINDOW // PAGE_SIZE
+
+    # -- the request -------------------------------------------------------------------------
+
+    def query(self) -> Q:
+        if not self.q:
+            return Q("match_all")
+        text = Q(
+            "multi_match",
+            query=self.q,
+            fields=["title^3", "author^2", "summary"],
+            type="cross_fields",
+            operator="and",
+        )
+        # A phrase in the title ranks first; an ISBN (with or without dashes) finds its book.
+        should = [text, Q("match_phrase", title={"query": self.q, "boost": 5})]
+        isbn = re.sub(r"[\s-]", "", self.q)
+        if isbn.isdigit() and len(isbn) in (10, 13):
+            should.append(Q("term", isbn=isbn))
+        return Q("bool", should=should, minimum_should_match=1)
+
+    def build(self, page: int | None = None):
+        """Return the Search for this request (hits of ``page``, highlights, facets)."""
+        page = min(page or self.page, self.max_page)
+        search = BookDocument.search(using="default").query(self.query())
+        for spec in FACETS:
+            values = self.filters.get(spec.param)
+            if values:
+                search = search.filter(
+                    "terms", **{spec.field: [int(v) for v in values] if spec.numeric else values}
+                )
+            search.aggs.bucket(spec.param, "terms", field=spec.field, size=spec.size)
+        if self.q:
+            search = search.highlight_options(**HIGHLIGHT)
+            search = search.highlight("title", number_of_fragments=0)
+            search = search.highlight("author", number_of_fragments=0)
+            search = search.highlight(
+                "summary", fragment_size=180, number_of_fragments=2, no_match_size=220
+            )
+        search = search.sort(*SORTS[self.effective_sort][1])
+        search = search.extra(track_total_hits=True)
+        start = (page - 1) * PAGE_SIZE
+        return search[start : start + PAGE_SIZE]
+
+    def run(self, params: QueryDict) -> Results:
+        """Execute the search; ``params`` (the request's query string) builds the links."""
+        response = self.build().execute()
+        total = response.hits.total.value
+        num_pages = max(1, min(math.ceil(total / PAGE_SIZE), self.max_page))
+        page = min(self.page, self.max_page)
+        if page > num_pages:
+            # Past the end (a stale link): show the last page instead of an empty one.
+            page = num_pages
+            response = self.build(page).execute()
+        return Results(
+            total=total,
+            results=self._results(response),
+            facets=self._facets(response, params),
+            page=Page(page, num_pages, _without(params, "page")),
+            took_ms=response.took,
+        )
+
+    def _results(self, response: Any) -> list[Result]:
+        # The hits become model instances, in hit order; a row deleted since it was indexed
+        # is simply missing from the queryset.
+        books = {
+            book.pk: book
+            for book in response.to_queryset().select_related("author").prefetch_related("tags")
+        }
+        results = []
+        for hit in response:
+            book = books.get(int(hit.meta.id))
+            if book is None:
+                continue
+            highlight = getattr(hit.meta, "highlight", None)
+            results.append(
+                Result(
+                    book=book,
+                    title=_marked(highlight, "title", book.title),
+                    author=_marked(highlight, "author", book.author.name),
+                    snippet=_snippet(highlight, book.summary),
+                    score=hit.meta.score,
+                )
+            )
+        return results
+
+    def _facets(self, response: Any, params: QueryDict) -> list[Facet]:
+        base = _without(params, "page")
+        facets = []
+        for spec in FACETS:
+            selected = self.filters.get(spec.param, [])
+            buckets = []
+            seen = set()
+            for bucket in getattr(response.aggregations, spec.param).buckets:
+                value = str(bucket.key)
+                seen.add(value)
+                buckets.append(
+                    Bucket(value, bucket.doc_count, value in selected, _toggle(base, spec, value))
+                )
+            # A selected value always stays visible, so it can be unselected.
+            for value in selected:
+                if value not in seen:
+                    buckets.append(Bucket(value, 0, True, _toggle(base, spec, value)))
+            if spec.numeric:
+                buckets.sort(key=lambda b: int(b.value), reverse=True)
+            facets.append(Facet(spec.param, spec.label, buckets))
+        return facets
+
+
+def _without(params: QueryDict, *names: str) -> QueryDict:
+    params = params.copy()
+    for name in names:
+        params.pop(name, None)
+    return params
+
+
+def _toggle(params: QueryDict, spec: FacetSpec, value: str) -> str:
+    params = params.copy()
+    values = params.getlist(spec.param)
+    if value in values:
+        values.remove(value)
+    else:
+        values.append(value)
+    params.setlist(spec.param, values)
+    return f"?{params.urlencode()}"
+
+
+def _marked(highlight: Any, name: str, plain: str) -> SafeString:
+    fragments = getattr(highlight, name, None) if highlight is not None else None
+    # Highlights are HTML-escaped by Elasticsearch (encoder "html") apart from <mark>.
+    return mark_safe(fragments[0]) if fragments else escape(plain)
+
+
+def _snippet(highlight: Any, summary: str) -> SafeString:
+    fragments = getattr(highlight, "summary", None) if highlight is not None else None
+    if fragments:
+        return mark_safe(" … ".join(fragments))
+    return escape(Truncator(summary).chars(220))
+
+
+def active_filters(search: BookSearch, params: QueryDict) -> list[tuple[str, str, str]]:
+    """Return (label, value, url without it) for each selected facet value."""
+    base = _without(params, "page")
+    chips = []
+    for spec in FACETS:
+        for value in search.filters.get(spec.param, []):
+            chips.append((spec.label, value, _toggle(base, spec, value)))
+    return chips

@@ -1,0 +1,37 @@
+"""The search document of the catalogue, found by djangoes_dsl's autodiscovery."""
+
+from djangoes_dsl import Document, fields, register
+
+from .models import Author, Book, Tag
+
+
+@register("books")  # the key of ES_INDICES in settings
+class BookDocument(Document):
+    # "book_text" is the custom analyzer of ES_INDICES["books"]["SETTINGS"].
+    title = fields.Text(
+        analyzer="book_text", fields={"raw": fields.Keyword(normalizer="lowercase")}
+    )
+    summary = fields.Text(analyzer="book_text")
+    # Searched as text, aggregated and filtered on author.raw.
+    author = fields.Text(analyzer="book_text", fields={"raw": fields.Keyword()})
+    tags = fields.Keyword(multi=True)
+    isbn = fields.Keyword()
+
+    class Django:
+        model = Book
+        # Mapped from the model fields' types: year → integer, price → double, ...
+        fields = ["year", "price", "pages", "in_stock"]
+        # Renaming an author or a tag re-indexes their books (on commit, in bulk): the
+        # default get_instances_from_related() follows Book.author and Book.tags.
+        related_models = [Author, Tag]
+
+    @classmethod
+    def get_queryset(cls):
+        # Rebuilds read the table in pages; fetch each page's authors and tags with it.
+        return super().get_queryset().select_related("author").prefetch_related("tags")
+
+    def prepare_author(self, instance: Book) -> str:
+        return instance.author.name
+
+    def prepare_tags(self, instance: Book) -> list[str]:
+        return [tag.name for tag in instance.tags.all()]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "catalog"
+urlpatterns = [
+    path("", views.search, name="search"),
+    path("books/<int:pk>/", views.book_detail, name="book"),
+]
