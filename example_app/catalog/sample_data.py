@@ -30,18 +30,43 @@ Olsen Ortega Park Pereira Quinn Rahman Reyes Rossi Sato Schmidt Silva Sorensen S
 Tanaka Thornton Varga Vogel Wagner Walsh Weber Whitfield Yilmaz Zielinski
 """.split()
 
-COUNTRIES = """
-Argentina Australia Brazil Canada Chile Denmark Egypt France Germany Ghana India Ireland
-Italy Japan Kenya Mexico Netherlands Nigeria Norway Poland Portugal Spain Sweden Turkey
-""".split() + ["New Zealand", "South Korea", "United Kingdom", "United States"]
+COUNTRIES = [
+    *"""
+    Argentina Australia Brazil Canada Chile Denmark Egypt France Germany Ghana India Ireland
+    Italy Japan Kenya Mexico Netherlands Nigeria Norway Poland Portugal Spain Sweden Turkey
+    """.split(),
+    *["New Zealand", "South Korea", "United Kingdom", "United States"],
+]
 
 FICTION_TAGS = [
-    "Fiction", "Mystery", "Thriller", "Fantasy", "Science Fiction", "Romance",
-    "Historical Fiction", "Horror", "Adventure", "Short Stories", "Poetry", "Young Adult",
+    "Fiction",
+    "Mystery",
+    "Thriller",
+    "Fantasy",
+    "Science Fiction",
+    "Romance",
+    "Historical Fiction",
+    "Horror",
+    "Adventure",
+    "Short Stories",
+    "Poetry",
+    "Young Adult",
 ]
 NONFICTION_TAGS = [
-    "History", "Science", "Biography", "Philosophy", "Travel", "Cooking", "Art",
-    "Economics", "Nature", "Psychology", "Politics", "Technology", "Music", "Essays",
+    "History",
+    "Science",
+    "Biography",
+    "Philosophy",
+    "Travel",
+    "Cooking",
+    "Art",
+    "Economics",
+    "Nature",
+    "Psychology",
+    "Politics",
+    "Technology",
+    "Music",
+    "Essays",
 ]
 EXTRA_TAGS = ["Classic", "Award Winner", "Debut", "Translated", "Illustrated", "Bestseller"]
 

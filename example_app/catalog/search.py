@@ -45,7 +45,7 @@ SORTS = {
     "relevance": ("Best match", ["_score", "-year"]),
     "newest": ("Newest first", ["-year", "title.raw"]),
     "oldest": ("Oldest first", ["year", "title.raw"]),
-    "title": ("Title A–Z", ["title.raw", "-year"]),
+    "title": ("Title A-Z", ["title.raw", "-year"]),
     "price": ("Lowest price", ["price", "title.raw"]),
 }
 

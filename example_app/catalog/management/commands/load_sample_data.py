@@ -6,12 +6,12 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from djangoes_dsl import indexing_paused
 from elasticsearch import NotFoundError
 
 from catalog.models import Author, Book, Tag
 from catalog.sample_data import generate
 from catalog.search_indices import BookDocument
-from djangoes_dsl import indexing_paused
 
 
 class Command(BaseCommand):
