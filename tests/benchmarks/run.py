@@ -1,0 +1,190 @@
+"""Run every benchmark against one node and print a table; write the results as JSON.
+
+    scripts/bench [--sizes 10000,100000] [--rss-sizes 20000,200000] [--out FILE]
+
+Each measurement runs in a fresh child process (so peak RSS is its own); django-elasticsearch-
+dsl runs in its own virtualenv (DEDSL_PYTHON). The databases are SQLite files, seeded once per
+size under BENCH_DIR (default /tmp/djangoes-bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_DIR = Path(os.environ.get("BENCH_DIR", "/tmp/djangoes-bench"))
+DJANGOES_PYTHON = os.environ.get("DJANGOES_PYTHON", sys.executable)
+DEDSL_PYTHON = os.environ.get("DEDSL_PYTHON", "/tmp/bench-dedsl/bin/python")
+
+
+def task(name: str, rows: int, python: str = DJANGOES_PYTHON) -> dict[str, Any]:
+    env = dict(os.environ, BENCH_DB=str(database(rows)), PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [python, "-m", "tests.benchmarks.tasks", name, str(rows)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"{name} ({rows} rows) failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {name} {rows:,}: {json.dumps(result)[:150]}", file=sys.stderr)
+    return result
+
+
+def database(rows: int) -> Path:
+    return BENCH_DIR / f"products-{rows}.sqlite3"
+
+
+def seed(rows: int) -> None:
+    if not database(rows).exists():
+        BENCH_DIR.mkdir(parents=True, exist_ok=True)
+        task("seed", rows)
+
+
+def best(name: str, rows: int, runs: int, python: str = DJANGOES_PYTHON) -> dict[str, Any]:
+    results = [task(name, rows, python) for _ in range(runs)]
+    return min(results, key=lambda result: result["seconds"])
+
+
+def versions() -> dict[str, str]:
+    import django
+    import elasticsearch
+
+    import djangoes
+
+    server = djangoes.connections["default"].server_version() if _django() else "?"
+    dedsl = subprocess.run(
+        [DEDSL_PYTHON, "-c", "import importlib.metadata as m; print(m.version("
+         "'django-elasticsearch-dsl'), m.version('elasticsearch'))"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "elasticsearch-py": elasticsearch.__versionstr__,
+        "elasticsearch server": server,
+        "django-elasticsearch-dsl": " with elasticsearch-py ".join(dedsl) or "not installed",
+    }
+
+
+def _django() -> bool:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.benchmarks.settings")
+    import django
+
+    django.setup()
+    return True
+
+
+def machine() -> dict[str, Any]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--rss-sizes", default="20000,200000")
+    parser.add_argument("--runs", type=int, default=2, help="best of N for rebuild timings")
+    parser.add_argument("--out", default=str(ROOT / "tests/benchmarks/results.json"))
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    rss_sizes = [int(size) for size in args.rss_sizes.split(",")]
+    for rows in {*sizes, *rss_sizes}:
+        seed(rows)
+
+    results: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions(),
+        "rebuild": {},
+        "rss": {},
+    }
+    for rows in sizes:
+        runs = args.runs if rows <= 20_000 else 1
+        row: dict[str, Any] = {}
+        for name in ("djangoes_rebuild", "djangoes_rebuild_parallel", "raw_streaming_bulk",
+                     "raw_parallel_bulk"):  # fmt: skip
+            row[name] = best(name, rows, runs)
+        for name in ("dedsl_rebuild", "dedsl_rebuild_parallel"):
+            row[name] = best(name, rows, runs, DEDSL_PYTHON)
+        for result in row.values():
+            result["docs_per_s"] = result["docs"] / result["seconds"]
+        results["rebuild"][rows] = row
+    for rows in rss_sizes:
+        results["rss"][rows] = task("djangoes_rebuild", rows)["maxrss_mb"]
+    smallest = min(sizes)
+    results["saves"] = {
+        "djangoes": task("djangoes_saves", smallest),
+        "django-elasticsearch-dsl": task("dedsl_saves", smallest, DEDSL_PYTHON),
+    }
+    results["search"] = task("search", smallest)
+    Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(table(results))
+    print(f"\nwritten to {args.out}")
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["rebuild throughput (docs/s; wall time includes index creation and swap)"]
+    names = {
+        "djangoes_rebuild": "djangoes search_index rebuild",
+        "djangoes_rebuild_parallel": "djangoes rebuild --parallel 2",
+        "raw_streaming_bulk": "raw helpers.streaming_bulk",
+        "raw_parallel_bulk": "raw helpers.parallel_bulk (4 threads)",
+        "dedsl_rebuild": "django-elasticsearch-dsl --rebuild",
+        "dedsl_rebuild_parallel": "django-elasticsearch-dsl --rebuild --parallel",
+    }
+    sizes = list(results["rebuild"])
+    lines.append(f"  {'':44}" + "".join(f"{int(rows):>14,}" for rows in sizes))
+    for key, label in names.items():
+        cells = "".join(f"{results['rebuild'][rows][key]['docs_per_s']:>14,.0f}" for rows in sizes)
+        lines.append(f"  {label:44}{cells}")
+    for rows in sizes:
+        row = results["rebuild"][rows]
+        ours = row["djangoes_rebuild"]["docs_per_s"]
+        raw = max(row["raw_streaming_bulk"]["docs_per_s"], row["raw_parallel_bulk"]["docs_per_s"])
+        dedsl = row["dedsl_rebuild"]["docs_per_s"]
+        lines.append(
+            f"  ratios at {int(rows):,}: djangoes / best raw = {ours / raw:.2f}, "
+            f"djangoes / django-elasticsearch-dsl = {ours / dedsl:.2f}"
+        )
+    rss = results["rss"]
+    (small, small_mb), (large, large_mb) = sorted((int(k), v) for k, v in rss.items())
+    lines.append(
+        f"peak RSS of a rebuild: {small:,} rows {small_mb:.0f} MB, {large:,} rows "
+        f"{large_mb:.0f} MB (ratio {large_mb / small_mb:.2f})"
+    )
+    lines.append("1,000 saves in one transaction:")
+    for name, result in results["saves"].items():
+        lines.append(
+            f"  {name:26} {result['requests']:>5} HTTP requests, "
+            f"{result['seconds'] * 1000:>8,.0f} ms"
+        )
+    search = results["search"]
+    lines.append(
+        f"search round trip (median / p95): Doc.search() {search['document']['median_ms']:.2f} / "
+        f"{search['document']['p95_ms']:.2f} ms, raw client {search['client']['median_ms']:.2f} / "
+        f"{search['client']['p95_ms']:.2f} ms"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""One measurement per child process: ``python -m tests.benchmarks.tasks TASK [ROWS]``.
+
+Prints one JSON object. Run by tests/benchmarks/run.py (scripts/bench), which chooses the
+virtualenv (djangoes, or django-elasticsearch-dsl's own) and the database file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from typing import Any
+
+
+def setup(settings: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings
+    import django
+
+    django.setup()
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Counter:
+    """Count the HTTP requests a client's transport sends (the real transport, no mocks)."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.paths: list[str] = []
+
+    def __enter__(self) -> Counter:
+        original = self.transport.perform_request
+
+        def perform_request(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
+            self.paths.append(f"{method} {target}")
+            return original(method, target, *args, **kwargs)
+
+        self.transport.perform_request = perform_request
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        del self.transport.perform_request
+
+
+# -- the database ----------------------------------------------------------------------------
+
+
+def seed(rows: int) -> dict[str, Any]:
+    """Create the database file with ``rows`` products (a category each, every other tagged)."""
+    setup("tests.benchmarks.settings")
+    from django.core.management import call_command
+
+    from djangoes_dsl import indexing_paused
+    from tests.apps.shop.models import Category, Product, Tag
+
+    call_command("migrate", verbosity=0)
+    categories = [Category.objects.create(name=f"category {n}") for n in range(20)]
+    tags = [Tag.objects.create(name=f"tag{n}") for n in range(10)]
+    words = ["red", "green", "blue", "light", "heavy", "small", "large", "soft", "hard", "warm"]
+    with indexing_paused():
+        for start in range(0, rows, 10_000):
+            Product.objects.bulk_create(
+                Product(
+                    sku=f"SKU-{n:07d}",
+                    title=f"Product {n} {words[n % 10]} {words[(n // 10) % 10]}",
+                    price=n % 1000 + 0.99,
+                    category=categories[n % 20],
+                )
+                for n in range(start, min(rows, start + 10_000))
+            )
+        through = Product.tags.through
+        pks = list(Product.objects.values_list("pk", flat=True))
+        through.objects.bulk_create(
+            (through(product_id=pk, tag_id=tags[pk % 10].pk) for pk in pks[::2]),
+            batch_size=10_000,
+        )
+    return {"rows": Product.objects.count()}
+
+
+# -- rebuild throughput ----------------------------------------------------------------------
+
+
+def djangoes_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
+    setup("tests.benchmarks.settings")
+    import djangoes
+    from djangoes_dsl.rebuild import Rebuild
+
+    backend = djangoes.connections["default"]
+    backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
+    backend.create_index("products")
+    started = time.perf_counter()
+    Rebuild("products", parallel=parallel).run()
+    seconds = time.perf_counter() - started
+    count = backend.client.count(index="bench_products")["count"]
+    backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
+    return {"seconds": seconds, "docs": count, "maxrss_mb": maxrss_mb()}
+
+
+def raw_bulk(rows: int, helper: str = "streaming_bulk") -> dict[str, Any]:
+    """The hand-written loader: values() pages, dicts, elasticsearch.helpers, tuned index."""
+    setup("tests.benchmarks.settings")
+    from collections import defaultdict
+
+    from elasticsearch import helpers
+
+    import djangoes
+    from tests.apps.shop.models import Category, Product
+
+    backend = djangoes.connections["default"]
+    client = backend.client
+    index = "bench_raw"
+    client.indices.delete(index=index, ignore_unavailable=True)
+    body = backend.get_index_body("products", with_aliases=False)
+    body["settings"].update({"number_of_replicas": 0, "refresh_interval": "-1"})
+    categories = dict(Category.objects.values_list("pk", "name"))
+    through = Product.tags.through
+    fields = ("pk", "sku", "title", "price", "in_stock", "created", "category_id")
+
+    def actions():
+        last = 0
+        while True:
+            page = list(
+                Product.objects.filter(pk__gt=last).order_by("pk").values_list(*fields)[:1000]
+            )
+            if not page:
+                return
+            tags = defaultdict(list)
+            pks = [row[0] for row in page]
+            for product_id, name in through.objects.filter(product_id__in=pks).values_list(
+                "product_id", "tag__name"
+            ):
+                tags[product_id].append(name)
+            for pk, sku, title, price, in_stock, created, category_id in page:
+                source = {
+                    "sku": sku,
+                    "title": title,
+                    "price": float(price),
+                    "in_stock": in_stock,
+                    "created": created,
+                    "category": categories.get(category_id),
+                }
+                if tags[pk]:
+                    source["tags"] = sorted(tags[pk])
+                yield {"_index": index, "_id": str(pk), "_source": source}
+            last = pks[-1]
+
+    started = time.perf_counter()
+    client.indices.create(index=index, **body)
+    if helper == "parallel_bulk":
+        results = helpers.parallel_bulk(client, actions(), chunk_size=1000, thread_count=4)
+    else:
+        results = helpers.streaming_bulk(client, actions(), chunk_size=1000)
+    ok = sum(1 for success, _ in results if success)
+    client.indices.put_settings(
+        index=index, settings={"index": {"refresh_interval": None, "number_of_replicas": 0}}
+    )
+    client.indices.refresh(index=index)
+    seconds = time.perf_counter() - started
+    count = client.count(index=index)["count"]
+    client.indices.delete(index=index)
+    return {"seconds": seconds, "docs": count, "ok": ok, "maxrss_mb": maxrss_mb()}
+
+
+def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
+    setup("tests.benchmarks.dedsl_settings")
+    from io import StringIO
+
+    from django.core.management import call_command
+    from elasticsearch.dsl.connections import connections
+
+    client = connections.get_connection()
+    client.indices.delete(index="dedsl_products*", ignore_unavailable=True)
+    args = ["--rebuild", "-f", "--models", "shop.Product"]
+    args.append("--parallel" if parallel else "--no-parallel")
+    started = time.perf_counter()
+    call_command("search_index", *args, stdout=StringIO())
+    seconds = time.perf_counter() - started
+    client.indices.refresh(index="dedsl_products")
+    count = client.count(index="dedsl_products")["count"]
+    client.indices.delete(index="dedsl_products*", ignore_unavailable=True)
+    return {"seconds": seconds, "docs": count, "maxrss_mb": maxrss_mb()}
+
+
+# -- 1,000 saves in one transaction ----------------------------------------------------------
+
+
+def _saves(transport: Any, index_exists: Any) -> dict[str, Any]:
+    from django.db import transaction
+
+    from tests.apps.shop.models import Category, Product
+
+    category = Category.objects.first()
+    with Counter(transport) as counter:
+        started = time.perf_counter()
+        with transaction.atomic():
+            for n in range(1000):
+                Product.objects.create(sku=f"TX-{n}", title=f"Saved {n}", category=category)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "requests": len(counter.paths), "paths": sorted(set(counter.paths))}
+
+
+def djangoes_saves(rows: int) -> dict[str, Any]:
+    setup("tests.benchmarks.settings")
+    import djangoes
+    from djangoes_dsl import indexing_paused
+    from tests.apps.shop.models import Product
+
+    backend = djangoes.connections["default"]
+    backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
+    backend.create_index("products")
+    try:
+        result = _saves(backend.client.transport, None)
+        backend.refresh(index="bench_products")
+        result["indexed"] = backend.client.count(index="bench_products")["count"]
+    finally:
+        with indexing_paused():
+            Product.objects.filter(sku__startswith="TX-").delete()
+        backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
+    return result
+
+
+def dedsl_saves(rows: int) -> dict[str, Any]:
+    setup("tests.benchmarks.dedsl_settings")
+    from django.db.models import signals
+    from elasticsearch.dsl.connections import connections
+
+    from tests.apps.shop.models import Product
+
+    client = connections.get_connection()
+    client.indices.delete(index="dedsl_products", ignore_unavailable=True)
+    from tests.benchmarks.dedsl_app.documents import ProductDocument
+
+    ProductDocument._index.create()
+    try:
+        result = _saves(client.transport, None)
+        client.indices.refresh(index="dedsl_products")
+        result["indexed"] = client.count(index="dedsl_products")["count"]
+    finally:
+        receivers = signals.pre_delete.receivers, signals.post_delete.receivers
+        signals.pre_delete.receivers, signals.post_delete.receivers = [], []
+        signals.pre_delete.sender_receivers_cache.clear()
+        signals.post_delete.sender_receivers_cache.clear()
+        Product.objects.filter(sku__startswith="TX-").delete()
+        signals.pre_delete.receivers, signals.post_delete.receivers = receivers
+        client.indices.delete(index="dedsl_products", ignore_unavailable=True)
+    return result
+
+
+# -- search round trip -----------------------------------------------------------------------
+
+
+def search(rows: int) -> dict[str, Any]:
+    setup("tests.benchmarks.settings")
+    import djangoes
+    from djangoes_dsl.rebuild import Rebuild
+    from tests.apps.shop.search_indices import ProductDocument
+
+    backend = djangoes.connections["default"]
+    client = backend.client
+    client.indices.delete(index="bench_products*", ignore_unavailable=True)
+    backend.create_index("products")
+    Rebuild("products").run()
+    read = ProductDocument.get_read_index()
+
+    def with_document() -> int:
+        response = ProductDocument.search(using="default").query("match", title="red")[:10]
+        return len(response.execute().hits)
+
+    def with_client() -> int:
+        response = client.search(index=read, query={"match": {"title": "red"}}, size=10)
+        return len(response["hits"]["hits"])
+
+    timings: dict[str, list[float]] = {"document": [], "client": []}
+    for _ in range(30):
+        with_document(), with_client()
+    for _ in range(300):
+        for name, call in (("document", with_document), ("client", with_client)):
+            started = time.perf_counter()
+            assert call() == 10
+            timings[name].append(time.perf_counter() - started)
+    client.indices.delete(index="bench_products*", ignore_unavailable=True)
+    return {
+        name: {
+            "median_ms": statistics.median(values) * 1000,
+            "p95_ms": sorted(values)[int(len(values) * 0.95)] * 1000,
+        }
+        for name, values in timings.items()
+    }
+
+
+TASKS = {
+    "seed": seed,
+    "djangoes_rebuild": djangoes_rebuild,
+    "djangoes_rebuild_parallel": lambda rows: djangoes_rebuild(rows, parallel=2),
+    "raw_streaming_bulk": lambda rows: raw_bulk(rows, "streaming_bulk"),
+    "raw_parallel_bulk": lambda rows: raw_bulk(rows, "parallel_bulk"),
+    "dedsl_rebuild": dedsl_rebuild,
+    "dedsl_rebuild_parallel": lambda rows: dedsl_rebuild(rows, parallel=1),
+    "djangoes_saves": djangoes_saves,
+    "dedsl_saves": dedsl_saves,
+    "search": search,
+}
+
+
+if __name__ == "__main__":
+    task, rows = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    print(json.dumps(TASKS[task](rows), default=str))
