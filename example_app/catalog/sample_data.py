@@ -6,6 +6,7 @@ The same seed always yields the same authors, tags and books.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -122,8 +123,8 @@ NONFICTION_TITLES = [
 ]
 
 FICTION_SENTENCES = [
-    "When {first} inherits a crumbling {noun_l} in {place}, a forgotten letter draws her into "
-    "a mystery older than the town itself.",
+    "When {first} inherits a crumbling {noun_l} in {place}, a forgotten letter leads to a "
+    "mystery older than the town itself.",
     "Set in {place} during the winter of {year_set}, this novel follows a {role} who keeps a "
     "secret that could ruin three families.",
     "{first} {last2} has spent twenty years avoiding the {noun_l}; one storm changes everything.",
@@ -152,6 +153,11 @@ ROLES = """
 lighthouse keeper librarian watchmaker ferryman botanist cartographer baker translator
 schoolteacher archivist violinist astronomer
 """.split()
+
+
+def _articles(text: str) -> str:
+    """Return ``text`` with "a" before a vowel made "an" ("an orchid", "An Atlas")."""
+    return re.sub(r"\b([Aa]) (?=[AEIOUaeiou])", r"\1n ", text)
 
 
 @dataclass
@@ -198,6 +204,9 @@ class Generator:
         return [Tag(name=name, slug=slugify(name)) for name in names]
 
     def _fill(self, template: str) -> str:
+        return _articles(self._fill_words(template))
+
+    def _fill_words(self, template: str) -> str:
         rng = self.rng
         topic, topic2 = rng.sample(TOPICS, 2)
         noun, noun2 = rng.sample(NOUNS, 2)

@@ -5,6 +5,7 @@ it with the configured SETTINGS before the session and deletes it afterwards.
 """
 
 import os
+import tempfile
 
 from .settings import *  # noqa: F403
 from .settings import ES_SERVERS
@@ -15,3 +16,9 @@ ES_SERVERS["default"]["HOSTS"] = [
 ]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A file, not SQLite's shared in-memory database: the live server's request threads then use
+# their own connections (a shared in-memory connection cannot be closed from those threads).
+DATABASES["default"]["TEST"] = {  # noqa: F405
+    "NAME": os.path.join(tempfile.gettempdir(), f"djangoes-example-test-{os.getpid()}.sqlite3")
+}

@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from djangoes import connection
+from djangoes_dsl import indexing_paused
 
 from catalog.management.commands.load_sample_data import indexed_books
 from catalog.models import Author, Book, Tag
@@ -82,7 +83,7 @@ def test_flush_replaces_the_catalogue():
 def test_if_empty_does_nothing_when_the_index_has_documents():
     load("--books", "25", "--authors", "5")
     out = load("--if-empty", "--flush")
-    assert "holds 25 documents; nothing to do" in out
+    assert "has 25 books and the index 25 documents; nothing to do" in out
     assert Book.objects.count() == 25
 
 
@@ -92,3 +93,13 @@ def test_if_empty_loads_when_the_index_is_missing():
     out = load("--if-empty", "--books", "15", "--authors", "3")
     assert "Created 15 books" in out
     assert indexed_books() == 15
+
+
+def test_if_empty_fills_an_empty_database_even_when_the_index_has_documents():
+    load("--books", "25", "--authors", "5")
+    with indexing_paused():
+        Book.objects.all().delete()
+    assert indexed_books() == 25
+    out = load("--if-empty", "--books", "12", "--authors", "3")
+    assert "Created 12 books" in out
+    assert indexed_books() == 12

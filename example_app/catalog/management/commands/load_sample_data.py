@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help="Do nothing when the search index already holds documents.",
+            help="Do nothing when the database has books and the index holds documents.",
         )
         parser.add_argument(
             "--no-index", action="store_true", help="Only fill the database; do not rebuild."
@@ -40,9 +40,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["if_empty"]:
-            indexed = indexed_books()
-            if indexed:
-                self.stdout.write(f"The books index holds {indexed:,} documents; nothing to do.")
+            books, indexed = Book.objects.count(), indexed_books()
+            if books and indexed:
+                self.stdout.write(
+                    f"The database has {books:,} books and the index {indexed:,} documents; "
+                    f"nothing to do."
+                )
                 return
         # Rows are written in bulk with indexing paused: the rebuild below indexes them all
         # at once, far faster than one signal per row.
@@ -58,6 +61,9 @@ class Command(BaseCommand):
                     f"(use --flush to generate new ones)."
                 )
             else:
+                # Without books, leftover authors and tags would clash with the generated ones.
+                Author.objects.all().delete()
+                Tag.objects.all().delete()
                 counts = generate(
                     books=options["books"], authors=options["authors"], seed=options["seed"]
                 )
