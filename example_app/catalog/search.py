@@ -311,7 +311,10 @@ def _marked(highlight: Any, name: str, plain: str) -> SafeString:
 def _snippet(highlight: Any, summary: str) -> SafeString:
     fragments = getattr(highlight, "summary", None) if highlight is not None else None
     if fragments:
-        return mark_safe(" … ".join(fragments))
+        text = " … ".join(fragments)
+        if not text.rstrip().endswith((".", "!", "?")):
+            text += " …"  # a fragment cut mid-sentence
+        return mark_safe(text)
     return escape(Truncator(summary).chars(220))
 
 
