@@ -1,7 +1,8 @@
 """The test matrix: each session installs its own Django and client and runs the suite
 against a real Elasticsearch node started by scripts/es-node.
 
-Run everything with ``scripts/test``; one session with e.g. ``nox -s "tests-3.11(django='5.2', es='8')"``.
+Run everything with ``scripts/test``; one session with e.g.
+``scripts/test -s "tests(py3.11-django5.2-es8)"``.
 """
 
 from __future__ import annotations
@@ -34,15 +35,32 @@ if ES9_SERVER:
     ]
 
 
-def start_node(session: nox.Session, client: str) -> str:
-    """Start (or reuse) the node whose version suits ``client`` and return its URL."""
+# The password of the secured test node: local to this machine, only for the test suite.
+SECURE_PASSWORD = "djangoes-test-secret"
+
+
+def start_node(session: nox.Session, client: str, offset: int = 0, password: str = "") -> str:
+    """Start (or reuse) a node whose version suits ``client`` and return its URL.
+
+    ``offset`` picks another port (a second node); ``password`` turns security on.
+    """
     major = "9" if client == "9" else "8"
     version = ES9_SERVER if major == "9" else ES8_SERVER
-    out = session.run(
-        "scripts/es-node", "start", "--version", version, "--port", str(PORTS[major]),
-        external=True, silent=True,
-    )
+    args = ["--version", version, "--port", str(PORTS[major] + offset)]
+    if password:
+        args += ["--password", password]
+    out = session.run("scripts/es-node", "start", *args, external=True, silent=True)
     return out.strip().splitlines()[-1]
+
+
+def node_env(session: nox.Session, client: str) -> dict[str, str]:
+    """Start the main, a second and a secured node; return the suite's environment."""
+    return {
+        "DJANGOES_TEST_URL": start_node(session, client),
+        "DJANGOES_TEST_URL_2": start_node(session, client, offset=1),
+        "DJANGOES_TEST_SECURE_URL": start_node(session, client, 2, SECURE_PASSWORD),
+        "DJANGOES_TEST_SECURE_PASSWORD": SECURE_PASSWORD,
+    }
 
 
 @nox.session(python="3.11")
@@ -56,8 +74,7 @@ def lint(session: nox.Session) -> None:
 @nox.parametrize(("python", "django", "client"), MATRIX)
 def tests(session: nox.Session, django: str, client: str) -> None:
     session.install("-e", ".[test]", DJANGO[django], CLIENTS[client])
-    url = start_node(session, client)
-    session.run("python", "-m", "pytest", *session.posargs, env={"DJANGOES_TEST_URL": url})
+    session.run("python", "-m", "pytest", *session.posargs, env=node_env(session, client))
 
 
 @nox.session(python="3.11")
