@@ -5,8 +5,8 @@ from django.utils.connection import ConnectionDoesNotExist as DjangoConnectionDo
 
 __all__ = [
     "ConnectionDoesNotExist",
-    "IndexDoesNotExist",
     "ImproperlyConfigured",
+    "IndexDoesNotExist",
     "LiveIndexWriteError",
 ]
 

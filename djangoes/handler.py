@@ -71,7 +71,8 @@ class ConnectionHandler(BaseConnectionHandler):
             settings = {DEFAULT_ES_ALIAS: {}}
         if not isinstance(settings, Mapping):
             raise ImproperlyConfigured(
-                f"ES_SERVERS must be a dict of server aliases to settings, not {type(settings).__name__}."
+                "ES_SERVERS must be a dict of server aliases to settings, "
+                f"not {type(settings).__name__}."
             )
         settings = copy.deepcopy(dict(settings))
         if DEFAULT_ES_ALIAS not in settings:
@@ -79,7 +80,8 @@ class ConnectionHandler(BaseConnectionHandler):
         for alias, server in settings.items():
             if not isinstance(server, Mapping):
                 raise ImproperlyConfigured(
-                    f"ES_SERVERS['{alias}'] must be a dict of settings, not {type(server).__name__}."
+                    f"ES_SERVERS['{alias}'] must be a dict of settings, "
+                    f"not {type(server).__name__}."
                 )
             settings[alias] = dict(server)
         for alias, server in settings.items():
@@ -107,9 +109,11 @@ class ConnectionHandler(BaseConnectionHandler):
                     f"ES_INDICES['{key}'] must be a dict of settings, not {type(index).__name__}."
                 )
             indices[key] = dict(index)
+        for key, index in indices.items():
+            self._fill_index_defaults(key, index)
+        _check_test_names_against_live_names(indices)
+        # Cached only once valid: a bad setting keeps raising instead of passing the 2nd time.
         self.__dict__["_indices_settings"] = indices
-        for key in indices:
-            self.ensure_index_defaults(key)
         return indices
 
     def ensure_server_defaults(self, alias: str) -> None:
@@ -123,42 +127,71 @@ class ConnectionHandler(BaseConnectionHandler):
         server.setdefault("INDICES", [])
         if isinstance(server["HOSTS"], str):
             server["HOSTS"] = [server["HOSTS"]]
-        for option, kind in (("HOSTS", (list, tuple)), ("INDICES", (list, tuple)), ("PARAMS", dict)):
+        for option, kind in (
+            ("HOSTS", (list, tuple)),
+            ("INDICES", (list, tuple)),
+            ("PARAMS", dict),
+        ):
             if not isinstance(server[option], kind):
                 expected = "a dict of client arguments" if kind is dict else "a list"
                 raise ImproperlyConfigured(
                     f"ES_SERVERS['{alias}']['{option}'] must be {expected}, "
                     f"not {type(server[option]).__name__}."
                 )
+        if not isinstance(server["ENGINE"], str):
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{alias}']['ENGINE'] must be the dotted path of a backend class, "
+                f"not {type(server['ENGINE']).__name__}."
+            )
         test = server.setdefault("TEST", {})
         if not isinstance(test, dict):
-            raise ImproperlyConfigured(f"ES_SERVERS['{alias}']['TEST'] must be a dict.")
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{alias}']['TEST'] must be a dict, not {type(test).__name__}."
+            )
         test.setdefault("INDICES", list(server["INDICES"]))
+        if not isinstance(test["INDICES"], (list, tuple)):
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{alias}']['TEST']['INDICES'] must be a list, "
+                f"not {type(test['INDICES']).__name__}."
+            )
 
     def ensure_index_defaults(self, key: str) -> None:
         """Fill in the defaults of the index ``key``: NAME, ALIASES, SETTINGS and TEST."""
-        try:
-            index = self.indices[key]
-        except KeyError:
-            raise IndexDoesNotExist(
-                f"The index '{key}' is not configured in ES_INDICES."
-            ) from None
+        self._fill_index_defaults(key, self._index(key))
+
+    def _fill_index_defaults(self, key: str, index: dict[str, Any]) -> None:
         index.setdefault("NAME", key)
         index.setdefault("ALIASES", [])
         index.setdefault("SETTINGS", None)
-        if isinstance(index["ALIASES"], str):
-            index["ALIASES"] = [index["ALIASES"]]
-        if not isinstance(index["ALIASES"], (list, tuple)):
+        if not isinstance(index["NAME"], str) or not index["NAME"]:
             raise ImproperlyConfigured(
-                f"ES_INDICES['{key}']['ALIASES'] must be a list of alias names, "
-                f"not {type(index['ALIASES']).__name__}."
+                f"ES_INDICES['{key}']['NAME'] must be a non-empty string, not {index['NAME']!r}."
+            )
+        index["ALIASES"] = _names_list(index["ALIASES"], f"ES_INDICES['{key}']['ALIASES']")
+        if index["SETTINGS"] is not None and not isinstance(index["SETTINGS"], Mapping):
+            raise ImproperlyConfigured(
+                f"ES_INDICES['{key}']['SETTINGS'] must be a dict of index settings or None, "
+                f"not {type(index['SETTINGS']).__name__}."
             )
         test = index.setdefault("TEST", {})
         if not isinstance(test, dict):
-            raise ImproperlyConfigured(f"ES_INDICES['{key}']['TEST'] must be a dict.")
+            raise ImproperlyConfigured(
+                f"ES_INDICES['{key}']['TEST'] must be a dict, not {type(test).__name__}."
+            )
         test.setdefault("NAME", TEST_PREFIX + index["NAME"])
         test.setdefault("ALIASES", [TEST_PREFIX + alias for alias in index["ALIASES"]])
         test.setdefault("SETTINGS", index["SETTINGS"])
+        if not isinstance(test["NAME"], str) or not test["NAME"]:
+            raise ImproperlyConfigured(
+                f"ES_INDICES['{key}']['TEST']['NAME'] must be a non-empty string, "
+                f"not {test['NAME']!r}."
+            )
+        test["ALIASES"] = _names_list(test["ALIASES"], f"ES_INDICES['{key}']['TEST']['ALIASES']")
+        if test["SETTINGS"] is not None and not isinstance(test["SETTINGS"], Mapping):
+            raise ImproperlyConfigured(
+                f"ES_INDICES['{key}']['TEST']['SETTINGS'] must be a dict of index settings or "
+                f"None, not {type(test['SETTINGS']).__name__}."
+            )
         if test["NAME"] == index["NAME"]:
             raise ImproperlyConfigured(
                 f"ES_INDICES['{key}']['TEST']['NAME'] is '{test['NAME']}', the same as the live "
@@ -203,17 +236,26 @@ class ConnectionHandler(BaseConnectionHandler):
 
     def get_server_indices(self, server: Mapping[str, Any] | str) -> dict[str, dict[str, Any]]:
         """Return ``{key: index settings}`` for the indices a server (settings or alias) serves."""
-        if isinstance(server, str):
-            server = self.get_server_settings(server)
+        alias = server if isinstance(server, str) else None
+        if alias is not None:
+            server = self.get_server_settings(alias)
         result = {}
         for key in server["INDICES"]:
             if key not in self.indices:
                 raise IndexDoesNotExist(
-                    f"The index '{key}' listed in ES_SERVERS INDICES is not configured in "
-                    f"ES_INDICES. Add ES_INDICES['{key}'] or remove it from INDICES."
+                    f"The index '{key}' listed in {self._listed_in(alias, key)} is not "
+                    f"configured in ES_INDICES. Add ES_INDICES['{key}'] or remove it from "
+                    f"that list."
                 )
             result[key] = self.get_index_settings(key)
         return result
+
+    def _listed_in(self, alias: str | None, key: str) -> str:
+        if alias is None:
+            return "ES_SERVERS INDICES"
+        if self._test_mode and key not in self._server(alias)["INDICES"]:
+            return f"ES_SERVERS['{alias}']['TEST']['INDICES']"
+        return f"ES_SERVERS['{alias}']['INDICES']"
 
     def live_index_names(self) -> frozenset[str]:
         """Return every live index name and alias configured in ES_INDICES."""
@@ -227,7 +269,13 @@ class ConnectionHandler(BaseConnectionHandler):
         try:
             return self.settings[alias]
         except KeyError:
-            raise ConnectionDoesNotExist(f"The connection '{alias}' doesn't exist.") from None
+            raise self._does_not_exist(alias) from None
+
+    def _does_not_exist(self, alias: str) -> ConnectionDoesNotExist:
+        return ConnectionDoesNotExist(
+            f"The connection '{alias}' doesn't exist: ES_SERVERS defines "
+            f"{', '.join(repr(name) for name in self.settings)}."
+        )
 
     def _index(self, key: str) -> dict[str, Any]:
         try:
@@ -239,35 +287,68 @@ class ConnectionHandler(BaseConnectionHandler):
 
     def load_backend(self, alias: str) -> type[BaseBackend]:
         """Return the backend class named by ENGINE of server ``alias``."""
+        from .backends.base import BaseBackend
+
         path = self._server(alias)["ENGINE"]
         try:
-            return load_backend(path)
+            backend_class = load_backend(path)
         except ImportError as exc:
             raise ImproperlyConfigured(
                 f"ES_SERVERS['{alias}']['ENGINE'] is '{path}', which could not be imported: {exc}"
             ) from exc
+        if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{alias}']['ENGINE'] is '{path}', which is not a subclass of "
+                f"djangoes.backends.base.BaseBackend."
+            )
+        return backend_class
 
     def create_connection(self, alias: str) -> BaseBackend:
         backend_class = self.load_backend(alias)
-        server = self.get_server_settings(alias)
         return backend_class(
             alias,
-            server,
-            self.get_server_indices(server),
+            self.get_server_settings(alias),
+            self.get_server_indices(alias),
             write_guard=self.live_index_names() if self._test_mode else None,
         )
 
+    # Backends live in a plain dict (``vars(self._connections)``), looked up by key: an alias
+    # such as '__class__' must not find an attribute of the holder object.
+
     def __getitem__(self, alias: str) -> BaseBackend:
         self.check_for_multiprocess()
-        try:
-            return getattr(self._connections, alias)
-        except AttributeError:
-            pass
+        backend = vars(self._connections).get(alias)
+        if backend is not None:
+            return backend
         with self._lock:
-            return super().__getitem__(alias)
+            built = vars(self._connections)
+            if alias not in built:
+                if alias not in self.settings:
+                    raise self._does_not_exist(alias)
+                built[alias] = self.create_connection(alias)
+            return built[alias]
+
+    def __setitem__(self, alias: str, backend: BaseBackend) -> None:
+        vars(self._connections)[alias] = backend
+
+    def __delitem__(self, alias: str) -> None:
+        del vars(self._connections)[alias]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.settings)
+
+    def all(self, initialized_only: bool = False) -> list[BaseBackend]:
+        """Return the backend of every alias (only those built so far with initialized_only)."""
+        if initialized_only:
+            self.check_for_multiprocess()
+            return list(vars(self._connections).values())
+        return [self[alias] for alias in self]
+
+    def close_all(self) -> None:
+        """Close the client of every backend built so far (it reconnects on next use)."""
+        # Only what was built: re-reading settings here could raise mid-override_settings.
+        for backend in self.all(initialized_only=True):
+            backend.close()
 
     def check_for_multiprocess(self) -> None:
         """Forget every backend when this process is a fork of the one that built them.
@@ -308,6 +389,7 @@ class ConnectionHandler(BaseConnectionHandler):
 
     @property
     def test_suffix(self) -> str:
+        """Return the suffix appended to every test name (a parallel worker's, or '')."""
         return self._test_suffix
 
     def use_test_settings(self, enabled: bool = True, suffix: str = "") -> tuple[bool, str]:
@@ -320,3 +402,27 @@ class ConnectionHandler(BaseConnectionHandler):
             self._test_mode, self._test_suffix = enabled, suffix
             self.reset()
         return old
+
+
+def _names_list(value: Any, setting: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ImproperlyConfigured(f"{setting} must be a list of names, not {value!r}.")
+    return list(value)
+
+
+def _check_test_names_against_live_names(indices: Mapping[str, dict[str, Any]]) -> None:
+    """Refuse a test name or alias of one index equal to a live name or alias of any index."""
+    live: dict[str, str] = {}
+    for key, index in indices.items():
+        for name in (index["NAME"], *index["ALIASES"]):
+            live.setdefault(name, key)
+    for key, index in indices.items():
+        for name in (index["TEST"]["NAME"], *index["TEST"]["ALIASES"]):
+            if name in live:
+                raise ImproperlyConfigured(
+                    f"ES_INDICES['{key}']['TEST'] uses the name '{name}', which is a live name "
+                    f"or alias of ES_INDICES['{live[name]}']: tests would write to a live "
+                    f"index. Give the test index or alias another name."
+                )

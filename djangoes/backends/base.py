@@ -105,16 +105,54 @@ class BaseBackend:
             index["NAME"]: self.get_index_body(key) for key, index in self.server_indices.items()
         }
 
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every credential of this server's settings masked."""
+        for secret in _secrets(self.server):
+            text = text.replace(secret, "***")
+        return text
+
     def _default_index(self, index: Any) -> Any:
-        return self.indices if index is None else index
+        if index is not None:
+            return index
+        names = self.indices
+        if not names:
+            # An empty index list would reach Elasticsearch as "all indices".
+            raise TypeError(
+                f"The connection '{self.alias}' serves no indices (its INDICES setting is "
+                f"empty), so there is no default: pass index=."
+            )
+        return names
 
     def _single_index(self, index: Any, operation: str) -> Any:
         if index is not None:
             return index
-        names = self.indices
+        names = self.index_names
         if len(names) != 1:
             raise TypeError(
                 f"{operation}() needs index=: the connection '{self.alias}' serves "
                 f"{len(names)} indices ({names}), so there is no single default."
             )
         return names[0]
+
+
+_SECRET_PARAMS = ("basic_auth", "http_auth", "api_key", "bearer_auth")
+
+
+def _secrets(server: dict[str, Any]) -> list[str]:
+    """Return the credential strings in a server's HOSTS and PARAMS, longest first."""
+    found: list[str] = []
+    params = server.get("PARAMS") or {}
+    for name in _SECRET_PARAMS:
+        value = params.get(name)
+        if isinstance(value, str):
+            found.append(value)
+            if ":" in value:  # "user:password"
+                found.append(value.split(":", 1)[1])
+        elif isinstance(value, (tuple, list)):
+            found.extend(str(part) for part in value[1:])  # keep the user name readable
+    for host in server.get("HOSTS") or ():
+        if isinstance(host, str):
+            password = urlsplit(host).password
+            if password:
+                found.append(password)
+    return sorted({secret for secret in found if secret}, key=len, reverse=True)

@@ -20,7 +20,14 @@ class DjangoesElasticsearch(Elasticsearch):
     def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
         guard = self._djangoes_write_guard
         if guard:
-            check_write(guard, kwargs.get("endpoint_id"), kwargs.get("path_parts"), kwargs.get("body"))
+            check_write(
+                guard,
+                kwargs.get("endpoint_id"),
+                kwargs.get("path_parts"),
+                kwargs.get("body"),
+                method=method,
+                path=path,
+            )
         return super().perform_request(method, path, **kwargs)
 
     def options(self, **kwargs: Any) -> DjangoesElasticsearch:
@@ -64,11 +71,11 @@ class ElasticsearchBackend(BaseBackend):
         try:
             client = self.client_class(hosts=list(self.server["HOSTS"]), **params)
         except (TypeError, ValueError) as exc:
-            # The message of the client names the argument; PARAMS values (credentials) are
-            # not repeated here.
+            # The client's message names the argument; any credential it might quote is
+            # masked, and the original exception (with its arguments) is not chained.
             raise ImproperlyConfigured(
                 f"ES_SERVERS['{self.alias}'] HOSTS or PARAMS are not valid for the "
-                f"Elasticsearch client: {type(exc).__name__}: {exc}"
+                f"Elasticsearch client: {type(exc).__name__}: {self.redact(str(exc))}"
             ) from None
         client._djangoes_write_guard = self.write_guard
         return client
@@ -81,6 +88,10 @@ class ElasticsearchBackend(BaseBackend):
 
     # -- index-aware shortcuts: ``index=`` defaults to this connection's indices ----------
 
+    # Reads default to ``indices`` (aliases where configured); single-document writes and
+    # reads default to the NAME of the one index served, which stays the write target even
+    # when a rebuild turned it into an alias.
+
     def search(self, *, index: Any = None, **kwargs: Any) -> Any:
         """Search this connection's indices (or ``index``)."""
         return self.client.search(index=self._default_index(index), **kwargs)
@@ -90,8 +101,14 @@ class ElasticsearchBackend(BaseBackend):
         return self.client.count(index=self._default_index(index), **kwargs)
 
     def msearch(self, *, index: Any = None, **kwargs: Any) -> Any:
-        """Run several searches; searches without an index use this connection's indices."""
-        return self.client.msearch(index=self._default_index(index), **kwargs)
+        """Run several searches; searches without an index use this connection's indices.
+
+        A connection serving no indices sends ``searches`` as they are (each header then
+        names its index).
+        """
+        if index is None and self.indices:
+            index = self.indices
+        return self.client.msearch(index=index, **kwargs)
 
     def mget(self, *, index: Any = None, **kwargs: Any) -> Any:
         """Get several documents from the connection's single index (or ``index``)."""
@@ -119,8 +136,8 @@ class ElasticsearchBackend(BaseBackend):
 
     def bulk(self, *, operations: Any, index: Any = None, **kwargs: Any) -> Any:
         """Send bulk ``operations``; actions without ``_index`` go to the single index."""
-        if index is None and len(self.indices) == 1:
-            index = self.indices[0]
+        if index is None and len(self.index_names) == 1:
+            index = self.index_names[0]
         if index is not None:
             kwargs["index"] = index
         return self.client.bulk(operations=operations, **kwargs)
@@ -159,5 +176,7 @@ class ElasticsearchBackend(BaseBackend):
 
     def server_version(self) -> str:
         """Return the version number of the node this client talks to."""
-        nodes = self.client.nodes.info(node_id="_local", metric="_none", filter_path="nodes.*.version")
+        nodes = self.client.nodes.info(
+            node_id="_local", metric="_none", filter_path="nodes.*.version"
+        )
         return next(iter(nodes["nodes"].values()))["version"]
