@@ -189,8 +189,8 @@ class _Batch:
 
     A rolled-back transaction drops the whole batch (Django discards its commit hooks).
     Operations recorded inside a savepoint count only if that savepoint's commit hook
-    survives, i.e. the savepoint was not rolled back. The batch's own hook stays last in
-    the connection's hooks, so it runs after those markers.
+    survives, i.e. the savepoint was not rolled back. Only the batch's newest hook sends,
+    so it runs after those markers.
     """
 
     def __init__(self, processor: TransactionSignalProcessor, connection: Any, using: str) -> None:
@@ -199,9 +199,18 @@ class _Batch:
         self.ops: list[tuple[_Segment, _Op]] = []
         self.segments: dict[frozenset[str], _Segment] = {}
         self.sent = False
-        robust = processor.errors_mode() != "raise"
-        # Registered without savepoint ids: only a rollback of the whole transaction drops it.
-        self.hook = (set(), self.flush, robust)
+        self.robust = processor.errors_mode() != "raise"
+        self.generation = 0
+        self.hook: tuple[set[str], Any, bool] | None = None
+
+    def _append_hook(self, connection: Any) -> None:
+        # Registered without savepoint ids: only a rollback of the whole transaction drops
+        # it. Each addition appends a fresh hook and only the newest one sends (older ones do
+        # nothing), so the batch goes after every savepoint marker registered before it, and
+        # captureOnCommitCallbacks() in tests always sees a hook added inside its block.
+        self.generation += 1
+        generation = self.generation
+        self.hook = (set(), lambda: self.flush(generation), self.robust)
         connection.run_on_commit.append(self.hook)
 
     def pending_on(self, connection: Any) -> bool:
@@ -217,19 +226,11 @@ class _Batch:
             segment = self.segments[key] = _Segment(alive=not key)
             if key:
                 connection.on_commit(segment.confirm)
-                self._move_hook_last(connection)
+        self._append_hook(connection)
         self.ops.extend((segment, op) for op in ops)
 
-    def _move_hook_last(self, connection: Any) -> None:
-        hooks = connection.run_on_commit
-        for position in range(len(hooks) - 1, -1, -1):
-            if hooks[position] is self.hook:
-                del hooks[position]
-                break
-        hooks.append(self.hook)
-
-    def flush(self) -> None:
-        if self.sent:
+    def flush(self, generation: int | None = None) -> None:
+        if self.sent or (generation is not None and generation != self.generation):
             return
         self.sent = True
         ops, self.ops = self.ops, []

@@ -242,3 +242,15 @@ def test_a_connection_error_is_raised_after_commit_with_the_ids():
     failure = raised.value.failures[0]
     assert failure.ids == [str(product.pk)]
     assert "ConnectionError" in str(failure)
+
+
+@pytest.mark.django_db(transaction=False)
+def test_capture_on_commit_callbacks_sends_edits_joining_an_earlier_batch(
+    django_capture_on_commit_callbacks,
+):
+    # Inside a TestCase-style transaction: the first save opens the batch outside the capture.
+    product = make_product(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        product.title = "Captured edit"
+        product.save()
+    assert indexed(ProductDocument, "title") == {str(product.pk): "Captured edit"}
