@@ -1,0 +1,437 @@
+"""ES_SERVERS and ES_INDICES: defaults, validation errors, test names."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+from django.utils.connection import ConnectionDoesNotExist as DjangoConnectionDoesNotExist
+
+from djangoes import (
+    DEFAULT_ES_ALIAS,
+    ConnectionDoesNotExist,
+    ConnectionHandler,
+    IndexDoesNotExist,
+    load_backend,
+)
+from djangoes.backends.elasticsearch import ElasticsearchBackend
+
+
+def handler(servers=None, indices=None) -> ConnectionHandler:
+    return ConnectionHandler(
+        servers={"default": {}} if servers is None else servers, indices=indices or {}
+    )
+
+
+def raises(exc, message):
+    return pytest.raises(exc, match=f"^{re.escape(message)}$")
+
+
+# -- defaults --------------------------------------------------------------------------------
+
+
+def test_connection_is_a_proxy_to_the_default_alias():
+    from djangoes import connection, connections
+
+    assert connection == connections[DEFAULT_ES_ALIAS]
+    assert connection.alias == DEFAULT_ES_ALIAS == "default"
+    assert connection.index_names == connections["default"].index_names
+
+
+@override_settings()
+def test_without_any_setting_default_talks_to_localhost_9200():
+    from django.conf import settings
+
+    del settings.ES_SERVERS
+    del settings.ES_INDICES
+    connections = ConnectionHandler()
+    assert list(connections) == ["default"]
+    assert connections.settings["default"] == {
+        "ENGINE": "djangoes.backends.elasticsearch.ElasticsearchBackend",
+        "HOSTS": ["http://127.0.0.1:9200"],
+        "PARAMS": {},
+        "INDICES": [],
+        "TEST": {"INDICES": []},
+    }
+    assert connections.indices == {}
+    backend = connections["default"]
+    assert isinstance(backend, ElasticsearchBackend)
+    assert [node.base_url for node in backend.client.transport.node_pool.all()] == [
+        "http://127.0.0.1:9200"
+    ]
+
+
+def test_an_empty_es_servers_means_one_default_server():
+    assert list(handler(servers={}).settings) == ["default"]
+
+
+def test_settings_are_read_lazily_from_django_settings():
+    with override_settings(ES_SERVERS={"default": {"HOSTS": ["http://h1:1"]}}, ES_INDICES={}):
+        connections = ConnectionHandler()
+    # Read on first use, not at construction: the override has ended by now.
+    assert connections.settings["default"]["HOSTS"] != ["http://h1:1"]
+
+
+def test_server_defaults_fill_only_missing_keys():
+    servers = {
+        "default": {"HOSTS": "http://h:1", "INDICES": ["a"], "PARAMS": {"request_timeout": 3}},
+        "other": {"TEST": {}},
+    }
+    settings = handler(servers, {"a": {}}).settings
+    assert settings["default"] == {
+        "ENGINE": "djangoes.backends.elasticsearch.ElasticsearchBackend",
+        "HOSTS": ["http://h:1"],  # a single string becomes a list
+        "PARAMS": {"request_timeout": 3},
+        "INDICES": ["a"],
+        "TEST": {"INDICES": ["a"]},  # TEST INDICES default to INDICES
+    }
+    assert settings["other"]["TEST"] == {"INDICES": []}
+
+
+def test_settings_are_copied_not_mutated():
+    servers = {"default": {}}
+    indices = {"a": {}}
+    connections = handler(servers, indices)
+    assert connections.settings["default"]["HOSTS"]
+    assert connections.indices["a"]["NAME"] == "a"
+    assert servers == {"default": {}}
+    assert indices == {"a": {}}
+
+
+def test_index_defaults():
+    indices = handler(indices={"products": {}}).indices
+    assert indices["products"] == {
+        "NAME": "products",
+        "ALIASES": [],
+        "SETTINGS": None,
+        "TEST": {"NAME": "test_products", "ALIASES": [], "SETTINGS": None},
+    }
+
+
+def test_index_test_names_take_the_test_prefix():
+    settings = {"number_of_shards": 1}
+    index = {"NAME": "shop_products", "ALIASES": ["read", "write"], "SETTINGS": settings}
+    indices = handler(indices={"products": index}).indices
+    assert indices["products"]["TEST"] == {
+        "NAME": "test_shop_products",
+        "ALIASES": ["test_read", "test_write"],
+        "SETTINGS": settings,
+    }
+
+
+def test_a_single_alias_string_becomes_a_list():
+    indices = handler(indices={"a": {"ALIASES": "a_read"}}).indices
+    assert indices["a"]["ALIASES"] == ["a_read"]
+    assert indices["a"]["TEST"]["ALIASES"] == ["test_a_read"]
+
+
+def test_test_overrides_are_kept():
+    test = {"NAME": "ci_products", "ALIASES": ["ci_read"], "SETTINGS": {"number_of_shards": 2}}
+    index = {"NAME": "products", "ALIASES": ["read"], "SETTINGS": {"number_of_shards": 5}}
+    indices = handler(indices={"products": {**index, "TEST": test}}).indices
+    assert indices["products"]["TEST"] == test
+
+
+def test_ensure_defaults_methods_are_idempotent():
+    connections = handler({"default": {"INDICES": ["a"]}}, {"a": {"ALIASES": ["r"]}})
+    before = (connections.settings["default"].copy(), connections.indices["a"].copy())
+    connections.ensure_server_defaults("default")
+    connections.ensure_index_defaults("a")
+    assert (connections.settings["default"], connections.indices["a"]) == before
+
+
+def test_prepare_test_settings_switch_names_and_indices():
+    servers = {"default": {"INDICES": ["a", "b"], "TEST": {"INDICES": ["a"]}}}
+    indices = {"a": {"NAME": "live_a", "ALIASES": ["ra"], "SETTINGS": {"x": 1}}, "b": {}}
+    connections = handler(servers, indices)
+    assert connections.prepare_server_test_settings("default")["INDICES"] == ["a"]
+    assert connections.settings["default"]["INDICES"] == ["a", "b"]  # live left alone
+    test_index = connections.prepare_index_test_settings("a")
+    assert (test_index["NAME"], test_index["ALIASES"]) == ("test_live_a", ["test_ra"])
+    assert test_index["SETTINGS"] == {"x": 1}
+    assert connections.indices["a"]["NAME"] == "live_a"
+
+
+def test_get_server_indices_by_settings_or_alias():
+    servers = {"default": {"INDICES": ["a"]}, "other": {"INDICES": ["b"]}}
+    connections = handler(servers, {"a": {}, "b": {"NAME": "bee"}})
+    assert list(connections.get_server_indices("default")) == ["a"]
+    assert connections.get_server_indices(connections.settings["other"])["b"]["NAME"] == "bee"
+
+
+def test_iteration_and_all_follow_es_servers():
+    connections = handler({"default": {}, "second": {}})
+    assert list(connections) == ["default", "second"]
+    assert [backend.alias for backend in connections.all()] == ["default", "second"]
+    assert connections.all(initialized_only=True) == connections.all()
+
+
+def test_a_backend_is_built_once_per_alias():
+    connections = handler()
+    assert connections["default"] is connections["default"]
+    connections.reset()
+    assert connections.all(initialized_only=True) == []
+
+
+def test_load_backend_imports_a_dotted_path():
+    path = "djangoes.backends.elasticsearch.ElasticsearchBackend"
+    assert load_backend(path) is ElasticsearchBackend
+    assert handler().load_backend("default") is ElasticsearchBackend
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def test_servers_without_default_are_refused():
+    with raises(ImproperlyConfigured, "You must define a 'default' ElasticSearch server"):
+        handler({"other": {}}).settings  # noqa: B018
+
+
+def test_the_missing_default_is_reported_on_first_use():
+    with (
+        override_settings(ES_SERVERS={"main": {}}),
+        raises(ImproperlyConfigured, "You must define a 'default' ElasticSearch server"),
+    ):
+        ConnectionHandler()["main"]
+
+
+@pytest.mark.parametrize(
+    ("servers", "message"),
+    [
+        (["default"], "ES_SERVERS must be a dict of server aliases to settings, not list."),
+        ({"default": "http://h:1"}, "ES_SERVERS['default'] must be a dict of settings, not str."),
+        (
+            {"default": {"HOSTS": 9200}},
+            "ES_SERVERS['default']['HOSTS'] must be a list, not int.",
+        ),
+        (
+            {"default": {}, "b": {"INDICES": "a"}},
+            "ES_SERVERS['b']['INDICES'] must be a list, not str.",
+        ),
+        (
+            {"default": {"PARAMS": [("request_timeout", 1)]}},
+            "ES_SERVERS['default']['PARAMS'] must be a dict of client arguments, not list.",
+        ),
+        (
+            {"default": {"ENGINE": ElasticsearchBackend}},
+            "ES_SERVERS['default']['ENGINE'] must be the dotted path of a backend class, not type.",
+        ),
+        ({"default": {"TEST": []}}, "ES_SERVERS['default']['TEST'] must be a dict, not list."),
+        (
+            {"default": {"TEST": {"INDICES": "a"}}},
+            "ES_SERVERS['default']['TEST']['INDICES'] must be a list, not str.",
+        ),
+    ],
+)
+def test_bad_server_settings_name_the_key(servers, message):
+    with raises(ImproperlyConfigured, message):
+        handler(servers).settings  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("indices", "message"),
+    [
+        (["a"], "ES_INDICES must be a dict of index keys to settings, not list."),
+        ({"a": "a"}, "ES_INDICES['a'] must be a dict of settings, not str."),
+        ({"a": {"NAME": ""}}, "ES_INDICES['a']['NAME'] must be a non-empty string, not ''."),
+        ({"a": {"ALIASES": {"r": {}}}}, "ES_INDICES['a']['ALIASES'] must be a list of names, "
+                                        "not {'r': {}}."),
+        ({"a": {"SETTINGS": [1]}}, "ES_INDICES['a']['SETTINGS'] must be a dict of index "
+                                   "settings or None, not list."),
+        ({"a": {"TEST": "t_a"}}, "ES_INDICES['a']['TEST'] must be a dict, not str."),
+        ({"a": {"TEST": {"NAME": 3}}}, "ES_INDICES['a']['TEST']['NAME'] must be a non-empty "
+                                       "string, not 3."),
+        ({"a": {"TEST": {"ALIASES": [1]}}}, "ES_INDICES['a']['TEST']['ALIASES'] must be a list "
+                                            "of names, not [1]."),
+        ({"a": {"TEST": {"SETTINGS": "x"}}}, "ES_INDICES['a']['TEST']['SETTINGS'] must be a "
+                                             "dict of index settings or None, not str."),
+    ],
+)  # fmt: skip
+def test_bad_index_settings_name_the_key(indices, message):
+    connections = ConnectionHandler(servers={"default": {}}, indices=indices)
+    with raises(ImproperlyConfigured, message):
+        connections.indices  # noqa: B018
+
+
+def test_unknown_alias_is_connection_does_not_exist():
+    connections = handler({"default": {}, "logs": {}})
+    with raises(
+        ConnectionDoesNotExist, "The connection 'nope' doesn't exist: ES_SERVERS defines "
+        "'default', 'logs'."
+    ) as raised:  # fmt: skip
+        connections["nope"]
+    assert isinstance(raised.value, KeyError)
+    assert isinstance(raised.value, DjangoConnectionDoesNotExist)
+    with pytest.raises(ConnectionDoesNotExist):
+        connections.prepare_server_test_settings("nope")
+
+
+def test_an_alias_that_is_an_attribute_name_does_not_exist_either():
+    with pytest.raises(ConnectionDoesNotExist):
+        handler()["__class__"]
+
+
+def test_unknown_index_key_is_index_does_not_exist():
+    connections = handler(indices={"a": {}})
+    message = "The index 'nope' is not configured in ES_INDICES."
+    with raises(IndexDoesNotExist, message) as raised:
+        connections.ensure_index_defaults("nope")
+    assert isinstance(raised.value, KeyError)
+    assert str(raised.value) == message  # a sentence, not KeyError's quoted repr
+    with raises(IndexDoesNotExist, message):
+        connections.prepare_index_test_settings("nope")
+
+
+def test_a_server_listing_an_unknown_index_names_both():
+    connections = handler({"default": {"INDICES": ["a", "ghost"]}}, {"a": {}})
+    with raises(
+        IndexDoesNotExist,
+        "The index 'ghost' listed in ES_SERVERS['default']['INDICES'] is not configured in "
+        "ES_INDICES. Add ES_INDICES['ghost'] or remove it from that list.",
+    ):
+        connections["default"]
+
+
+def test_an_unknown_test_index_names_the_test_setting():
+    connections = handler({"default": {"INDICES": ["a"], "TEST": {"INDICES": ["ghost"]}}})
+    connections.use_test_settings(True)
+    with raises(
+        IndexDoesNotExist,
+        "The index 'ghost' listed in ES_SERVERS['default']['TEST']['INDICES'] is not "
+        "configured in ES_INDICES. Add ES_INDICES['ghost'] or remove it from that list.",
+    ):
+        connections["default"]
+
+
+def test_an_index_not_served_by_a_backend_is_index_does_not_exist():
+    backend = handler({"default": {"INDICES": ["a"]}}, {"a": {}, "b": {}})["default"]
+    with raises(
+        IndexDoesNotExist,
+        "The index 'b' is not served by ES_SERVERS['default']: add it to its INDICES "
+        "(served now: ['a']).",
+    ):
+        backend.get_index("b")
+
+
+def test_an_engine_that_cannot_be_imported_names_the_path_and_the_error():
+    connections = handler({"default": {"ENGINE": "djangoes.backends.nosuch.Backend"}})
+    with raises(
+        ImproperlyConfigured,
+        "ES_SERVERS['default']['ENGINE'] is 'djangoes.backends.nosuch.Backend', which could "
+        "not be imported: No module named 'djangoes.backends.nosuch'",
+    ) as raised:
+        connections["default"]
+    assert isinstance(raised.value.__cause__, ImportError)
+
+
+def test_an_engine_missing_its_class_names_the_attribute():
+    connections = handler({"default": {"ENGINE": "djangoes.backends.base.Nope"}})
+    with raises(
+        ImproperlyConfigured,
+        "ES_SERVERS['default']['ENGINE'] is 'djangoes.backends.base.Nope', which could not be "
+        'imported: Module "djangoes.backends.base" does not define a "Nope" attribute/class',
+    ):
+        connections.load_backend("default")
+
+
+def test_an_engine_that_is_not_a_backend_is_refused():
+    connections = handler({"default": {"ENGINE": "collections.OrderedDict"}})
+    with raises(
+        ImproperlyConfigured,
+        "ES_SERVERS['default']['ENGINE'] is 'collections.OrderedDict', which is not a subclass "
+        "of djangoes.backends.base.BaseBackend.",
+    ):
+        connections["default"]
+
+
+def test_hosts_inside_params_are_refused():
+    connections = handler({"default": {"PARAMS": {"hosts": ["http://h:1"]}}})
+    with raises(
+        ImproperlyConfigured,
+        "ES_SERVERS['default']['PARAMS'] must not contain 'hosts': set "
+        "ES_SERVERS['default']['HOSTS'] instead.",
+    ):
+        connections["default"].client  # noqa: B018
+
+
+def test_unknown_client_params_name_the_server():
+    connections = handler({"default": {"PARAMS": {"request_timout": 3}}})
+    with pytest.raises(ImproperlyConfigured) as raised:
+        connections["default"].client  # noqa: B018
+    message = str(raised.value)
+    assert message.startswith(
+        "ES_SERVERS['default'] HOSTS or PARAMS are not valid for the Elasticsearch client: "
+        "TypeError: "
+    )
+    assert "request_timout" in message
+
+
+# -- test names ------------------------------------------------------------------------------
+
+
+def test_a_test_name_equal_to_the_live_name_is_refused():
+    indices = {"products": {"NAME": "shop", "TEST": {"NAME": "shop"}}}
+    with raises(
+        ImproperlyConfigured,
+        "ES_INDICES['products']['TEST']['NAME'] is 'shop', the same as the live NAME: tests "
+        "would write to the live index. Give the test index another name or leave TEST NAME "
+        "unset to use 'test_shop'.",
+    ):
+        handler(indices=indices).indices  # noqa: B018
+
+
+def test_a_test_alias_among_the_live_aliases_is_refused():
+    indices = {"products": {"ALIASES": ["r", "w"], "TEST": {"ALIASES": ["t", "w"]}}}
+    with raises(
+        ImproperlyConfigured,
+        "ES_INDICES['products']['TEST']['ALIASES'] contains live alias(es) ['w']: tests would "
+        "write to the live index. Use other names or leave TEST ALIASES unset to use the "
+        "'test_' prefix.",
+    ):
+        handler(indices=indices).indices  # noqa: B018
+
+
+def test_a_test_name_equal_to_another_index_live_name_is_refused():
+    indices = {"a": {}, "b": {"NAME": "test_a"}}
+    with raises(
+        ImproperlyConfigured,
+        "ES_INDICES['a']['TEST'] uses the name 'test_a', which is a live name or alias of "
+        "ES_INDICES['b']: tests would write to a live index. Give the test index or alias "
+        "another name.",
+    ):
+        handler(indices=indices).indices  # noqa: B018
+
+
+def test_a_test_alias_equal_to_its_own_live_name_is_refused():
+    indices = {"a": {"NAME": "test_r", "ALIASES": ["r"]}}
+    with pytest.raises(ImproperlyConfigured, match=r"uses the name 'test_r'.*ES_INDICES\['a'\]"):
+        handler(indices=indices).indices  # noqa: B018
+
+
+def test_a_bad_index_keeps_failing_on_every_access():
+    connections = handler(indices={"a": {"TEST": {"NAME": "a"}}})
+    for _attempt in range(2):
+        with pytest.raises(ImproperlyConfigured, match=r"\['a'\]\['TEST'\]\['NAME'\]"):
+            connections.indices  # noqa: B018
+
+
+def test_switching_to_test_names_validates_first():
+    connections = handler(indices={"a": {"TEST": {"NAME": "a"}}})
+    with pytest.raises(ImproperlyConfigured):
+        connections.use_test_settings(True)
+    assert connections.test_mode is False
+
+
+def test_test_mode_gives_backends_the_test_names_and_suffix():
+    servers = {"default": {"INDICES": ["a"]}}
+    connections = handler(servers, {"a": {"NAME": "live", "ALIASES": ["read"]}})
+    assert connections["default"].index_names == ["live"]
+    assert connections.use_test_settings(True, suffix="_gw1") == (False, "")
+    assert (connections.test_mode, connections.test_suffix) == (True, "_gw1")
+    backend = connections["default"]
+    assert backend.index_names == ["test_live_gw1"]
+    assert backend.alias_names == ["test_read_gw1"]
+    assert connections.use_test_settings(False) == (True, "_gw1")
+    assert connections["default"].index_names == ["live"]
