@@ -86,9 +86,11 @@ def test_an_invalid_override_raises_and_leaving_it_restores_the_settings():
         with pytest.raises(ImproperlyConfigured, match="You must define a 'default'"):
             connections["default"]
         # Another change while the settings are invalid does not raise while resetting.
-        with override_settings(ES_INDICES={}):
-            with pytest.raises(ImproperlyConfigured, match="You must define a 'default'"):
-                connections["default"]
+        with (
+            override_settings(ES_INDICES={}),
+            pytest.raises(ImproperlyConfigured, match="You must define a 'default'"),
+        ):
+            connections["default"]
     # Leaving the override re-reads the valid settings; nothing raised on the way out.
     assert connections["default"].count()["count"] >= 0
 
