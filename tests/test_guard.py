@@ -226,7 +226,7 @@ def test_the_suite_itself_runs_guarded():
         ("indices.get_mapping", {"index": "live"}, None, set()),
         ("indices.exists_alias", {"name": "live"}, None, set()),
         ("index", {"index": "a,b"}, None, {"a", "b"}),
-        ("indices.rollover", {"alias": "r", "new_index": "n"}, None, {"n"}),
+        ("indices.rollover", {"alias": "r", "new_index": "n"}, None, {"r", "n"}),
         ("bulk", {}, b'{"index":{"_index":"x"}}\n{"f":1}\n', {"x"}),
         ("bulk", {}, ['{"update":{"_index":"u"}}', '{"doc":{}}'], {"u"}),
         ("indices.update_aliases", {}, {"actions": [{"add": {"aliases": "a1,a2"}}]}, {"a1", "a2"}),

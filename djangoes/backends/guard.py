@@ -29,7 +29,7 @@ _READ_ENDPOINTS = frozenset(
 )  # fmt: skip
 _READ_PREFIXES = ("indices.get", "indices.exists")
 # Path parts that name an index or alias the request changes.
-_TARGET_PARTS = ("index", "target", "new_index")
+_TARGET_PARTS = ("index", "target", "new_index", "alias")
 _BULK_ACTIONS = {"index": True, "create": True, "update": True, "delete": False}  # has source?
 # Path segments of raw requests that only read (POST is allowed for these).
 _READ_SEGMENTS = frozenset(
