@@ -237,10 +237,9 @@ class ConnectionHandler(BaseConnectionHandler):
     def get_server_indices(self, server: Mapping[str, Any] | str) -> dict[str, dict[str, Any]]:
         """Return ``{key: index settings}`` for the indices a server (settings or alias) serves."""
         alias = server if isinstance(server, str) else None
-        if alias is not None:
-            server = self.get_server_settings(alias)
+        settings = self.get_server_settings(server) if isinstance(server, str) else server
         result = {}
-        for key in server["INDICES"]:
+        for key in settings["INDICES"]:
             if key not in self.indices:
                 raise IndexDoesNotExist(
                     f"The index '{key}' listed in {self._listed_in(alias, key)} is not "

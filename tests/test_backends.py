@@ -340,3 +340,37 @@ def test_redact_masks_every_configured_secret():
     basic = secured("http://h:1", PARAMS={"basic_auth": "user:pass-secret"})["default"]
     assert basic.redact("user:pass-secret") == "***"
     assert basic.redact("pass-secret") == "***"
+
+
+# -- a pluggable ENGINE ----------------------------------------------------------------------
+
+
+class PlainBackend(BaseBackend):
+    """The smallest backend: a plain client, no shortcuts."""
+
+    @property
+    def client(self):
+        return elasticsearch.Elasticsearch(self.server["HOSTS"])
+
+
+def test_engine_is_pluggable(names):
+    handler = ConnectionHandler(
+        servers={
+            "default": {
+                "ENGINE": "tests.test_backends.PlainBackend",
+                "HOSTS": [ES_URL],
+                "INDICES": ["books"],
+            }
+        },
+        indices={"books": {"NAME": names["books"], "ALIASES": [names["books_read"]]}},
+    )
+    backend = handler["default"]
+    assert type(backend) is PlainBackend
+    assert backend.indices == [names["books_read"]]
+    assert backend.get_indices_with_settings() == {
+        names["books"]: {"aliases": {names["books_read"]: {}}}
+    }
+    assert backend.client.cluster.health()["status"] in ("green", "yellow")
+    with pytest.raises(NotImplementedError, match="create_index"):
+        backend.create_index("books")
+    handler.close_all()  # the base close() is a no-op

@@ -26,8 +26,9 @@ def redact_host(host: Any) -> str:
 class BaseBackend:
     """A configured server and the indices it serves.
 
-    Subclasses provide ``client`` and ``close()``. Settings arrive already resolved by the
-    handler (test names when test settings are active).
+    Subclasses provide ``client``, ``close()``, and, for the test support that creates and
+    deletes test indices, ``create_index(key)`` and ``delete_index(key)``. Settings arrive
+    already resolved by the handler (test names when test settings are active).
     """
 
     def __init__(
@@ -54,6 +55,14 @@ class BaseBackend:
 
     def close(self) -> None:
         """Release the client's connections."""
+
+    def create_index(self, key: str, *, replace: bool = False) -> str:
+        """Create index ``key`` (see ``get_index_body``); return its name."""
+        raise NotImplementedError("A backend must provide 'create_index()'.")
+
+    def delete_index(self, key: str) -> list[str]:
+        """Delete index ``key`` if it exists; return the concrete indices deleted."""
+        raise NotImplementedError("A backend must provide 'delete_index()'.")
 
     @property
     def index_names(self) -> list[str]:

@@ -12,8 +12,8 @@ from .utils import destroy_test_indices, setup_djangoes, teardown_djangoes
 
 def _init_worker(*args: Any, **kwargs: Any) -> None:
     """Set up a parallel worker: Django's databases, then this worker's own test indices."""
-    django_runner._init_worker(*args, **kwargs)
-    setup_djangoes(suffix=f"_{django_runner._worker_id}")
+    django_runner._init_worker(*args, **kwargs)  # type: ignore[attr-defined]
+    setup_djangoes(suffix=f"_{django_runner._worker_id}")  # type: ignore[attr-defined]
 
 
 class ParallelTestSuite(django_runner.ParallelTestSuite):
