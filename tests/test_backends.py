@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from djangoes import ConnectionHandler
 from djangoes.backends.base import BaseBackend, redact_host
 from djangoes.backends.elasticsearch import DjangoesElasticsearch, ElasticsearchBackend
+from tests.conftest import node_version
 from tests.nodes import secure_node
 from tests.settings import ES_URL
 
@@ -233,7 +234,7 @@ def test_client_params_pass_through(names):
     assert client._request_timeout == 7
     assert client._max_retries == 1
     assert client._retry_on_timeout is True
-    assert handler["default"].server_version().startswith("8.")
+    assert handler["default"].server_version() == node_version(ES_URL)
 
 
 # -- credentials -----------------------------------------------------------------------------
@@ -257,6 +258,7 @@ def assert_no_secret(text: str, password: str) -> None:
     assert encoded not in text
 
 
+@pytest.mark.secured
 def test_basic_auth_reaches_a_secured_node():
     url, password = secure_node()
     backend = secured(url, PARAMS={"basic_auth": ("elastic", password)})["default"]
@@ -268,6 +270,7 @@ def test_basic_auth_reaches_a_secured_node():
     assert repr(backend) == f"<ElasticsearchBackend alias='default' hosts=['{url}']>"
 
 
+@pytest.mark.secured
 def test_credentials_in_the_url_work_and_are_not_shown():
     url, password = secure_node()
     with_userinfo = url.replace("://", f"://elastic:{password}@")
@@ -277,12 +280,14 @@ def test_credentials_in_the_url_work_and_are_not_shown():
     assert_no_secret(str(backend), password)
 
 
+@pytest.mark.secured
 def test_no_credentials_are_refused_by_the_secured_node():
     url, _password = secure_node()
     with pytest.raises(elasticsearch.AuthenticationException):
         secured(url)["default"].client.cluster.health()
 
 
+@pytest.mark.secured
 def test_wrong_credentials_fail_without_leaking_the_password(caplog):
     url, password = secure_node()
     wrong = f"wrong-{password}-{uuid.uuid4().hex[:6]}"
