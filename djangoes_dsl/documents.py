@@ -235,17 +235,32 @@ def _has_attribute(cls: type, name: str) -> bool:
     return True
 
 
+_ATTNAMES: dict[tuple[type, str], str] = {}
+
+
 def _attname(instance: models.Model, name: str) -> str:
-    try:
-        field = instance._meta.get_field(name)
-    except FieldDoesNotExist:
-        return name
-    # A foreign key is indexed as the related row's primary key, without a query.
-    return getattr(field, "attname", name)
+    key = (type(instance), name)
+    attname = _ATTNAMES.get(key)
+    if attname is None:
+        try:
+            field = instance._meta.get_field(name)
+        except FieldDoesNotExist:
+            attname = name
+        else:
+            # A foreign key is indexed as the related row's primary key, without a query.
+            attname = getattr(field, "attname", name)
+        _ATTNAMES[key] = attname
+    return attname
+
+
+# Values passed through as they are (the per-row hot path of a rebuild).
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), datetime.datetime, datetime.date})
 
 
 def _plain(value: Any) -> Any:
     """Turn model values the JSON serializer does not know into plain ones."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, uuid.UUID):

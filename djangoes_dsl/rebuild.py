@@ -9,7 +9,8 @@ A rebuild of the index ``products`` (NAME ``shop_products``):
    ``refresh_interval: -1`` and no replicas;
 3. fills it from every Document of the index, reading ``get_queryset()`` in primary-key
    pages (constant memory) and sending bulk requests (``streaming_bulk``, or
-   ``parallel_bulk`` with ``parallel``);
+   ``parallel_bulk`` with ``parallel``) — on large tables from forked worker processes,
+   each over its own primary-key range (see :func:`fill`);
 4. restores refresh and replicas, refreshes, then replays the journal: the rows written
    since the fill began are read again from the database and indexed (or deleted);
 5. swaps in ONE ``_aliases`` call: NAME and ALIASES move to the new index (an old concrete
@@ -23,14 +24,25 @@ journal are deleted and the old index keeps serving.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
+import itertools
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings as django_settings
+from django.db import connections as db_connections
 from django.db import models
 from elasticsearch import helpers
 
@@ -55,6 +67,12 @@ JOURNAL_MAPPINGS = {
 }
 
 
+#: A fill in worker processes gives each worker at least this many rows; smaller tables are
+#: filled in this process (a fork, a database connection and a client per worker would cost
+#: more than they save).
+MIN_ROWS_PER_PROCESS = 25_000
+
+
 class RebuildError(Exception):
     """A fill, populate or rebuild could not complete."""
 
@@ -69,14 +87,19 @@ class FillResult:
 # -- reading rows ----------------------------------------------------------------------------
 
 
-def iter_rows(document: type[Document], chunk_size: int) -> Iterator[list[models.Model]]:
+def iter_rows(
+    document: type[Document], chunk_size: int, after: Any = None, upto: Any = None
+) -> Iterator[list[models.Model]]:
     """Yield the document's rows in pages of ``chunk_size``, by primary key (keyset).
 
     Each page is one query (plus the queryset's prefetches); nothing else is kept, so memory
     does not grow with the table, and rows committed meanwhile are seen by later pages.
+    ``after`` and ``upto`` limit the rows to ``after < pk <= upto`` (a worker's range).
     """
     queryset = document.get_queryset().order_by("pk")
-    last = None
+    if upto is not None:
+        queryset = queryset.filter(pk__lte=upto)
+    last = after
     while True:
         page_qs = queryset if last is None else queryset.filter(pk__gt=last)
         page = list(page_qs[:chunk_size])
@@ -87,40 +110,70 @@ def iter_rows(document: type[Document], chunk_size: int) -> Iterator[list[models
         last = page[-1].pk
 
 
+#: What one fill (or one worker of a fill) reads: ``(Document, after, upto)`` per Document,
+#: the bounds of its primary-key range (``None``: unbounded).
+Plan = list[tuple[type[Document], Any, Any]]
+
+
 def _actions(
-    documents: Iterable[type[Document]], index: str, chunk_size: int, progress: Progress | None
+    plan: Plan, index: str, chunk_size: int, advance: Callable[[int], Any] | None
 ) -> Iterator[dict[str, Any]]:
-    for document in documents:
-        for page in iter_rows(document, chunk_size):
+    for document, after, upto in plan:
+        bounds = {} if after is None and upto is None else {"after": after, "upto": upto}
+        for page in iter_rows(document, chunk_size, **bounds):
             for row in page:
                 yield document.to_action(row, "index", index=index)
-            if progress is not None:
-                progress.advance(len(page))
+            if advance is not None:
+                advance(len(page))
 
 
 def count_rows(documents: Iterable[type[Document]]) -> int:
     return sum(document.get_queryset().count() for document in documents)
 
 
-def fill(
-    client: Any,
-    documents: list[type[Document]],
-    index: str,
-    *,
-    chunk_size: int | None = None,
-    parallel: int = 0,
-    progress: Progress | None = None,
+def split_ranges(document: type[Document], parts: int) -> list[tuple[Any, Any]]:
+    """Split the document's rows into up to ``parts`` primary-key ranges of equal size.
+
+    Returns ``(after, upto)`` pairs (``after < pk <= upto``, ``None`` unbounded) that cover
+    every primary key, also those of rows created later. One query per boundary.
+    """
+    pks = (
+        document.get_queryset()
+        .select_related(None)
+        .prefetch_related(None)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    count = pks.count()
+    parts = max(1, min(parts, count))
+    bounds: list[Any] = []
+    for part in range(1, parts):
+        pk = pks[count * part // parts - 1]
+        if not bounds or pk != bounds[-1]:
+            bounds.append(pk)
+    edges = [None, *bounds, None]
+    return list(itertools.pairwise(edges))
+
+
+_FILL_ACTION_KEYS = frozenset({"_op_type", "_index", "_id", "_source"})
+
+
+def _expand_fill_action(data: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """``expand_action`` with a short cut for the actions ``Document.to_action`` returns."""
+    if data.keys() == _FILL_ACTION_KEYS and data["_op_type"] == "index":
+        return {"index": {"_index": data["_index"], "_id": data["_id"]}}, data["_source"]
+    return expand_action(data)
+
+
+def _send(
+    client: Any, actions: Iterable[dict[str, Any]], chunk_size: int, parallel: int
 ) -> FillResult:
-    """Index every row of ``documents`` into ``index``; raise RebuildError on failures."""
-    chunk_size = chunk_size or min(document.get_chunk_size() for document in documents)
     result = FillResult()
-    started = time.monotonic()
-    actions = _actions(documents, index, chunk_size, progress)
     options = {
         "chunk_size": chunk_size,
         "raise_on_error": False,
         "raise_on_exception": False,
-        "expand_action_callback": expand_action,
+        "expand_action_callback": _expand_fill_action,
     }
     if parallel:
         results = helpers.parallel_bulk(
@@ -134,6 +187,204 @@ def fill(
         else:
             ((op, info),) = item.items()
             result.errors.append({"op": op, **info})
+    return result
+
+
+# -- worker processes ------------------------------------------------------------------------
+
+
+def default_processes() -> int | None:
+    """Return ``DJANGOES_REBUILD_PROCESSES``: ``None`` (default) chooses, 0 never forks."""
+    value = getattr(django_settings, "DJANGOES_REBUILD_PROCESSES", None)
+    return None if value is None else int(value)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _fork_obstacle(automatic: bool) -> str | None:
+    """Return why this process should not fork fill workers now (None: it may)."""
+    if not hasattr(os, "fork"):
+        return "this platform cannot fork"
+    for connection in db_connections.all(initialized_only=True):
+        if connection.in_atomic_block:
+            return (
+                f"the database connection '{connection.alias}' is inside a transaction "
+                f"(workers would not see its uncommitted rows)"
+            )
+    if automatic and sys.platform == "darwin":
+        return "forking is not reliable on macOS"
+    if automatic and threading.active_count() > 1:
+        return "other threads are running (a fork copies locks they may hold)"
+    return None
+
+
+def fill_processes(requested: int | None, total_rows: int) -> int:
+    """Return how many worker processes a fill of ``total_rows`` rows uses (0: none).
+
+    ``requested`` ``None`` chooses: one worker per CPU, at least ``MIN_ROWS_PER_PROCESS``
+    rows each, when forking is safe (not inside a transaction, no other threads, a platform
+    that forks reliably); else 0. An explicit number is used as asked, and an explicit
+    number that cannot be honoured raises ``RebuildError``.
+    """
+    if requested is not None:
+        if requested <= 1:
+            return 0
+        obstacle = _fork_obstacle(automatic=False)
+        if obstacle:
+            raise RebuildError(f"Cannot fill in {requested} processes: {obstacle}.")
+        return requested
+    workers = min(_cpus(), total_rows // MIN_ROWS_PER_PROCESS)
+    if workers < 2:
+        return 0
+    obstacle = _fork_obstacle(automatic=True)
+    if obstacle:
+        logger.info("Filling in this process only: %s.", obstacle)
+        return 0
+    return workers
+
+
+def _worker(
+    sender: Any, using: str, plan: Plan, index: str, chunk_size: int, parallel: int
+) -> None:
+    """Fill ``plan`` into ``index`` in a forked child; report to the parent through ``sender``.
+
+    Messages: ``("progress", rows)`` per page, then ``("done", indexed, errors)`` or
+    ``("error", pickled exception, traceback text)``.
+    """
+    try:
+        # The parent closed its connections before forking; close whatever is left so this
+        # process opens its own (an in-memory SQLite database stays: its copy is private).
+        db_connections.close_all()
+        # djangoes dropped the parent's clients at the fork; this builds this process's own.
+        client = djangoes.connections[using].client
+        actions = _actions(plan, index, chunk_size, lambda rows: sender.send(("progress", rows)))
+        result = _send(client, actions, chunk_size, parallel)
+        sender.send(("done", result.indexed, result.errors))
+    except BaseException as exc:
+        text = traceback.format_exc()
+        try:
+            payload = pickle.dumps(exc)
+            pickle.loads(payload)
+        except Exception:
+            payload = pickle.dumps(RebuildError(f"{type(exc).__name__}: {exc}"))
+        with contextlib.suppress(Exception):
+            sender.send(("error", payload, text))
+    finally:
+        sender.close()
+
+
+def _fill_in_processes(
+    using: str,
+    documents: list[type[Document]],
+    index: str,
+    chunk_size: int,
+    parallel: int,
+    processes: int,
+    advance: Callable[[int], Any] | None,
+) -> FillResult:
+    """Fill ``index`` from ``processes`` forked workers, each over its own primary-key ranges.
+
+    Any worker failing (an exception, or dying) stops the others and fails the fill, after
+    every worker has ended: nothing writes to ``index`` once this returns or raises.
+    """
+    plans: list[Plan] = [[] for _ in range(processes)]
+    for document in documents:
+        for number, (after, upto) in enumerate(split_ranges(document, processes)):
+            plans[number].append((document, after, upto))
+    plans = [plan for plan in plans if plan]
+    # Children must not share this process's database sessions: close them here (they
+    # reconnect on next use; an in-memory SQLite database ignores this), children open theirs.
+    db_connections.close_all()
+    context = multiprocessing.get_context("fork")
+    workers: list[tuple[Any, Any]] = []
+    results: dict[int, FillResult] = {}
+    try:
+        for plan in plans:
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker,
+                args=(sender, using, plan, index, chunk_size, parallel),
+                name=f"djangoes-fill-{len(workers)}",
+                daemon=True,
+            )
+            process.start()
+            sender.close()
+            workers.append((process, receiver))
+        pending = {receiver: number for number, (_, receiver) in enumerate(workers)}
+        while pending:
+            for receiver in multiprocessing.connection.wait(list(pending)):
+                number = pending[receiver]
+                try:
+                    message = receiver.recv()
+                except EOFError:
+                    process = workers[number][0]
+                    process.join()
+                    raise RebuildError(
+                        f"Fill worker {number} (pid {process.pid}) ended without a result "
+                        f"(exit code {process.exitcode})."
+                    ) from None
+                if message[0] == "progress":
+                    if advance is not None:
+                        advance(message[1])
+                elif message[0] == "done":
+                    results[number] = FillResult(indexed=message[1], errors=message[2])
+                    del pending[receiver]
+                else:
+                    exc = pickle.loads(message[1])
+                    exc.add_note(f"Raised in fill worker {number}:\n{message[2]}")
+                    raise exc
+    finally:
+        for process, receiver in workers:
+            if process.is_alive():
+                process.kill()
+            process.join()
+            receiver.close()
+    result = FillResult()
+    for number in sorted(results):  # workers' ranges in primary-key order
+        result.indexed += results[number].indexed
+        result.errors.extend(results[number].errors)
+    return result
+
+
+def fill(
+    client: Any,
+    documents: list[type[Document]],
+    index: str,
+    *,
+    chunk_size: int | None = None,
+    parallel: int = 0,
+    processes: int | None = 0,
+    using: str | None = None,
+    progress: Progress | None = None,
+) -> FillResult:
+    """Index every row of ``documents`` into ``index``; raise RebuildError on failures.
+
+    ``processes``: 0 fills in this process; N >= 2 forks N workers, each reading its own
+    primary-key range with its own database connection and client (the server ``using``);
+    ``None`` chooses (see :func:`fill_processes`). ``parallel`` threads send the bulk
+    requests of each process.
+    """
+    chunk_size = chunk_size or min(document.get_chunk_size() for document in documents)
+    started = time.monotonic()
+    advance = progress.advance if progress is not None else None
+    if processes != 0 and using is not None:
+        total = progress.total if progress is not None else count_rows(documents)
+        processes = fill_processes(processes, total)
+    elif processes:
+        raise ValueError("fill() in worker processes needs the server alias: using=...")
+    if processes:
+        assert using is not None
+        result = _fill_in_processes(
+            using, documents, index, chunk_size, parallel, processes, advance
+        )
+    else:
+        plan = [(document, None, None) for document in documents]
+        result = _send(client, _actions(plan, index, chunk_size, advance), chunk_size, parallel)
     result.seconds = time.monotonic() - started
     if result.errors:
         first = result.errors[0]
@@ -191,6 +442,7 @@ class Rebuild:
         documents: list[type[Document]] | None = None,
         chunk_size: int | None = None,
         parallel: int = 0,
+        processes: int | None = None,
         stdout: Any = None,
     ) -> None:
         self.key = key
@@ -203,6 +455,7 @@ class Rebuild:
         self.documents = documents if documents is not None else registry.documents_for_index(key)
         self.chunk_size = chunk_size
         self.parallel = parallel
+        self.processes = default_processes() if processes is None else processes
         self.stdout = stdout
         stamp = timestamp()
         self.new_index = f"{self.name}-{stamp}"
@@ -260,6 +513,8 @@ class Rebuild:
             self.new_index,
             chunk_size=self.chunk_size,
             parallel=self.parallel,
+            processes=self.processes,
+            using=self.using,
             progress=progress,
         )
         progress.finish()
@@ -340,9 +595,13 @@ def populate(
     documents: list[type[Document]] | None = None,
     chunk_size: int | None = None,
     parallel: int = 0,
+    processes: int | None = None,
     stdout: Any = None,
 ) -> FillResult:
-    """Index every row of the index's Documents into it as it is (created if missing)."""
+    """Index every row of the index's Documents into it as it is (created if missing).
+
+    ``processes`` as for :func:`fill`; ``None`` takes ``DJANGOES_REBUILD_PROCESSES``.
+    """
     using = using or registry.choose_server(key, None) or djangoes.DEFAULT_ES_ALIAS
     backend = djangoes.connections[using]
     name = backend.get_index(key)["NAME"]
@@ -351,7 +610,14 @@ def populate(
     documents = documents if documents is not None else registry.documents_for_index(key)
     progress = Progress(key, count_rows(documents), stdout)
     result = fill(
-        backend.client, documents, name, chunk_size=chunk_size, parallel=parallel, progress=progress
+        backend.client,
+        documents,
+        name,
+        chunk_size=chunk_size,
+        parallel=parallel,
+        processes=default_processes() if processes is None else processes,
+        using=using,
+        progress=progress,
     )
     progress.finish()
     backend.refresh(index=name)

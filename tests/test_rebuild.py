@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import random
 import threading
 import time
 
 import pytest
 from django.db import connections as db_connections
+from django.db import transaction
 
 from djangoes import connections
 from djangoes_dsl import indexing_paused, rebuild
@@ -237,3 +241,152 @@ def test_rebuild_while_another_thread_keeps_saving_and_search_keeps_answering():
     assert searches
     assert min(searches) > 1000
     assert indexed(ProductDocument, "title") == database_titles()
+
+
+# -- filling from worker processes -----------------------------------------------------------
+
+
+def expected_sources() -> dict[str, dict]:
+    """Return ``{id: _source}`` of every row, as JSON gives them back (dates as text)."""
+    sources = {str(row.pk): ProductDocument.source(row) for row in ProductDocument.get_queryset()}
+    return json.loads(json.dumps(sources, default=lambda value: value.isoformat()))
+
+
+def spy_on_workers(monkeypatch) -> list[int]:
+    """Record the number of worker processes of every fill that forks."""
+    forks: list[int] = []
+    original = rebuild._fill_in_processes
+
+    def spying(using, documents, index, chunk_size, parallel, processes, advance):
+        forks.append(processes)
+        return original(using, documents, index, chunk_size, parallel, processes, advance)
+
+    monkeypatch.setattr(rebuild, "_fill_in_processes", spying)
+    return forks
+
+
+def test_rebuild_in_worker_processes_indexes_exactly_the_rows(monkeypatch):
+    make_rows(1000)
+    Product.objects.filter(pk__in=Product.objects.order_by("pk").values("pk")[400:420]).delete()
+    forks = spy_on_workers(monkeypatch)
+
+    Rebuild("products", chunk_size=64, processes=3).run()
+
+    assert forks == [3]
+    assert indexed(ProductDocument) == expected_sources()  # same ids and sources, no extra
+
+
+def test_the_ranges_of_the_workers_cover_every_row_once():
+    make_rows(10)
+    pks = sorted(Product.objects.values_list("pk", flat=True))
+    ranges = rebuild.split_ranges(ProductDocument, 3)
+    assert ranges[0][0] is None
+    assert ranges[-1][1] is None
+    covered = [
+        pk
+        for after, upto in ranges
+        for pk in pks
+        if (after is None or pk > after) and (upto is None or pk <= upto)
+    ]
+    assert covered == pks
+    assert [len(list(rebuild.iter_rows(ProductDocument, 2, a, u))) for a, u in ranges] == [2, 2, 2]
+    assert rebuild.split_ranges(ProductDocument, 20)[-1] == (pks[-2], None)  # one row each
+
+
+def test_populate_in_worker_processes_reports_progress(monkeypatch):
+    make_rows(300)
+    forks = spy_on_workers(monkeypatch)
+    out = io.StringIO()
+    result = populate("products", chunk_size=50, processes=2, stdout=out)
+    assert forks == [2]
+    assert result.indexed == 300
+    assert "products: 300/300 (100%)" in out.getvalue()
+    assert indexed(ProductDocument) == expected_sources()
+
+
+def test_a_failing_worker_leaves_the_old_index_serving(monkeypatch):
+    make_rows(400)
+    populate("products", processes=0)
+    before = behind(name())
+    broken = Product.objects.order_by("pk")[350].pk  # in the second worker's range
+
+    def prepare_category(self, instance):
+        if instance.pk == broken:
+            raise ValueError("cannot prepare this row")
+        return "x"
+
+    monkeypatch.setattr(ProductDocument, "prepare_category", prepare_category)
+    with pytest.raises(ValueError, match="cannot prepare") as raised:
+        Rebuild("products", chunk_size=50, processes=2).run()
+
+    assert any("Raised in fill worker 1" in note for note in raised.value.__notes__)
+    assert behind(name()) == before
+    assert behind(ProductDocument.get_read_index()) == before
+    assert len(indexed(ProductDocument)) == 400  # the old documents, untouched
+
+
+def test_a_worker_that_dies_fails_the_rebuild(monkeypatch):
+    make_rows(200)
+    populate("products", processes=0)
+    before = behind(name())
+    broken = Product.objects.order_by("pk")[20].pk
+
+    def prepare_category(self, instance):
+        if instance.pk == broken:
+            os._exit(3)
+        return "x"
+
+    monkeypatch.setattr(ProductDocument, "prepare_category", prepare_category)
+    with pytest.raises(RebuildError, match=r"worker 0 .* ended without a result \(exit code 3\)"):
+        Rebuild("products", chunk_size=50, processes=2).run()
+    assert behind(name()) == before
+    assert len(indexed(ProductDocument)) == 200
+
+
+def test_indexing_errors_in_a_worker_are_a_rebuild_error(monkeypatch):
+    make_rows(200)
+    populate("products", processes=0)
+    before = behind(name())
+    broken = Product.objects.order_by("pk")[180].pk
+    monkeypatch.setattr(
+        ProductDocument,
+        "prepare_in_stock",
+        lambda self, instance: "not a boolean" if instance.pk == broken else True,
+        raising=False,
+    )
+    with pytest.raises(RebuildError, match=f"^1 document.*id {broken}"):
+        Rebuild("products", chunk_size=50, processes=2).run()
+    assert behind(name()) == before
+
+
+def test_when_a_fill_forks(monkeypatch):
+    monkeypatch.setattr(rebuild, "_cpus", lambda: 4)
+    per = rebuild.MIN_ROWS_PER_PROCESS
+    assert rebuild.fill_processes(None, 2 * per - 1) == 0  # too small to pay off
+    assert rebuild.fill_processes(None, 2 * per) == 2
+    assert rebuild.fill_processes(None, 100 * per) == 4  # one per CPU
+    assert rebuild.fill_processes(0, 100 * per) == 0
+    assert rebuild.fill_processes(3, 10) == 3  # as asked
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert rebuild.fill_processes(None, 100 * per) == 0  # never fork beside threads ...
+        assert rebuild.fill_processes(2, 10) == 2  # ... unless asked to
+    finally:
+        stop.set()
+        thread.join()
+
+    with transaction.atomic():
+        assert rebuild.fill_processes(None, 100 * per) == 0
+        with pytest.raises(RebuildError, match="inside a transaction"):
+            rebuild.fill_processes(2, 10)
+
+
+def test_the_setting_chooses_the_default(settings):
+    settings.DJANGOES_REBUILD_PROCESSES = 0
+    assert Rebuild("products").processes == 0
+    assert Rebuild("products", processes=2).processes == 2
+    settings.DJANGOES_REBUILD_PROCESSES = 3
+    assert Rebuild("products").processes == 3

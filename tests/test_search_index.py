@@ -56,6 +56,15 @@ def test_rebuild_one_index_by_key_without_input():
     assert len(indexed(ProductDocument)) == 30
 
 
+def test_rebuild_and_populate_from_worker_processes():
+    output = run("rebuild", "products", "--no-input", "--processes", "2", "--chunk-size", "4")
+    assert "products: 30/30 (100%)" in output
+    assert "now points to" in output
+    assert len(indexed(ProductDocument)) == 30
+    output = run("populate", "products", "--processes", "3")
+    assert "indexed 30 documents" in output
+
+
 def test_rebuild_by_document_name_and_by_model():
     run("rebuild", "ArticleDocument", "--no-input")
     assert len(indexed(ArticleDocument)) == 1

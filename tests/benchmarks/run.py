@@ -120,7 +120,8 @@ def main() -> None:
     for rows in sizes:
         runs = args.runs if rows <= 20_000 else 1
         row: dict[str, Any] = {}
-        for name in ("djangoes_rebuild", "djangoes_rebuild_parallel", "raw_streaming_bulk",
+        for name in ("djangoes_rebuild", "djangoes_rebuild_parallel",
+                     "djangoes_rebuild_one_process", "raw_streaming_bulk",
                      "raw_parallel_bulk"):  # fmt: skip
             row[name] = best(name, rows, runs)
         for name in ("dedsl_rebuild", "dedsl_rebuild_parallel"):
@@ -129,7 +130,9 @@ def main() -> None:
             result["docs_per_s"] = result["docs"] / result["seconds"]
         results["rebuild"][rows] = row
     for rows in rss_sizes:
-        results["rss"][rows] = task("djangoes_rebuild", rows)["maxrss_mb"]
+        measured = task("djangoes_rebuild", rows)
+        results["rss"][rows] = measured["maxrss_mb"]
+        results.setdefault("worker_rss", {})[rows] = measured["worker_maxrss_mb"]
     smallest = min(sizes)
     results["saves"] = {
         "djangoes": task("djangoes_saves", smallest),
@@ -146,6 +149,7 @@ def table(results: dict[str, Any]) -> str:
     names = {
         "djangoes_rebuild": "djangoes search_index rebuild",
         "djangoes_rebuild_parallel": "djangoes rebuild --parallel 2",
+        "djangoes_rebuild_one_process": "djangoes rebuild --processes 0",
         "raw_streaming_bulk": "raw helpers.streaming_bulk",
         "raw_parallel_bulk": "raw helpers.parallel_bulk (4 threads)",
         "dedsl_rebuild": "django-elasticsearch-dsl --rebuild",
@@ -171,6 +175,12 @@ def table(results: dict[str, Any]) -> str:
         f"peak RSS of a rebuild: {small:,} rows {small_mb:.0f} MB, {large:,} rows "
         f"{large_mb:.0f} MB (ratio {large_mb / small_mb:.2f})"
     )
+    workers = {int(k): v for k, v in results.get("worker_rss", {}).items()}
+    if workers.get(small):
+        lines.append(
+            f"  largest fill worker: {small:,} rows {workers[small]:.0f} MB, {large:,} rows "
+            f"{workers[large]:.0f} MB (ratio {workers[large] / workers[small]:.2f})"
+        )
     lines.append("1,000 saves in one transaction:")
     for name, result in results["saves"].items():
         lines.append(

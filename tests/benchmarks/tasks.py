@@ -26,6 +26,11 @@ def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def children_maxrss_mb() -> float:
+    """Peak RSS of the largest child process (a rebuild's fill workers), 0 without any."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 class Counter:
     """Count the HTTP requests a client's transport sends (the real transport, no mocks)."""
 
@@ -85,20 +90,29 @@ def seed(rows: int) -> dict[str, Any]:
 # -- rebuild throughput ----------------------------------------------------------------------
 
 
-def djangoes_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
+def djangoes_rebuild(rows: int, parallel: int = 0, processes: int | None = None) -> dict[str, Any]:
     setup("tests.benchmarks.settings")
     import djangoes
+    from djangoes_dsl import rebuild
     from djangoes_dsl.rebuild import Rebuild
 
     backend = djangoes.connections["default"]
     backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
     backend.create_index("products")
+    job = Rebuild("products", parallel=parallel, processes=processes)
+    workers = rebuild.fill_processes(job.processes, rebuild.count_rows(job.documents))
     started = time.perf_counter()
-    Rebuild("products", parallel=parallel).run()
+    job.run()
     seconds = time.perf_counter() - started
     count = backend.client.count(index="bench_products")["count"]
     backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
-    return {"seconds": seconds, "docs": count, "maxrss_mb": maxrss_mb()}
+    return {
+        "seconds": seconds,
+        "docs": count,
+        "processes": workers,
+        "maxrss_mb": maxrss_mb(),
+        "worker_maxrss_mb": children_maxrss_mb(),
+    }
 
 
 def raw_bulk(rows: int, helper: str = "streaming_bulk") -> dict[str, Any]:
@@ -297,6 +311,7 @@ TASKS = {
     "seed": seed,
     "djangoes_rebuild": djangoes_rebuild,
     "djangoes_rebuild_parallel": lambda rows: djangoes_rebuild(rows, parallel=2),
+    "djangoes_rebuild_one_process": lambda rows: djangoes_rebuild(rows, processes=0),
     "raw_streaming_bulk": lambda rows: raw_bulk(rows, "streaming_bulk"),
     "raw_parallel_bulk": lambda rows: raw_bulk(rows, "parallel_bulk"),
     "dedsl_rebuild": dedsl_rebuild,

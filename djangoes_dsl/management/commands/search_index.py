@@ -64,6 +64,17 @@ class Command(BaseCommand):
             help="Send bulk requests from THREADS threads (parallel_bulk; default 4).",
         )
         parser.add_argument(
+            "--processes",
+            type=int,
+            default=None,
+            metavar="N",
+            help=(
+                "Fill from N forked worker processes, each over its own primary-key range; 0 "
+                "fills in this process. Default: DJANGOES_REBUILD_PROCESSES, else one per CPU "
+                "with at least 25,000 rows each, when forking is safe."
+            ),
+        )
+        parser.add_argument(
             "--in-place",
             action="store_true",
             help="rebuild: delete, create and populate the index itself (not zero-downtime).",
@@ -160,6 +171,7 @@ class Command(BaseCommand):
             documents=target.documents,
             chunk_size=options["chunk_size"],
             parallel=options["parallel"],
+            processes=options["processes"],
             stdout=self.stdout,
         )
         self.stdout.write(
@@ -180,6 +192,7 @@ class Command(BaseCommand):
             documents=documents,
             chunk_size=options["chunk_size"],
             parallel=options["parallel"],
+            processes=options["processes"],
             stdout=self.stdout,
         )
         rebuild.run()
