@@ -90,9 +90,11 @@ def node_env(session: nox.Session, client: str) -> tuple[dict[str, str], list[st
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    """ruff (pinned: formatting must not drift between runs) and mypy on djangoes."""
+    session.install("ruff==0.17.6", "mypy>=1.10", "django-stubs>=5.0", "-e", ".", CLIENTS["8"])
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "djangoes")
 
 
 @nox.session(name="tests")
