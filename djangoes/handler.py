@@ -69,20 +69,12 @@ class ConnectionHandler(BaseConnectionHandler):
             settings = getattr(django_settings, "ES_SERVERS", None)
         if settings is None or settings == {}:
             settings = {DEFAULT_ES_ALIAS: {}}
-        if not isinstance(settings, Mapping):
-            raise ImproperlyConfigured(
-                "ES_SERVERS must be a dict of server aliases to settings, "
-                f"not {type(settings).__name__}."
-            )
+        _require(settings, Mapping, "ES_SERVERS", "a dict of server aliases to settings")
         settings = copy.deepcopy(dict(settings))
         if DEFAULT_ES_ALIAS not in settings:
             raise ImproperlyConfigured("You must define a 'default' ElasticSearch server")
         for alias, server in settings.items():
-            if not isinstance(server, Mapping):
-                raise ImproperlyConfigured(
-                    f"ES_SERVERS['{alias}'] must be a dict of settings, "
-                    f"not {type(server).__name__}."
-                )
+            _require(server, Mapping, f"ES_SERVERS['{alias}']", "a dict of settings")
             settings[alias] = dict(server)
         for alias, server in settings.items():
             self._fill_server_defaults(alias, server)
@@ -98,16 +90,10 @@ class ConnectionHandler(BaseConnectionHandler):
         raw = self._indices_arg
         if raw is None:
             raw = getattr(django_settings, "ES_INDICES", None) or {}
-        if not isinstance(raw, Mapping):
-            raise ImproperlyConfigured(
-                f"ES_INDICES must be a dict of index keys to settings, not {type(raw).__name__}."
-            )
+        _require(raw, Mapping, "ES_INDICES", "a dict of index keys to settings")
         indices = copy.deepcopy(dict(raw))
         for key, index in indices.items():
-            if not isinstance(index, Mapping):
-                raise ImproperlyConfigured(
-                    f"ES_INDICES['{key}'] must be a dict of settings, not {type(index).__name__}."
-                )
+            _require(index, Mapping, f"ES_INDICES['{key}']", "a dict of settings")
             indices[key] = dict(index)
         for key, index in indices.items():
             self._fill_index_defaults(key, index)
@@ -127,33 +113,15 @@ class ConnectionHandler(BaseConnectionHandler):
         server.setdefault("INDICES", [])
         if isinstance(server["HOSTS"], str):
             server["HOSTS"] = [server["HOSTS"]]
-        for option, kind in (
-            ("HOSTS", (list, tuple)),
-            ("INDICES", (list, tuple)),
-            ("PARAMS", dict),
-        ):
-            if not isinstance(server[option], kind):
-                expected = "a dict of client arguments" if kind is dict else "a list"
-                raise ImproperlyConfigured(
-                    f"ES_SERVERS['{alias}']['{option}'] must be {expected}, "
-                    f"not {type(server[option]).__name__}."
-                )
-        if not isinstance(server["ENGINE"], str):
-            raise ImproperlyConfigured(
-                f"ES_SERVERS['{alias}']['ENGINE'] must be the dotted path of a backend class, "
-                f"not {type(server['ENGINE']).__name__}."
-            )
+        where = f"ES_SERVERS['{alias}']"
+        _require(server["HOSTS"], (list, tuple), f"{where}['HOSTS']", "a list")
+        _require(server["INDICES"], (list, tuple), f"{where}['INDICES']", "a list")
+        _require(server["PARAMS"], dict, f"{where}['PARAMS']", "a dict of client arguments")
+        _require(server["ENGINE"], str, f"{where}['ENGINE']", "the dotted path of a backend class")
         test = server.setdefault("TEST", {})
-        if not isinstance(test, dict):
-            raise ImproperlyConfigured(
-                f"ES_SERVERS['{alias}']['TEST'] must be a dict, not {type(test).__name__}."
-            )
+        _require(test, dict, f"{where}['TEST']", "a dict")
         test.setdefault("INDICES", list(server["INDICES"]))
-        if not isinstance(test["INDICES"], (list, tuple)):
-            raise ImproperlyConfigured(
-                f"ES_SERVERS['{alias}']['TEST']['INDICES'] must be a list, "
-                f"not {type(test['INDICES']).__name__}."
-            )
+        _require(test["INDICES"], (list, tuple), f"{where}['TEST']['INDICES']", "a list")
 
     def ensure_index_defaults(self, key: str) -> None:
         """Fill in the defaults of the index ``key``: NAME, ALIASES, SETTINGS and TEST."""
@@ -168,16 +136,12 @@ class ConnectionHandler(BaseConnectionHandler):
                 f"ES_INDICES['{key}']['NAME'] must be a non-empty string, not {index['NAME']!r}."
             )
         index["ALIASES"] = _names_list(index["ALIASES"], f"ES_INDICES['{key}']['ALIASES']")
-        if index["SETTINGS"] is not None and not isinstance(index["SETTINGS"], Mapping):
-            raise ImproperlyConfigured(
-                f"ES_INDICES['{key}']['SETTINGS'] must be a dict of index settings or None, "
-                f"not {type(index['SETTINGS']).__name__}."
-            )
+        settings_kind = (Mapping, type(None))
+        settings_expected = "a dict of index settings or None"
+        where = f"ES_INDICES['{key}']"
+        _require(index["SETTINGS"], settings_kind, f"{where}['SETTINGS']", settings_expected)
         test = index.setdefault("TEST", {})
-        if not isinstance(test, dict):
-            raise ImproperlyConfigured(
-                f"ES_INDICES['{key}']['TEST'] must be a dict, not {type(test).__name__}."
-            )
+        _require(test, dict, f"{where}['TEST']", "a dict")
         test.setdefault("NAME", TEST_PREFIX + index["NAME"])
         test.setdefault("ALIASES", [TEST_PREFIX + alias for alias in index["ALIASES"]])
         test.setdefault("SETTINGS", index["SETTINGS"])
@@ -187,11 +151,7 @@ class ConnectionHandler(BaseConnectionHandler):
                 f"not {test['NAME']!r}."
             )
         test["ALIASES"] = _names_list(test["ALIASES"], f"ES_INDICES['{key}']['TEST']['ALIASES']")
-        if test["SETTINGS"] is not None and not isinstance(test["SETTINGS"], Mapping):
-            raise ImproperlyConfigured(
-                f"ES_INDICES['{key}']['TEST']['SETTINGS'] must be a dict of index settings or "
-                f"None, not {type(test['SETTINGS']).__name__}."
-            )
+        _require(test["SETTINGS"], settings_kind, f"{where}['TEST']['SETTINGS']", settings_expected)
         if test["NAME"] == index["NAME"]:
             raise ImproperlyConfigured(
                 f"ES_INDICES['{key}']['TEST']['NAME'] is '{test['NAME']}', the same as the live "
@@ -401,6 +361,12 @@ class ConnectionHandler(BaseConnectionHandler):
             self._test_mode, self._test_suffix = enabled, suffix
             self.reset()
         return old
+
+
+def _require(value: Any, kind: type | tuple[type, ...], setting: str, expected: str) -> None:
+    """Raise ImproperlyConfigured naming ``setting`` unless ``value`` is of ``kind``."""
+    if not isinstance(value, kind):
+        raise ImproperlyConfigured(f"{setting} must be {expected}, not {type(value).__name__}.")
 
 
 def _names_list(value: Any, setting: str) -> list[str]:
