@@ -429,6 +429,11 @@ def timestamp() -> str:
 # -- the rebuild -----------------------------------------------------------------------------
 
 
+def _server_for(key: str, using: str | None) -> str:
+    """Return ``using``, else the server that serves index ``key`` (``default`` first)."""
+    return using or registry.choose_server(key, None) or djangoes.DEFAULT_ES_ALIAS
+
+
 class Rebuild:
     """A zero-downtime rebuild of the index ``key`` on the server ``using``."""
 
@@ -446,7 +451,7 @@ class Rebuild:
         stdout: Any = None,
     ) -> None:
         self.key = key
-        self.using = using or registry.choose_server(key, None) or djangoes.DEFAULT_ES_ALIAS
+        self.using = _server_for(key, using)
         self.backend = djangoes.connections[self.using]
         self.client = self.backend.client
         self.settings = self.backend.get_index(key)
@@ -602,7 +607,7 @@ def populate(
 
     ``processes`` as for :func:`fill`; ``None`` takes ``DJANGOES_REBUILD_PROCESSES``.
     """
-    using = using or registry.choose_server(key, None) or djangoes.DEFAULT_ES_ALIAS
+    using = _server_for(key, using)
     backend = djangoes.connections[using]
     name = backend.get_index(key)["NAME"]
     if not backend.concrete_indices(name):
