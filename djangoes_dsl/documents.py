@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import inspect
+import types
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
@@ -14,6 +16,7 @@ from elasticsearch import dsl
 
 from .fields import field_for_model_field
 from .search import Search
+from .values import ValuesReader, lookups_of, path_getter, resolve_lookup, values_reader
 
 DEFAULT_CHUNK_SIZE = 1000
 
@@ -33,7 +36,43 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
                 # Reported by the system check djangoes_dsl.E003; no mapping for it.
                 continue
             attrs[field_name] = field_for_model_field(model_field)
+        for field_name, path in (getattr(django_opts, "lookups", None) or {}).items():
+            if field_name in attrs or model is None:
+                continue
+            try:
+                lookup = resolve_lookup(model, path)
+            except ValueError:
+                # Reported by the system check djangoes_dsl.E006; no mapping for it.
+                continue
+            attrs[field_name] = field_for_model_field(lookup.field, multi=lookup.many)
         return super().__new__(mcs, name, bases, attrs)
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name.startswith("prepare") or name in _READ_METHODS:
+            cls._forget_readers()
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        if name.startswith("prepare") or name in _READ_METHODS:
+            cls._forget_readers()
+
+    def _forget_readers(cls) -> None:
+        """Drop the cached ways of reading rows (a prepare method was added or removed)."""
+        for klass in (cls, *_all_subclasses(cls)):
+            for cache in ("_djangoes_getters", "_djangoes_reader"):
+                if cache in klass.__dict__:
+                    type.__delattr__(klass, cache)
+
+
+_READ_METHODS = frozenset({"source", "from_instance", "to_action"})
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found
 
 
 class Document(dsl.Document, metaclass=DocumentMeta):
@@ -43,6 +82,8 @@ class Document(dsl.Document, metaclass=DocumentMeta):
 
     - ``model``: the model whose rows this document indexes;
     - ``fields``: model fields mapped automatically (see ``fields.MODEL_FIELD_TYPES``);
+    - ``lookups``: ``{field: "relation__field"}`` values taken through relations (a list
+      through to-many ones), mapped automatically unless the field is declared;
     - ``related_models``: models whose changes re-index the documents of related rows;
     - ``queryset_pagination``: rows fetched per chunk when (re)building (default 1000);
     - ``ignore_signals``: set True to keep this document out of signal-driven indexing.
@@ -59,6 +100,7 @@ class Document(dsl.Document, metaclass=DocumentMeta):
     class Django:
         model: type[models.Model] | None = None
         fields: ClassVar[list[str]] = []
+        lookups: ClassVar[dict[str, str]] = {}
         related_models: ClassVar[list[type[models.Model]]] = []
         queryset_pagination = DEFAULT_CHUNK_SIZE
         ignore_signals = False
@@ -160,27 +202,56 @@ class Document(dsl.Document, metaclass=DocumentMeta):
         return model._default_manager.filter(lookups).distinct()
 
     @classmethod
-    def _field_names(cls) -> list[tuple[str, str]]:
-        # The mapping's fields are fixed when the class is built; iterating it is slow.
-        names = cls.__dict__.get("_djangoes_field_names")
-        if names is None:
-            names = [(name, f"prepare_{name}") for name in cls._doc_type.mapping]
-            cls._djangoes_field_names = names
-        return names
+    def _getters(cls, model: type[models.Model]) -> list[tuple[str, Getter]]:
+        """Return ``(field name, getter(document, instance))`` for every mapped field.
+
+        Computed once per Document class and model: the mapping's fields are fixed when
+        the class is built, and looking them up per row is a rebuild's hot path.
+        """
+        cache = cls.__dict__.get("_djangoes_getters")
+        if cache is None:
+            cache = {}
+            cls._djangoes_getters = cache
+        getters = cache.get(model)
+        if getters is None:
+            getters = [(name, _getter(cls, model, name)) for name in cls._doc_type.mapping]
+            cache[model] = getters
+        return getters
+
+    @classmethod
+    def _has_prepare(cls, name: str) -> bool:
+        return _has_attribute(cls, f"prepare_{name}")
+
+    @classmethod
+    def _values_reader(cls) -> ValuesReader | None:
+        if "_djangoes_reader" not in cls.__dict__:
+            cls._djangoes_reader = values_reader(cls, _plain)
+        return cls.__dict__["_djangoes_reader"]
+
+    @classmethod
+    def read_actions(
+        cls, queryset: models.QuerySet, index: str, limit: int | None = None
+    ) -> list[tuple[Any, dict[str, Any]]]:
+        """Return ``[(pk, bulk action indexing the row into index)]`` for ``queryset``'s rows.
+
+        Read with ``values_list()`` when the Document allows it (see
+        :mod:`djangoes_dsl.values`), else as model instances. With ``limit``, only the first
+        ``limit`` rows; ``queryset`` must then be ordered by primary key.
+        """
+        reader = cls._values_reader()
+        if reader is not None:
+            return [
+                (pk, {"_op_type": "index", "_index": index, "_id": str(pk), "_source": source})
+                for pk, source in reader.read(queryset, limit)
+            ]
+        rows = queryset if limit is None else queryset[:limit]
+        return [(row.pk, cls.to_action(row, "index", index=index)) for row in rows]
 
     def prepare(self, instance: models.Model) -> dict[str, Any]:
         """Return the document's values for ``instance``, field by field."""
-        cls = type(self)
-        data = {}
-        for name, method in cls._field_names():
-            if _has_attribute(cls, method):
-                value = getattr(self, method)(instance)
-            else:
-                value = getattr(instance, _attname(instance, name), None)
-                if callable(value):
-                    value = value()
-            data[name] = _plain(value)
-        return data
+        return {
+            name: _plain(get(self, instance)) for name, get in self._getters(type(instance))
+        }
 
     @classmethod
     def from_instance(cls, instance: models.Model) -> Document:
@@ -218,11 +289,54 @@ class Document(dsl.Document, metaclass=DocumentMeta):
         preparer = cls.__dict__.get("_djangoes_preparer")
         if preparer is None:
             preparer = cls._djangoes_preparer = cls()
+        if type(preparer).prepare is not Document.prepare:
+            values = preparer.prepare(instance).items()
+        else:
+            values = (
+                (name, _plain(get(preparer, instance)))
+                for name, get in cls._getters(type(instance))
+            )
         return {
             name: value
-            for name, value in preparer.prepare(instance).items()
+            for name, value in values
             if value is not None and value != [] and value != {}
         }
+
+
+#: Takes a field's value for a document from a model instance: ``getter(document, instance)``.
+Getter = Callable[[Document, models.Model], Any]
+
+
+def _getter(cls: type[Document], model: type[models.Model], name: str) -> Getter:
+    """Return how ``cls`` takes the value of its field ``name`` from an instance of ``model``.
+
+    ``prepare_<name>(instance)`` when the class defines it; else the instance's attribute
+    (a foreign key's column, so its primary key without a query), called if callable.
+    """
+    method = f"prepare_{name}"
+    lookups = lookups_of(cls)
+    if _has_attribute(cls, method):
+        function = inspect.getattr_static(cls, method)
+        if isinstance(function, types.FunctionType):
+            return function  # type: ignore[return-value]
+        return lambda document, instance: getattr(document, method)(instance)
+    if name in lookups:
+        try:
+            return path_getter(model, resolve_lookup(model, lookups[name]))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{cls.__name__}.Django.lookups['{name}'] is invalid: {exc}."
+            ) from None
+    try:
+        attname = getattr(model._meta.get_field(name), "attname", name)
+    except FieldDoesNotExist:
+        attname = name
+
+    def get(document: Document, instance: models.Model) -> Any:
+        value = getattr(instance, attname, None)
+        return value() if callable(value) else value
+
+    return get
 
 
 def _has_attribute(cls: type, name: str) -> bool:
@@ -233,24 +347,6 @@ def _has_attribute(cls: type, name: str) -> bool:
     except AttributeError:
         return False
     return True
-
-
-_ATTNAMES: dict[tuple[type, str], str] = {}
-
-
-def _attname(instance: models.Model, name: str) -> str:
-    key = (type(instance), name)
-    attname = _ATTNAMES.get(key)
-    if attname is None:
-        try:
-            field = instance._meta.get_field(name)
-        except FieldDoesNotExist:
-            attname = name
-        else:
-            # A foreign key is indexed as the related row's primary key, without a query.
-            attname = getattr(field, "attname", name)
-        _ATTNAMES[key] = attname
-    return attname
 
 
 # Values passed through as they are (the per-row hot path of a rebuild).

@@ -80,13 +80,16 @@ MODEL_FIELD_TYPES: list[tuple[type[models.Field], type[Field]]] = [
 ]
 
 
-def field_for_model_field(model_field: models.Field) -> Field:
-    """Return the Document field that maps ``model_field`` (see MODEL_FIELD_TYPES)."""
+def field_for_model_field(model_field: models.Field, multi: bool = False) -> Field:
+    """Return the Document field that maps ``model_field`` (see MODEL_FIELD_TYPES).
+
+    ``multi``: the field holds a list of values.
+    """
     if model_field.is_relation and (model_field.many_to_one or model_field.one_to_one):
-        return field_for_model_field(model_field.target_field)  # type: ignore[union-attr]
+        return field_for_model_field(model_field.target_field, multi)  # type: ignore[union-attr]
     for model_class, field_class in MODEL_FIELD_TYPES:
         if isinstance(model_field, model_class):
-            kwargs: dict[str, Any] = {}
+            kwargs: dict[str, Any] = {"multi": True} if multi else {}
             if field_class is Object:
                 kwargs["dynamic"] = True
             return field_class(**kwargs)

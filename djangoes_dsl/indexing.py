@@ -23,7 +23,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
 from django.utils.module_loading import import_string
 from elasticsearch import helpers
 
@@ -174,16 +173,16 @@ def _actions(
         index = target(document) if target else document.get_index_name()
         for chunk in _chunks(entries, chunk_size):
             wanted = [pk for pk, delete_from in chunk if delete_from is None]
-            rows: dict[Any, models.Model] = {}
+            found: dict[Any, dict[str, Any]] = {}
             if wanted:
                 queryset = document.get_queryset()
                 if database is not None:
                     queryset = queryset.using(database)
-                rows = {row.pk: row for row in queryset.filter(pk__in=wanted)}
+                found = dict(document.read_actions(queryset.filter(pk__in=wanted), index))
             for pk, delete_from in chunk:
-                row = rows.get(pk) if delete_from is None else None
-                if row is not None:
-                    yield document.to_action(row, "index", index=index)
+                action = found.get(pk) if delete_from is None else None
+                if action is not None:
+                    yield action
                 else:
                     yield {"_op_type": "delete", "_index": delete_from or index, "_id": str(pk)}
                 if journal:

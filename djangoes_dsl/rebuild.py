@@ -8,8 +8,9 @@ A rebuild of the index ``products`` (NAME ``shop_products``):
 2. creates ``shop_products-<ts>`` from the configured body, without aliases, with
    ``refresh_interval: -1`` and no replicas;
 3. fills it from every Document of the index, reading ``get_queryset()`` in primary-key
-   pages (constant memory) and sending bulk requests (``streaming_bulk``, or
-   ``parallel_bulk`` with ``parallel``) — on large tables from forked worker processes,
+   pages (constant memory; with ``values_list()`` when the Document allows it) while a
+   thread sends the bulk requests (``streaming_bulk``, or ``parallel_bulk`` with
+   ``parallel``) — on large tables from forked worker processes,
    each over its own primary-key range (see :func:`fill`);
 4. restores refresh and replicas, refreshes, then replays the journal: the rows written
    since the fill began are read again from the database and indexed (or deleted);
@@ -33,6 +34,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import queue
 import sys
 import threading
 import time
@@ -87,14 +89,15 @@ class FillResult:
 # -- reading rows ----------------------------------------------------------------------------
 
 
-def iter_rows(
-    document: type[Document], chunk_size: int, after: Any = None, upto: Any = None
-) -> Iterator[list[models.Model]]:
-    """Yield the document's rows in pages of ``chunk_size``, by primary key (keyset).
+def iter_pages(
+    document: type[Document], index: str, chunk_size: int, after: Any = None, upto: Any = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield the bulk actions that index the document's rows into ``index``, a page at a time.
 
-    Each page is one query (plus the queryset's prefetches); nothing else is kept, so memory
-    does not grow with the table, and rows committed meanwhile are seen by later pages.
-    ``after`` and ``upto`` limit the rows to ``after < pk <= upto`` (a worker's range).
+    Pages of ``chunk_size`` rows, by primary key (keyset): each is one query (plus one per
+    to-many lookup or prefetch), nothing else is kept, so memory does not grow with the
+    table, and rows committed meanwhile are seen by later pages. ``after`` and ``upto``
+    limit the rows to ``after < pk <= upto`` (a worker's range).
     """
     queryset = document.get_queryset().order_by("pk")
     if upto is not None:
@@ -102,12 +105,12 @@ def iter_rows(
     last = after
     while True:
         page_qs = queryset if last is None else queryset.filter(pk__gt=last)
-        page = list(page_qs[:chunk_size])
+        page = document.read_actions(page_qs, index, limit=chunk_size)
         if page:
-            yield page
+            yield [action for _, action in page]
         if len(page) < chunk_size:
             return
-        last = page[-1].pk
+        last = page[-1][0]
 
 
 #: What one fill (or one worker of a fill) reads: ``(Document, after, upto)`` per Document,
@@ -120,9 +123,8 @@ def _actions(
 ) -> Iterator[dict[str, Any]]:
     for document, after, upto in plan:
         bounds = {} if after is None and upto is None else {"after": after, "upto": upto}
-        for page in iter_rows(document, chunk_size, **bounds):
-            for row in page:
-                yield document.to_action(row, "index", index=index)
+        for page in iter_pages(document, index, chunk_size, **bounds):
+            yield from page
             if advance is not None:
                 advance(len(page))
 
@@ -168,7 +170,12 @@ def _expand_fill_action(data: dict[str, Any]) -> tuple[dict[str, Any], Any]:
 def _send(
     client: Any, actions: Iterable[dict[str, Any]], chunk_size: int, parallel: int
 ) -> FillResult:
-    result = FillResult()
+    """Send ``actions`` in bulk requests of ``chunk_size``; return what was indexed and not.
+
+    ``parallel`` threads send the requests (``parallel_bulk``); 0 sends them from one
+    thread with retries of rejected (429) requests (``streaming_bulk``), while this thread
+    goes on reading rows: the database and the node work at the same time.
+    """
     options = {
         "chunk_size": chunk_size,
         "raise_on_error": False,
@@ -179,8 +186,26 @@ def _send(
         results = helpers.parallel_bulk(
             client, actions, thread_count=parallel, queue_size=parallel, **options
         )
-    else:
-        results = helpers.streaming_bulk(client, actions, max_retries=3, **options)
+        return _collect(results)
+    with _Pipe(chunk_size) as pipe:
+        sender = threading.Thread(
+            target=pipe.drain,
+            args=(lambda stream: helpers.streaming_bulk(client, stream, max_retries=3, **options),),
+            name="djangoes-fill-sender",
+            daemon=True,
+        )
+        sender.start()
+        try:
+            for action in actions:
+                pipe.put(action)
+        finally:
+            pipe.close()
+            sender.join()
+    return pipe.result()
+
+
+def _collect(results: Iterable[tuple[bool, dict[str, Any]]]) -> FillResult:
+    result = FillResult()
     for ok, item in results:
         if ok:
             result.indexed += 1
@@ -188,6 +213,69 @@ def _send(
             ((op, info),) = item.items()
             result.errors.append({"op": op, **info})
     return result
+
+
+class _Pipe:
+    """Hand actions, a chunk at a time, from the reading thread to the sending thread.
+
+    At most two chunks wait (memory stays constant). When the sender fails, ``put`` raises
+    its exception in the reader; when the reader stops (done or failing), ``close`` lets the
+    sender finish what it has.
+    """
+
+    _END = object()
+
+    def __init__(self, chunk_size: int) -> None:
+        self.chunk_size = chunk_size
+        self.chunk: list[dict[str, Any]] = []
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.outcome: FillResult | None = None
+
+    def __enter__(self) -> _Pipe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.error is not None and exc[1] is None:
+            raise self.error
+
+    def put(self, action: dict[str, Any]) -> None:
+        self.chunk.append(action)
+        if len(self.chunk) >= self.chunk_size:
+            self._hand_over(self.chunk)
+            self.chunk = []
+
+    def _hand_over(self, item: Any) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        if self.error is None:
+            if self.chunk:
+                self._hand_over(self.chunk)
+            self._hand_over(self._END)
+
+    def _stream(self) -> Iterator[dict[str, Any]]:
+        while (chunk := self.queue.get()) is not self._END:
+            yield from chunk
+
+    def drain(self, send: Callable[[Iterator[dict[str, Any]]], Any]) -> None:
+        try:
+            self.outcome = _collect(send(self._stream()))
+        except BaseException as exc:
+            self.error = exc
+
+    def result(self) -> FillResult:
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
 
 
 # -- worker processes ------------------------------------------------------------------------
@@ -488,11 +576,16 @@ class Rebuild:
             settings={"number_of_shards": 1, "number_of_replicas": 0},
             mappings=JOURNAL_MAPPINGS,
             aliases={self.marker: {}},
+            # Return once the alias is in the cluster state: from then on writes address
+            # the journal, and wait for its shard themselves if they come that early.
+            wait_for_active_shards="0",
         )
         try:
             body = copy.deepcopy(self.backend.get_index_body(self.key, with_aliases=False))
             restore = fill_settings(body)
-            self.client.indices.create(index=self.new_index, **body)
+            self.client.indices.create(
+                index=self.new_index, wait_for_active_shards="0", **body
+            )
             self.prepare_new_index(restore)
             self.swap(old)
         except BaseException:

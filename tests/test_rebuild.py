@@ -103,11 +103,11 @@ def test_signal_writes_go_through_the_alias_after_a_rebuild():
 def test_writes_made_during_the_fill_are_replayed(monkeypatch):
     make_rows(300)
     first, last = Product.objects.order_by("pk")[0], Product.objects.order_by("-pk")[0]
-    original = rebuild.iter_rows
+    original = rebuild.iter_pages
     touched = []
 
-    def iter_rows_with_writes(document, chunk_size):
-        for number, page in enumerate(original(document, chunk_size)):
+    def iter_pages_with_writes(document, index, chunk_size):
+        for number, page in enumerate(original(document, index, chunk_size)):
             yield page
             if number == 1:  # between pages: a row already read, one not yet, a new one
                 first.title = "changed after it was read"
@@ -115,7 +115,7 @@ def test_writes_made_during_the_fill_are_replayed(monkeypatch):
                 last.delete()
                 touched.append(Product.objects.create(sku="DURING", title="created during"))
 
-    monkeypatch.setattr(rebuild, "iter_rows", iter_rows_with_writes)
+    monkeypatch.setattr(rebuild, "iter_pages", iter_pages_with_writes)
     job = Rebuild("products", chunk_size=50)
     job.run()
 
@@ -137,7 +137,7 @@ def test_a_failing_rebuild_leaves_the_old_index_serving(monkeypatch):
             raise ValueError("cannot prepare this row")
         return "x"
 
-    monkeypatch.setattr(ProductDocument, "prepare_category", prepare_category)
+    monkeypatch.setattr(ProductDocument, "prepare_category", prepare_category, raising=False)
     with pytest.raises(ValueError, match="cannot prepare"):
         Rebuild("products", chunk_size=50).run()
 
@@ -289,7 +289,7 @@ def test_the_ranges_of_the_workers_cover_every_row_once():
         if (after is None or pk > after) and (upto is None or pk <= upto)
     ]
     assert covered == pks
-    assert [len(list(rebuild.iter_rows(ProductDocument, 2, a, u))) for a, u in ranges] == [2, 2, 2]
+    assert [len(list(rebuild.iter_pages(ProductDocument, "x", 2, a, u))) for a, u in ranges] == [2, 2, 2]
     assert rebuild.split_ranges(ProductDocument, 20)[-1] == (pks[-2], None)  # one row each
 
 
@@ -315,7 +315,7 @@ def test_a_failing_worker_leaves_the_old_index_serving(monkeypatch):
             raise ValueError("cannot prepare this row")
         return "x"
 
-    monkeypatch.setattr(ProductDocument, "prepare_category", prepare_category)
+    monkeypatch.setattr(ProductDocument, "prepare_category", prepare_category, raising=False)
     with pytest.raises(ValueError, match="cannot prepare") as raised:
         Rebuild("products", chunk_size=50, processes=2).run()
 
@@ -336,7 +336,7 @@ def test_a_worker_that_dies_fails_the_rebuild(monkeypatch):
             os._exit(3)
         return "x"
 
-    monkeypatch.setattr(ProductDocument, "prepare_category", prepare_category)
+    monkeypatch.setattr(ProductDocument, "prepare_category", prepare_category, raising=False)
     with pytest.raises(RebuildError, match=r"worker 0 .* ended without a result \(exit code 3\)"):
         Rebuild("products", chunk_size=50, processes=2).run()
     assert behind(name()) == before

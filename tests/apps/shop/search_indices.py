@@ -12,14 +12,10 @@ class ProductDocument(Document):
     class Django:
         model = Product
         fields = ["sku", "price", "in_stock", "created"]
+        lookups = {"category": "category__name", "tags": "tags__name"}
         related_models = [Category, Tag]
 
     @classmethod
     def get_queryset(cls):
+        # For reads of model instances (source(), or a prepare_<field> method added).
         return super().get_queryset().select_related("category").prefetch_related("tags")
-
-    def prepare_category(self, instance):
-        return instance.category.name if instance.category_id else None
-
-    def prepare_tags(self, instance):
-        return sorted(tag.name for tag in instance.tags.all())
