@@ -10,6 +10,7 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 import djangoes
 
 from .registry import registry
+from .values import lookups_of, resolve_lookup
 
 TAG = "djangoes"
 
@@ -118,6 +119,18 @@ def _check_model_fields(document: Any, name: str) -> list[checks.CheckMessage]:
                     hint=f"Remove it, or declare it on the Document with a prepare_{field_name}().",
                     obj=document,
                     id="djangoes_dsl.E003",
+                )
+            )
+    for field_name, path in lookups_of(document).items():
+        try:
+            resolve_lookup(model, path)
+        except ValueError as exc:
+            errors.append(
+                checks.Error(
+                    f"{name}.Django.lookups['{field_name}'] is invalid: {exc}.",
+                    hint="Give a path of relations ending at a field, like 'category__name'.",
+                    obj=document,
+                    id="djangoes_dsl.E006",
                 )
             )
     return errors

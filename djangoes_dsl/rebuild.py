@@ -72,7 +72,7 @@ JOURNAL_MAPPINGS = {
 #: A fill in worker processes gives each worker at least this many rows; smaller tables are
 #: filled in this process (a fork, a database connection and a client per worker would cost
 #: more than they save).
-MIN_ROWS_PER_PROCESS = 25_000
+MIN_ROWS_PER_PROCESS = 5_000
 
 
 class RebuildError(Exception):

@@ -150,3 +150,27 @@ def test_e000_invalid_settings_are_reported_not_raised():
         (message,) = run_checks()
     assert message.id == "djangoes_dsl.E000"
     assert "You must define a 'default' ElasticSearch server" in message.msg
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("author__name", "Article has no field 'author'"),
+        ("title__name", "'title' is not a relation"),
+    ],
+)
+def test_e006_django_lookups_with_a_path_that_does_not_resolve(scratch, path, says):
+    def make():
+        class Bad(Document):
+            class Django:
+                model = Article
+                fields = ["title"]
+                lookups = {"writer": path}
+
+        return Bad
+
+    scratch(make, "articles")
+    (message,) = run_checks()
+    assert message.id == "djangoes_dsl.E006"
+    assert f"Bad.Django.lookups['writer'] is invalid: '{path}': {says}" in message.msg
+    assert "category__name" in message.hint

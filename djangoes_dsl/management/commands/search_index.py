@@ -71,7 +71,7 @@ class Command(BaseCommand):
             help=(
                 "Fill from N forked worker processes, each over its own primary-key range; 0 "
                 "fills in this process. Default: DJANGOES_REBUILD_PROCESSES, else one per CPU "
-                "with at least 25,000 rows each, when forking is safe."
+                "with at least 5,000 rows each, when forking is safe."
             ),
         )
         parser.add_argument(
