@@ -25,6 +25,7 @@ journal are deleted and the old index keeps serving.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import datetime
@@ -571,6 +572,32 @@ class Rebuild:
                 f"unfinished '{self.name}-<timestamp>' index."
             )
         old = self.backend.concrete_indices(self.name)
+        try:
+            # The journal and the new index are created at the same time (two requests the
+            # master applies together); the fill starts once both exist.
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                journal = pool.submit(self.create_journal)
+                restore = self.create_new_index()
+                journal.result()
+            self.prepare_new_index(restore)
+            self.swap(old)
+        except BaseException:
+            # ignore_unavailable: either may not have been created.
+            self.client.indices.delete(
+                index=f"{self.new_index},{self.journal}", ignore_unavailable=True
+            )
+            raise
+        try:
+            self.replay()
+        except BaseException:
+            self.client.options(ignore_status=404).indices.delete(index=self.journal)
+            raise
+        stale = [index for index in old if index != self.name]
+        self.client.indices.delete(index=",".join([self.journal, *stale]), ignore_unavailable=True)
+        self.say(f"{self.key}: '{self.name}' now points to '{self.new_index}'.")
+        return self.new_index
+
+    def create_journal(self) -> None:
         self.client.indices.create(
             index=self.journal,
             settings={"number_of_shards": 1, "number_of_replicas": 0},
@@ -580,28 +607,13 @@ class Rebuild:
             # the journal, and wait for its shard themselves if they come that early.
             wait_for_active_shards="0",
         )
-        try:
-            body = copy.deepcopy(self.backend.get_index_body(self.key, with_aliases=False))
-            restore = fill_settings(body)
-            self.client.indices.create(
-                index=self.new_index, wait_for_active_shards="0", **body
-            )
-            self.prepare_new_index(restore)
-            self.swap(old)
-        except BaseException:
-            self.client.options(ignore_status=404).indices.delete(
-                index=f"{self.new_index},{self.journal}"
-            )
-            raise
-        try:
-            self.replay()
-        finally:
-            self.client.options(ignore_status=404).indices.delete(index=self.journal)
-        stale = [index for index in old if index != self.name]
-        if stale:
-            self.client.options(ignore_status=404).indices.delete(index=",".join(stale))
-        self.say(f"{self.key}: '{self.name}' now points to '{self.new_index}'.")
-        return self.new_index
+
+    def create_new_index(self) -> dict[str, Any]:
+        """Create the new index with fill settings; return the settings to restore after."""
+        body = copy.deepcopy(self.backend.get_index_body(self.key, with_aliases=False))
+        restore = fill_settings(body)
+        self.client.indices.create(index=self.new_index, wait_for_active_shards="0", **body)
+        return restore
 
     def prepare_new_index(self, restore: dict[str, Any]) -> None:
         progress = Progress(self.key, count_rows(self.documents), self.stdout)

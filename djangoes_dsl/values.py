@@ -104,7 +104,7 @@ class ValuesReader:
 
     columns: tuple[tuple[str, str], ...]  # (document field, path) read by the page's query
     many: tuple[tuple[str, str], ...]  # (document field, to-many path): a query per page
-    plain: Callable[[Any], Any]
+    plain: Callable[[Any], Any]  # turns a database value into the document's value
 
     def read(self, queryset: models.QuerySet, limit: int | None = None) -> list[tuple[Any, dict]]:
         """Return ``[(pk, source)]`` for the rows of ``queryset`` (the first ``limit``).
@@ -117,8 +117,10 @@ class ValuesReader:
             rows = rows[:limit]
         names = [name for name, _ in self.columns]
         plain = self.plain
+        order: list[Any] = []
         sources: dict[Any, dict[str, Any]] = {}
         for pk, *values in rows:
+            order.append(pk)  # a row the queryset yields twice is indexed twice, as instances
             source = {}
             for name, value in zip(names, values, strict=True):
                 value = plain(value)
@@ -126,7 +128,7 @@ class ValuesReader:
                     source[name] = value
             sources[pk] = source
         if self.many and sources:
-            base = queryset.model._base_manager.filter(pk__in=list(sources))
+            base = queryset.model._base_manager.using(queryset.db).filter(pk__in=list(sources))
             for name, path in self.many:
                 lists: dict[Any, list[Any]] = {}
                 for pk, value in base.filter(**{f"{path}__isnull": False}).values_list(
@@ -136,7 +138,7 @@ class ValuesReader:
                 for pk, values in lists.items():
                     if pk in sources:
                         sources[pk][name] = _sorted(values)
-        return list(sources.items())
+        return [(pk, sources[pk]) for pk in order]
 
 
 def values_reader(document: type[Document], plain: Callable[[Any], Any]) -> ValuesReader | None:
@@ -160,13 +162,16 @@ def values_reader(document: type[Document], plain: Callable[[Any], Any]) -> Valu
                 lookup = resolve_lookup(model, lookups[name])
             except ValueError:
                 return None
+            if isinstance(lookup.field, models.FileField):
+                return None
             (many if lookup.many else columns).append((name, lookup.path))
             continue
         try:
             field = model._meta.get_field(name)
         except FieldDoesNotExist:
             return None
-        if not field.concrete or field.many_to_many:
+        # A file is a FieldFile on an instance (an empty one indexed as missing).
+        if not field.concrete or field.many_to_many or isinstance(field, models.FileField):
             return None
         columns.append((name, field.attname))
     return ValuesReader(tuple(columns), tuple(many), plain)
