@@ -249,9 +249,7 @@ class Document(dsl.Document, metaclass=DocumentMeta):
 
     def prepare(self, instance: models.Model) -> dict[str, Any]:
         """Return the document's values for ``instance``, field by field."""
-        return {
-            name: _plain(get(self, instance)) for name, get in self._getters(type(instance))
-        }
+        return {name: _plain(get(self, instance)) for name, get in self._getters(type(instance))}
 
     @classmethod
     def from_instance(cls, instance: models.Model) -> Document:

@@ -46,7 +46,6 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import connections as db_connections
-from django.db import models
 from elasticsearch import helpers
 
 import djangoes

@@ -47,9 +47,7 @@ def resolve_lookup(model: type[models.Model], path: str) -> Lookup:
         try:
             field = current._meta.get_field(part)
         except FieldDoesNotExist:
-            raise ValueError(
-                f"'{path}': {current.__name__} has no field '{part}'"
-            ) from None
+            raise ValueError(f"'{path}': {current.__name__} has no field '{part}'") from None
         last = number == len(parts) - 1
         if field.is_relation:
             if last:
@@ -131,9 +129,7 @@ class ValuesReader:
             base = queryset.model._base_manager.using(queryset.db).filter(pk__in=list(sources))
             for name, path in self.many:
                 lists: dict[Any, list[Any]] = {}
-                for pk, value in base.filter(**{f"{path}__isnull": False}).values_list(
-                    "pk", path
-                ):
+                for pk, value in base.filter(**{f"{path}__isnull": False}).values_list("pk", path):
                     lists.setdefault(pk, []).append(plain(value))
                 for pk, values in lists.items():
                     if pk in sources:

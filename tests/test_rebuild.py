@@ -289,7 +289,10 @@ def test_the_ranges_of_the_workers_cover_every_row_once():
         if (after is None or pk > after) and (upto is None or pk <= upto)
     ]
     assert covered == pks
-    assert [len(list(rebuild.iter_pages(ProductDocument, "x", 2, a, u))) for a, u in ranges] == [2, 2, 2]
+    pages = [list(rebuild.iter_pages(ProductDocument, "x", 2, a, u)) for a, u in ranges]
+    assert [len(found) for found in pages] == [2, 2, 2]
+    ids = [action["_id"] for found in pages for page in found for action in page]
+    assert ids == [str(pk) for pk in pks]
     assert rebuild.split_ranges(ProductDocument, 20)[-1] == (pks[-2], None)  # one row each
 
 

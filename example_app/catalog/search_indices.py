@@ -21,17 +21,10 @@ class BookDocument(Document):
         model = Book
         # Mapped from the model fields' types: year → integer, price → double, ...
         fields = ["year", "price", "pages", "in_stock"]
+        # Values through relations: the author's name, the sorted names of the tags. With
+        # only fields and lookups (no prepare_<field> methods), rebuilds and signal writes
+        # read the books with values_list(), without model instances.
+        lookups = {"author": "author__name", "tags": "tags__name"}
         # Renaming an author or a tag re-indexes their books (on commit, in bulk): the
         # default get_instances_from_related() follows Book.author and Book.tags.
         related_models = [Author, Tag]
-
-    @classmethod
-    def get_queryset(cls):
-        # Rebuilds read the table in pages; fetch each page's authors and tags with it.
-        return super().get_queryset().select_related("author").prefetch_related("tags")
-
-    def prepare_author(self, instance: Book) -> str:
-        return instance.author.name
-
-    def prepare_tags(self, instance: Book) -> list[str]:
-        return [tag.name for tag in instance.tags.all()]

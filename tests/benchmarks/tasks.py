@@ -115,6 +115,25 @@ def djangoes_rebuild(rows: int, parallel: int = 0, processes: int | None = None)
     }
 
 
+def djangoes_rebuild_instances(rows: int) -> dict[str, Any]:
+    """The rebuild with ``prepare_category``/``prepare_tags`` methods: rows as model instances.
+
+    The same methods and queryset (``select_related``, ``prefetch_related``) as the
+    django-elasticsearch-dsl Document.
+    """
+    setup("tests.benchmarks.settings")
+    from tests.apps.shop.search_indices import ProductDocument
+
+    ProductDocument.prepare_category = lambda self, instance: (
+        instance.category.name if instance.category_id else None
+    )
+    ProductDocument.prepare_tags = lambda self, instance: sorted(
+        tag.name for tag in instance.tags.all()
+    )
+    assert ProductDocument._values_reader() is None
+    return djangoes_rebuild(rows)
+
+
 def raw_bulk(rows: int, helper: str = "streaming_bulk") -> dict[str, Any]:
     """The hand-written loader: values() pages, dicts, elasticsearch.helpers, tuned index."""
     setup("tests.benchmarks.settings")
@@ -312,6 +331,7 @@ TASKS = {
     "djangoes_rebuild": djangoes_rebuild,
     "djangoes_rebuild_parallel": lambda rows: djangoes_rebuild(rows, parallel=2),
     "djangoes_rebuild_one_process": lambda rows: djangoes_rebuild(rows, processes=0),
+    "djangoes_rebuild_instances": djangoes_rebuild_instances,
     "raw_streaming_bulk": lambda rows: raw_bulk(rows, "streaming_bulk"),
     "raw_parallel_bulk": lambda rows: raw_bulk(rows, "parallel_bulk"),
     "dedsl_rebuild": dedsl_rebuild,
