@@ -320,7 +320,7 @@ def _getter(cls: type[Document], model: type[models.Model], name: str) -> Getter
         return lambda document, instance: getattr(document, method)(instance)
     if name in lookups:
         try:
-            return path_getter(model, resolve_lookup(model, lookups[name]))
+            return path_getter(resolve_lookup(model, lookups[name]), _plain)
         except ValueError as exc:
             raise ImproperlyConfigured(
                 f"{cls.__name__}.Django.lookups['{name}'] is invalid: {exc}."

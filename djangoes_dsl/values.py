@@ -67,8 +67,12 @@ def lookups_of(document: type[Document]) -> dict[str, str]:
     return dict(getattr(document.Django, "lookups", None) or {})
 
 
-def path_getter(model: type[models.Model], lookup: Lookup) -> Callable[[Any, Any], Any]:
-    """Return ``get(document, instance)`` that follows ``lookup`` on a model instance."""
+def path_getter(lookup: Lookup, plain: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    """Return ``get(document, instance)`` that follows ``lookup`` on a model instance.
+
+    The values of a to-many lookup go through ``plain`` and are sorted, as when read by
+    :class:`ValuesReader`.
+    """
     parts = lookup.path.split(LOOKUP_SEP)
 
     def get(document: Any, instance: models.Model) -> Any:
@@ -83,7 +87,7 @@ def path_getter(model: type[models.Model], lookup: Lookup) -> Callable[[Any, Any
                     found.append(value)
             objects = found
         if lookup.many:
-            return _sorted(objects)
+            return _sorted([plain(value) for value in objects])
         return objects[0] if objects else None
 
     return get
