@@ -90,11 +90,11 @@ def node_env(session: nox.Session, client: str) -> tuple[dict[str, str], list[st
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff (pinned: formatting must not drift between runs) and mypy on djangoes."""
+    """ruff (pinned: formatting must not drift between runs) and mypy on both packages."""
     session.install("ruff==0.17.6", "mypy>=1.10", "django-stubs>=5.0", "-e", ".", CLIENTS["8"])
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "djangoes")
+    session.run("mypy", "djangoes", "djangoes_dsl")
 
 
 @nox.session(name="tests")

@@ -107,7 +107,7 @@ def _check_model_fields(document: Any, name: str) -> list[checks.CheckMessage]:
     model = document.get_model()
     if model is None:
         return []
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for field_name in getattr(document.Django, "fields", ()):
         try:
             model._meta.get_field(field_name)
@@ -137,7 +137,7 @@ def _check_model_fields(document: Any, name: str) -> list[checks.CheckMessage]:
 
 
 def _check_shared_mappings() -> list[checks.CheckMessage]:
-    errors = []
+    errors: list[checks.CheckMessage] = []
     seen: set[tuple[str, str]] = set()
     for document in registry.documents:
         key, _ = registry.registration(document)

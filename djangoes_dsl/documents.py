@@ -8,7 +8,7 @@ import inspect
 import types
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
@@ -28,7 +28,7 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
         django_opts = attrs.get("Django")
         model = getattr(django_opts, "model", None)
         for field_name in getattr(django_opts, "fields", ()) if model is not None else ():
-            if field_name in attrs:
+            if field_name in attrs or model is None:
                 continue
             try:
                 model_field = model._meta.get_field(field_name)
@@ -69,8 +69,9 @@ _READ_METHODS = frozenset({"source", "from_instance", "to_action"})
 
 
 def _all_subclasses(cls: type) -> list[type]:
-    found = []
-    for sub in cls.__subclasses__():
+    found: list[type] = []
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
         found += [sub, *_all_subclasses(sub)]
     return found
 
@@ -93,9 +94,9 @@ class Document(dsl.Document, metaclass=DocumentMeta):
 
     # The ES_INDICES key, server alias and read name this class is bound to (set by
     # ``register``). Not annotated: elasticsearch.dsl maps annotated attributes to fields.
-    _djangoes_key = None
-    _djangoes_using = None
-    _djangoes_read_index = None
+    _djangoes_key = cast("str | None", None)
+    _djangoes_using = cast("str | None", None)
+    _djangoes_read_index = cast("str | None", None)
 
     class Django:
         model: type[models.Model] | None = None
@@ -154,7 +155,7 @@ class Document(dsl.Document, metaclass=DocumentMeta):
         return name is not None and (found == name or found.startswith(f"{name}-"))
 
     @classmethod
-    def search(cls, using: Any = None, index: str | None = None) -> Search:
+    def search(cls, using: Any = None, index: str | None = None) -> Search:  # type: ignore[override]
         """Return a Search over this document's index (its read alias by default)."""
         return Search(using=cls._get_using(using), index=cls._default_index(index), doc_type=[cls])
 

@@ -86,7 +86,7 @@ def field_for_model_field(model_field: models.Field, multi: bool = False) -> Fie
     ``multi``: the field holds a list of values.
     """
     if model_field.is_relation and (model_field.many_to_one or model_field.one_to_one):
-        return field_for_model_field(model_field.target_field, multi)  # type: ignore[union-attr]
+        return field_for_model_field(model_field.target_field, multi)  # type: ignore[attr-defined]
     for model_class, field_class in MODEL_FIELD_TYPES:
         if isinstance(model_field, model_class):
             kwargs: dict[str, Any] = {"multi": True} if multi else {}

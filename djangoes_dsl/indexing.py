@@ -115,7 +115,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def expand_action(data: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def expand_action(data: Any) -> tuple[dict[str, Any], Any]:
     """Expand a bulk action like elasticsearch.helpers, keeping ``require_alias``."""
     require_alias = data.get("require_alias")
     if require_alias is None:

@@ -160,7 +160,7 @@ def split_ranges(document: type[Document], parts: int) -> list[tuple[Any, Any]]:
 _FILL_ACTION_KEYS = frozenset({"_op_type", "_index", "_id", "_source"})
 
 
-def _expand_fill_action(data: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def _expand_fill_action(data: Any) -> tuple[dict[str, Any], Any]:
     """``expand_action`` with a short cut for the actions ``Document.to_action`` returns."""
     if data.keys() == _FILL_ACTION_KEYS and data["_op_type"] == "index":
         return {"index": {"_index": data["_index"], "_id": data["_id"]}}, data["_source"]
@@ -176,7 +176,7 @@ def _send(
     thread with retries of rejected (429) requests (``streaming_bulk``), while this thread
     goes on reading rows: the database and the node work at the same time.
     """
-    options = {
+    options: dict[str, Any] = {
         "chunk_size": chunk_size,
         "raise_on_error": False,
         "raise_on_exception": False,
@@ -405,7 +405,8 @@ def _fill_in_processes(
             workers.append((process, receiver))
         pending = {receiver: number for number, (_, receiver) in enumerate(workers)}
         while pending:
-            for receiver in multiprocessing.connection.wait(list(pending)):
+            for ready in multiprocessing.connection.wait(list(pending)):
+                receiver = ready  # type: ignore[assignment]  # wait() returns what it was given
                 number = pending[receiver]
                 try:
                     message = receiver.recv()
@@ -640,7 +641,9 @@ class Rebuild:
         operations: Operations = {}
         search_after = None
         while True:
-            extra = {"search_after": search_after} if search_after is not None else {}
+            extra: dict[str, Any] = {}
+            if search_after is not None:
+                extra["search_after"] = search_after
             response = self.client.search(
                 index=self.journal,
                 query={"range": {"_seq_no": {"gt": self._seq_no}}},
@@ -652,8 +655,9 @@ class Rebuild:
             hits = response["hits"]["hits"]
             for hit in hits:
                 document = labels.get(hit["_source"].get("document"))
-                if document is not None:
-                    pk = document.get_model()._meta.pk.to_python(hit["_source"]["pk"])
+                model = document.get_model() if document is not None else None
+                if document is not None and model is not None:
+                    pk = model._meta.pk.to_python(hit["_source"]["pk"])
                     operations[(document, pk)] = None
                 self._seq_no = max(self._seq_no, hit["_seq_no"])
             if len(hits) < 1000:

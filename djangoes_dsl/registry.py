@@ -71,7 +71,7 @@ class DocumentRegistry:
         return [
             doc
             for doc in self._documents
-            if doc.get_model() is not None and doc.get_model()._meta.concrete_model is concrete
+            if (found := doc.get_model()) is not None and found._meta.concrete_model is concrete
         ]
 
     def documents_for_related(self, model: type[models.Model]) -> list[type[Document]]:
@@ -123,7 +123,7 @@ class DocumentRegistry:
             document._djangoes_key = key
             document._djangoes_using = None
             document._djangoes_read_index = None
-            document._index = dsl.Index(name=None)  # type: ignore[assignment]
+            document._index = dsl.Index(name=None)  # type: ignore[assignment,arg-type]
             return
         settings = djangoes.connections.get_index_settings(key)
         index = None
@@ -152,7 +152,7 @@ class DocumentRegistry:
     def unbind_all(self) -> None:
         """Detach every Document from its index; using one raises until it is bound again."""
         for document in self._documents:
-            document._index = dsl.Index(name=None)  # type: ignore[assignment]
+            document._index = dsl.Index(name=None)  # type: ignore[assignment,arg-type]
             document._djangoes_using = None
             document._djangoes_read_index = None
 

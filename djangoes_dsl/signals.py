@@ -13,7 +13,7 @@ import contextlib
 import weakref
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -301,7 +301,9 @@ def _linked_pks(
     source, target = m2m.m2m_field_name(), m2m.m2m_reverse_field_name()
     if reverse:
         source, target = target, source
-    manager = through._default_manager.using(using) if using else through._default_manager
+    manager = cast(Any, through)._default_manager  # not narrowed by the loop's "is"
+    if using:
+        manager = manager.using(using)
     return list(manager.filter(**{source: instance.pk}).values_list(target, flat=True))
 
 

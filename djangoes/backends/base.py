@@ -64,6 +64,14 @@ class BaseBackend:
         """Delete index ``key`` if it exists; return the concrete indices deleted."""
         raise NotImplementedError("A backend must provide 'delete_index()'.")
 
+    def concrete_indices(self, name: str) -> list[str]:
+        """Return the concrete indices behind ``name`` (an index or alias); [] if none."""
+        raise NotImplementedError("A backend must provide 'concrete_indices()'.")
+
+    def refresh(self, *, index: Any = None, **kwargs: Any) -> Any:
+        """Refresh this connection's indices (or ``index``)."""
+        raise NotImplementedError("A backend must provide 'refresh()'.")
+
     @property
     def index_names(self) -> list[str]:
         """Return the concrete index names this server serves."""

@@ -110,14 +110,14 @@ class Command(BaseCommand):
         if not keys:
             keys = dict.fromkeys(djangoes.connections.indices)
         targets = []
-        for key, documents in keys.items():
+        for key, given in keys.items():
             servers = registry.servers_for(key)
             if options["using"]:
                 servers = [alias for alias in servers if alias == options["using"]]
             elif servers:
                 servers = [registry.choose_server(key, None) or servers[0]]
             for using in servers:
-                chosen = documents if documents is not None else registry.documents_for_index(key)
+                chosen = given if given is not None else registry.documents_for_index(key)
                 targets.append(Target(key, using, list(dict.fromkeys(chosen))))
         if not targets:
             where = f"ES_SERVERS['{options['using']}']" if options["using"] else "any server"
