@@ -105,12 +105,18 @@ def tests(session: nox.Session, django: str, client: str) -> None:
     session.run("python", "-m", "pytest", *pytest_args, *session.posargs, env=env)
 
 
-@nox.session(python="3.11")
-def example(session: nox.Session) -> None:
+EXAMPLE_MATRIX = [nox.param("3.11", "5.2", "8", id="py3.11-django5.2-es8")]
+if ES9_SERVER:
+    EXAMPLE_MATRIX.append(nox.param("3.12", "6.0", "9", id="py3.12-django6.0-es9"))
+
+
+@nox.session(name="example")
+@nox.parametrize(("python", "django", "client"), EXAMPLE_MATRIX)
+def example(session: nox.Session, django: str, client: str) -> None:
     """The example site's own Django tests and its browser tests in headless Chromium."""
     session.run("scripts/install-chromium", external=True)
-    session.install("-e", ".[test,browser]", DJANGO["5.2"], CLIENTS["8"])
-    url = start_node(session, "8")
+    session.install("-e", ".[test,browser]", DJANGO[django], CLIENTS[client])
+    url = start_node(session, client)
     env = {"DJANGOES_URL": url, "DJANGOES_TEST_URL": url}
     session.chdir("example_app")
     session.run("python", "-m", "pytest", *session.posargs, env=env)
