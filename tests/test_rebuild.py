@@ -162,6 +162,29 @@ def test_an_indexing_error_midway_is_a_rebuild_error(monkeypatch):
     assert behind(name()) == before
 
 
+def test_a_new_index_the_node_refuses_leaves_no_journal_behind(monkeypatch):
+    make_rows(20)
+    populate("products")
+    before = behind(name())
+    backend = connections["default"]
+    original = backend.get_index_body
+
+    def refused_body(key, **kwargs):
+        body = original(key, **kwargs)
+        body["settings"]["number_of_shards"] = 0  # the node answers 400
+        return body
+
+    monkeypatch.setattr(backend, "get_index_body", refused_body)
+    with pytest.raises(Exception, match="number_of_shards"):
+        Rebuild("products").run()
+    # The journal was created alongside and is gone again: the next rebuild may run.
+    assert not client().indices.exists_alias(name=journal_alias(name()))
+    assert behind(name()) == before
+    monkeypatch.undo()
+    Rebuild("products").run()
+    assert len(indexed(ProductDocument)) == 20
+
+
 def test_a_second_rebuild_is_refused_while_one_runs():
     client().indices.create(index=f"{name()}-journal-x", aliases={journal_alias(name()): {}})
     try:
