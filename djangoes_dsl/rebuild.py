@@ -25,7 +25,6 @@ journal are deleted and the old index keeps serving.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import copy
 import datetime
@@ -573,12 +572,10 @@ class Rebuild:
             )
         old = self.backend.concrete_indices(self.name)
         try:
-            # The journal and the new index are created at the same time (two requests the
-            # master applies together); the fill starts once both exist.
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                journal = pool.submit(self.create_journal)
-                restore = self.create_new_index()
-                journal.result()
+            # Both without waiting for shard start: writes wait for their shard themselves.
+            # (No helper thread here: the fill may fork right after.)
+            self.create_journal()
+            restore = self.create_new_index()
             self.prepare_new_index(restore)
             self.swap(old)
         except BaseException:
