@@ -16,7 +16,14 @@ from elasticsearch import dsl
 
 from .fields import field_for_model_field
 from .search import Search
-from .values import ValuesReader, lookups_of, path_getter, resolve_lookup, values_reader
+from .values import (
+    INSTANCE_METHODS,
+    ValuesReader,
+    lookups_of,
+    path_getter,
+    resolve_lookup,
+    values_reader,
+)
 
 DEFAULT_CHUNK_SIZE = 1000
 
@@ -49,12 +56,12 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
 
     def __setattr__(cls, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        if name.startswith("prepare") or name in _READ_METHODS:
+        if name.startswith("prepare") or name in INSTANCE_METHODS:
             cls._forget_readers()
 
     def __delattr__(cls, name: str) -> None:
         super().__delattr__(name)
-        if name.startswith("prepare") or name in _READ_METHODS:
+        if name.startswith("prepare") or name in INSTANCE_METHODS:
             cls._forget_readers()
 
     def _forget_readers(cls) -> None:
@@ -63,9 +70,6 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
             for cache in ("_djangoes_getters", "_djangoes_reader"):
                 if cache in klass.__dict__:
                     type.__delattr__(klass, cache)
-
-
-_READ_METHODS = frozenset({"source", "from_instance", "to_action"})
 
 
 def _all_subclasses(cls: type) -> list[type]:
@@ -242,7 +246,7 @@ class Document(dsl.Document, metaclass=DocumentMeta):
         reader = cls._values_reader()
         if reader is not None:
             return [
-                (pk, {"_op_type": "index", "_index": index, "_id": str(pk), "_source": source})
+                (pk, _index_action(index, pk, source))
                 for pk, source in reader.read(queryset, limit)
             ]
         rows = queryset if limit is None else queryset[:limit]
@@ -268,12 +272,7 @@ class Document(dsl.Document, metaclass=DocumentMeta):
         target = index or cls.get_index_name()
         if op_type == "delete":
             return {"_op_type": "delete", "_index": target, "_id": str(instance.pk)}
-        return {
-            "_op_type": op_type,
-            "_index": target,
-            "_id": str(instance.pk),
-            "_source": cls.source(instance),
-        }
+        return _index_action(target, instance.pk, cls.source(instance), op_type)
 
     @classmethod
     def source(cls, instance: models.Model) -> dict[str, Any]:
@@ -300,6 +299,12 @@ class Document(dsl.Document, metaclass=DocumentMeta):
             for name, value in values
             if value is not None and value != [] and value != {}
         }
+
+
+def _index_action(
+    index: str, pk: Any, source: dict[str, Any], op_type: str = "index"
+) -> dict[str, Any]:
+    return {"_op_type": op_type, "_index": index, "_id": str(pk), "_source": source}
 
 
 #: Takes a field's value for a document from a model instance: ``getter(document, instance)``.

@@ -186,20 +186,20 @@ def _send(
             client, actions, thread_count=parallel, queue_size=parallel, **options
         )
         return _collect(results)
-    with _Pipe(chunk_size) as pipe:
-        sender = threading.Thread(
-            target=pipe.drain,
-            args=(lambda stream: helpers.streaming_bulk(client, stream, max_retries=3, **options),),
-            name="djangoes-fill-sender",
-            daemon=True,
-        )
-        sender.start()
-        try:
-            for action in actions:
-                pipe.put(action)
-        finally:
-            pipe.close()
-            sender.join()
+    pipe = _Pipe(chunk_size)
+    sender = threading.Thread(
+        target=pipe.drain,
+        args=(lambda stream: helpers.streaming_bulk(client, stream, max_retries=3, **options),),
+        name="djangoes-fill-sender",
+        daemon=True,
+    )
+    sender.start()
+    try:
+        for action in actions:
+            pipe.put(action)
+    finally:
+        pipe.close()
+        sender.join()
     return pipe.result()
 
 
@@ -230,13 +230,6 @@ class _Pipe:
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.outcome: FillResult | None = None
-
-    def __enter__(self) -> _Pipe:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.error is not None and exc[1] is None:
-            raise self.error
 
     def put(self, action: dict[str, Any]) -> None:
         self.chunk.append(action)

@@ -23,7 +23,8 @@ from django.db.models.constants import LOOKUP_SEP
 if TYPE_CHECKING:
     from .documents import Document
 
-_OVERRIDABLE = ("prepare", "source", "from_instance", "to_action")
+#: Document methods that, when overridden, make a Document read model instances.
+INSTANCE_METHODS = ("prepare", "source", "from_instance", "to_action")
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def values_reader(document: type[Document], plain: Callable[[Any], Any]) -> Valu
     model = document.get_model()
     if model is None:
         return None
-    for method in _OVERRIDABLE:
+    for method in INSTANCE_METHODS:
         if inspect.getattr_static(document, method) is not inspect.getattr_static(Document, method):
             return None
     lookups = lookups_of(document)
