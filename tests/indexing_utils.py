@@ -9,6 +9,7 @@ from typing import Any
 
 from djangoes import connections
 from djangoes_dsl import Document
+from djangoes_dsl.indexing import journal_alias
 
 
 def leftovers(document: type[Document]) -> list[str]:
@@ -18,6 +19,16 @@ def leftovers(document: type[Document]) -> list[str]:
     found = client.indices.get(index=f"{name}-*", ignore_unavailable=True, allow_no_indices=True)
     behind = set(connections[document.get_using()].concrete_indices(name))
     return sorted(set(found.body) - behind)
+
+
+@contextlib.contextmanager
+def fresh_index(document: type[Document]) -> Iterator[None]:
+    """Around a test: the document's index anew; after it, no index nor journal left behind."""
+    reset_index(document)
+    yield
+    assert leftovers(document) == []
+    client = connections[document.get_using()].client
+    assert not client.indices.exists_alias(name=journal_alias(document.get_index_name()))
 
 
 def reset_index(document: type[Document]) -> None:

@@ -19,17 +19,15 @@ from djangoes_dsl.indexing import journal_alias
 from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
 from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
-from tests.indexing_utils import indexed, leftovers, reset_index
+from tests.indexing_utils import fresh_index, indexed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def fresh_index():
-    reset_index(ProductDocument)
-    yield
-    assert leftovers(ProductDocument) == []
-    assert not client().indices.exists_alias(name=journal_alias(name()))
+def fresh_products():
+    with fresh_index(ProductDocument):
+        yield
 
 
 def client():

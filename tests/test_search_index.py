@@ -13,21 +13,20 @@ from tests.apps.blog.models import Article
 from tests.apps.blog.search_indices import ArticleDocument
 from tests.apps.shop.models import Product
 from tests.apps.shop.search_indices import ProductDocument
-from tests.indexing_utils import indexed, leftovers, reset_index
+from tests.indexing_utils import fresh_index, indexed, reset_index
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def fresh_indices():
-    reset_index(ProductDocument)
-    reset_index(ArticleDocument)
-    with indexing_paused():
-        for n in range(30):
-            Product.objects.create(sku=f"SKU-{n}", title=f"Product {n}")
-        Article.objects.create(title="An article")
-    yield
-    assert leftovers(ProductDocument) == []
+    with fresh_index(ProductDocument):
+        reset_index(ArticleDocument)
+        with indexing_paused():
+            for n in range(30):
+                Product.objects.create(sku=f"SKU-{n}", title=f"Product {n}")
+            Article.objects.create(title="An article")
+        yield
 
 
 def run(*args: str) -> str:

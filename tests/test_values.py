@@ -15,16 +15,15 @@ from djangoes_dsl.rebuild import Rebuild
 from djangoes_dsl.values import resolve_lookup
 from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
-from tests.indexing_utils import indexed, leftovers, reset_index
+from tests.indexing_utils import fresh_index, indexed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def fresh_index():
-    reset_index(ProductDocument)
-    yield
-    assert leftovers(ProductDocument) == []
+def fresh_products():
+    with fresh_index(ProductDocument):
+        yield
 
 
 def make_products() -> list[Product]:
