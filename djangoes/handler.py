@@ -26,20 +26,18 @@ TEST_PREFIX = "test_"
 
 
 def load_backend(path: str) -> type[BaseBackend]:
-    """Import and return the backend class at the dotted ``path``."""
-    return import_string(path)
+    """Import and return the backend class at the dotted ``path``.
 
-
-class _ProcessConnections:
-    """Backends cached for the whole process.
-
-    Django's database handler keeps one connection per thread because a DB-API connection is
-    not thread-safe. An Elasticsearch client is: it holds a pool of HTTP connections that any
-    number of threads may draw from. Sharing one client per alias and process keeps sockets
-    few and reused, and lets elasticsearch.dsl's global registry hold that very client. Only a
-    fork makes a client unsafe (the child would share the parent's sockets), and
-    ``check_for_multiprocess`` handles that.
+    Raise ImproperlyConfigured naming ``path`` and the import error when it cannot be
+    imported.
     """
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"{path!r} isn't an available ElasticSearch backend. Set ENGINE to the dotted "
+            f"path of a backend class, such as {DEFAULT_ENGINE!r}. Error was: {exc}"
+        ) from exc
 
 
 class ConnectionHandler(BaseConnectionHandler):
@@ -56,13 +54,38 @@ class ConnectionHandler(BaseConnectionHandler):
         super().__init__(servers)
         self._servers_arg = servers
         self._indices_arg = indices
-        self._connections = _ProcessConnections()
+        # Backends live in a plain dict looked up by key (an alias such as '__class__' must
+        # not find an attribute). One backend per alias and process, shared by all threads:
+        # Django's database handler keeps one connection per thread because a DB-API
+        # connection is not thread-safe, but an Elasticsearch client is (it holds a pool of
+        # HTTP connections any thread may draw from). Only a fork makes a client unsafe,
+        # and ``check_for_multiprocess`` handles that.
+        self._backends: dict[str, BaseBackend] = {}
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._test_mode = False
         self._test_suffix = ""
+        self._generation = 0
 
     # -- settings -------------------------------------------------------------------------
+
+    @property
+    def servers(self) -> dict[str, dict[str, Any]]:
+        """Return the configured ES_SERVERS, every alias with its defaults filled in.
+
+        Raise ImproperlyConfigured when servers are configured without ``default``.
+        """
+        return self.settings
+
+    @property
+    def generation(self) -> int:
+        """Return a number that changes whenever the settings or names in force change.
+
+        Whatever derives from the settings (an index name, a Document's index) may be cached
+        until this number changes: after ``override_settings``, a switch to or from test
+        names, or ``reset()``. A fork keeps the names, so it keeps the number.
+        """
+        return self._generation
 
     def configure_settings(self, settings: Any) -> dict[str, dict[str, Any]]:
         if settings is None:
@@ -242,28 +265,55 @@ class ConnectionHandler(BaseConnectionHandler):
         except KeyError:
             raise IndexDoesNotExist(f"The index '{key}' is not configured in ES_INDICES.") from None
 
+    # -- which server serves an index ------------------------------------------------------
+
+    def _served(self, alias: str) -> list[str]:
+        """Return the keys server ``alias`` serves now (its INDICES, or TEST INDICES)."""
+        server = self._server(alias)
+        return server["TEST"]["INDICES"] if self._test_mode else server["INDICES"]
+
+    def servers_for_index(self, key: str) -> list[str]:
+        """Return the aliases of the servers that serve index ``key`` now, in ES_SERVERS order."""
+        return [alias for alias in self.settings if key in self._served(alias)]
+
+    def server_for_index(self, key: str, using: str | None = None) -> str | None:
+        """Return the alias of the server that holds index ``key`` now; None if none does.
+
+        With ``using``, that server if it serves ``key``; else ``default`` when it serves
+        ``key``, else the first server (in ES_SERVERS order) that does.
+        """
+        servers = self.servers_for_index(key)
+        if using is not None:
+            return using if using in servers else None
+        if DEFAULT_ES_ALIAS in servers:
+            return DEFAULT_ES_ALIAS
+        return servers[0] if servers else None
+
     # -- backends -------------------------------------------------------------------------
 
-    def load_backend(self, alias: str) -> type[BaseBackend]:
-        """Return the backend class named by ENGINE of server ``alias``."""
+    def load_backend(self, alias: str) -> BaseBackend:
+        """Prepare and load a backend for the given alias.
+
+        Fill in the defaults of the server and of the indices it serves, take the test
+        settings when test names are in force, and return a new backend instance (not
+        cached: ``connections[alias]`` is the cached one).
+        """
         from .backends.base import BaseBackend
 
+        self.ensure_server_defaults(alias)
         path = self._server(alias)["ENGINE"]
         try:
             backend_class = load_backend(path)
-        except ImportError as exc:
+        except ImproperlyConfigured as exc:
             raise ImproperlyConfigured(
-                f"ES_SERVERS['{alias}']['ENGINE'] is '{path}', which could not be imported: {exc}"
-            ) from exc
+                f"ES_SERVERS['{alias}']['ENGINE'] is '{path}', which could not be imported: "
+                f"{exc.__cause__ or exc}"
+            ) from exc.__cause__ or exc
         if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
             raise ImproperlyConfigured(
                 f"ES_SERVERS['{alias}']['ENGINE'] is '{path}', which is not a subclass of "
                 f"djangoes.backends.base.BaseBackend."
             )
-        return backend_class
-
-    def create_connection(self, alias: str) -> BaseBackend:
-        backend_class = self.load_backend(alias)
         return backend_class(
             alias,
             self.get_server_settings(alias),
@@ -271,27 +321,26 @@ class ConnectionHandler(BaseConnectionHandler):
             write_guard=self.live_index_names() if self._test_mode else None,
         )
 
-    # Backends live in a plain dict (``vars(self._connections)``), looked up by key: an alias
-    # such as '__class__' must not find an attribute of the holder object.
+    def create_connection(self, alias: str) -> BaseBackend:
+        return self.load_backend(alias)
 
     def __getitem__(self, alias: str) -> BaseBackend:
         self.check_for_multiprocess()
-        backend = vars(self._connections).get(alias)
+        backend = self._backends.get(alias)
         if backend is not None:
             return backend
         with self._lock:
-            built = vars(self._connections)
-            if alias not in built:
+            if alias not in self._backends:
                 if alias not in self.settings:
                     raise self._does_not_exist(alias)
-                built[alias] = self.create_connection(alias)
-            return built[alias]
+                self._backends[alias] = self.create_connection(alias)
+            return self._backends[alias]
 
     def __setitem__(self, alias: str, backend: BaseBackend) -> None:
-        vars(self._connections)[alias] = backend
+        self._backends[alias] = backend
 
     def __delitem__(self, alias: str) -> None:
-        del vars(self._connections)[alias]
+        del self._backends[alias]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.settings)
@@ -300,7 +349,7 @@ class ConnectionHandler(BaseConnectionHandler):
         """Return the backend of every alias (only those built so far with initialized_only)."""
         if initialized_only:
             self.check_for_multiprocess()
-            return list(vars(self._connections).values())
+            return list(self._backends.values())
         return [self[alias] for alias in self]
 
     def close_all(self) -> None:
@@ -314,29 +363,31 @@ class ConnectionHandler(BaseConnectionHandler):
 
         The child must not use the parent's client: both would read and write the same
         sockets. The parent's objects are dropped, not closed, so the parent keeps working.
+        Names stay as they are, so ``generation`` does not change.
         """
         pid = os.getpid()
         if pid != self._pid:
             self._pid = pid
             self._lock = threading.RLock()
-            self._connections = _ProcessConnections()
-            connections_reset.send(sender=type(self), handler=self)
+            self._backends = {}
 
     def reset(self) -> None:
         """Close and forget every backend; the next access builds them anew."""
         with self._lock:
             self.close_all()
-            self._connections = _ProcessConnections()
+            self._backends = {}
+            self._generation += 1
         connections_reset.send(sender=type(self), handler=self)
 
     def reconfigure(self) -> None:
         """Re-read ES_SERVERS and ES_INDICES (after a settings change) and reset backends."""
         with self._lock:
             self.close_all()
-            self._connections = _ProcessConnections()
+            self._backends = {}
             self.__dict__.pop("settings", None)
             self.__dict__.pop("_indices_settings", None)
             self._settings = self._servers_arg
+            self._generation += 1
         connections_reset.send(sender=type(self), handler=self)
 
     # -- test settings --------------------------------------------------------------------

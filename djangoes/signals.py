@@ -2,8 +2,10 @@
 
 from django.dispatch import Signal
 
-#: Sent after the handler dropped its backends (settings change, test switch, fork).
-#: Arguments: ``handler``. Receivers that hold clients (e.g. a DSL registry) refresh them.
+#: Sent after the handler dropped its backends and its names in force may have changed
+#: (``override_settings``, a switch to or from test names, ``reset()``). Arguments:
+#: ``handler``. Nothing in djangoes needs it: whatever derives from the settings asks the
+#: handler again when ``handler.generation`` changed.
 connections_reset = Signal()
 
 #: Sent while the body of an index about to be created is assembled.

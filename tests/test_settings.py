@@ -178,7 +178,49 @@ def test_a_backend_is_built_once_per_alias():
 def test_load_backend_imports_a_dotted_path():
     path = "djangoes.backends.elasticsearch.ElasticsearchBackend"
     assert load_backend(path) is ElasticsearchBackend
-    assert handler().load_backend("default") is ElasticsearchBackend
+
+
+def test_module_load_backend_names_the_path_and_the_import_error():
+    with pytest.raises(ImproperlyConfigured) as raised:
+        load_backend("no.such.Backend")
+    message = str(raised.value)
+    assert message.startswith("'no.such.Backend' isn't an available ElasticSearch backend.")
+    assert message.endswith("Error was: No module named 'no'")
+
+
+def test_handler_load_backend_prepares_and_returns_a_new_backend_instance():
+    connections = handler({"default": {"INDICES": ["a"]}}, {"a": {"NAME": "live_a"}})
+    backend = connections.load_backend("default")
+    assert isinstance(backend, ElasticsearchBackend)
+    assert backend.alias == "default"
+    assert backend.server["HOSTS"] == ["http://127.0.0.1:9200"]  # defaults ensured
+    assert backend.index_names == ["live_a"]
+    assert connections.load_backend("default") is not backend  # not the cached one
+    assert connections["default"] is connections["default"]
+    connections.use_test_settings(True)
+    assert connections.load_backend("default").index_names == ["test_live_a"]
+
+
+def test_servers_are_the_configured_servers_with_defaults():
+    connections = handler({"default": {"INDICES": ["a"]}, "other": {}}, {"a": {}})
+    assert list(connections.servers) == ["default", "other"]
+    assert connections.servers["other"]["ENGINE"] == (
+        "djangoes.backends.elasticsearch.ElasticsearchBackend"
+    )
+    assert connections.servers["default"]["TEST"] == {"INDICES": ["a"]}
+    assert connections.servers is connections.settings
+
+
+def test_names_are_listed_once_when_indices_share_an_alias():
+    indices = {
+        "a": {"NAME": "a1", "ALIASES": ["shared", "a_read"]},
+        "b": {"NAME": "b1", "ALIASES": ["b_read", "shared"]},
+        "c": {"NAME": "a1"},
+    }
+    backend = handler({"default": {"INDICES": ["a", "b", "c"]}}, indices)["default"]
+    assert backend.alias_names == ["shared", "a_read", "b_read"]
+    assert backend.indices == ["shared", "a_read", "b_read", "a1"]
+    assert backend.index_names == ["a1", "b1"]
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -187,6 +229,8 @@ def test_load_backend_imports_a_dotted_path():
 def test_servers_without_default_are_refused():
     with raises(ImproperlyConfigured, "You must define a 'default' ElasticSearch server"):
         handler({"other": {}}).settings  # noqa: B018
+    with raises(ImproperlyConfigured, "You must define a 'default' ElasticSearch server"):
+        handler({"other": {}}).servers  # noqa: B018
 
 
 def test_the_missing_default_is_reported_on_first_use():

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..signals import prepare_index_body
+from .creation import BaseIndexCreation
 
 
 def redact_host(host: Any) -> str:
@@ -27,9 +28,13 @@ class BaseBackend:
     """A configured server and the indices it serves.
 
     Subclasses provide ``client``, ``close()``, and, for the test support that creates and
-    deletes test indices, ``create_index(key)`` and ``delete_index(key)``. Settings arrive
-    already resolved by the handler (test names when test settings are active).
+    deletes test indices (through ``creation``), ``create_index(key)``, ``delete_index(key)``
+    and ``concrete_indices(name)``. Settings arrive already resolved by the handler (test
+    names when test settings are active).
     """
+
+    #: The class of ``creation``: the object that creates and destroys test indices.
+    creation_class: type[BaseIndexCreation] = BaseIndexCreation
 
     def __init__(
         self,
@@ -42,6 +47,7 @@ class BaseBackend:
         self.server = server
         self.server_indices = server_indices
         self.write_guard = write_guard
+        self.creation = self.creation_class(self)
 
     def __repr__(self) -> str:
         hosts = [redact_host(host) for host in self.server.get("HOSTS", [])]
@@ -74,21 +80,28 @@ class BaseBackend:
 
     @property
     def index_names(self) -> list[str]:
-        """Return the concrete index names this server serves."""
-        return [index["NAME"] for index in self.server_indices.values()]
+        """Return the index names this server serves, in configured order, each once."""
+        return list(dict.fromkeys(index["NAME"] for index in self.server_indices.values()))
 
     @property
     def alias_names(self) -> list[str]:
-        """Return every alias of the indices this server serves."""
-        return [alias for index in self.server_indices.values() for alias in index["ALIASES"]]
+        """Return the aliases of the indices this server serves, in configured order, each once."""
+        return list(
+            dict.fromkeys(
+                alias for index in self.server_indices.values() for alias in index["ALIASES"]
+            )
+        )
 
     @property
     def indices(self) -> list[str]:
-        """Return the names to query: each index's aliases where set, else its name."""
-        names: list[str] = []
-        for index in self.server_indices.values():
-            names.extend(index["ALIASES"] or [index["NAME"]])
-        return names
+        """Return the names to query: each index's aliases where set, else its name; each once."""
+        return list(
+            dict.fromkeys(
+                name
+                for index in self.server_indices.values()
+                for name in (index["ALIASES"] or [index["NAME"]])
+            )
+        )
 
     def get_index(self, key: str) -> dict[str, Any]:
         """Return the settings (NAME, ALIASES, SETTINGS) of index ``key`` on this server."""

@@ -6,9 +6,11 @@ import threading
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, AuthenticationException, Elasticsearch, TransportError
+from elasticsearch import ConnectionError as ClientConnectionError
 
 from .base import BaseBackend
+from .creation import BaseIndexCreation
 from .guard import check_write
 
 
@@ -36,6 +38,33 @@ class DjangoesElasticsearch(Elasticsearch):
         return client
 
 
+class ElasticsearchIndexCreation(BaseIndexCreation):
+    """Create and destroy test indices with the official client; explain its errors."""
+
+    creation_errors = (ApiError, TransportError)
+
+    def hint(self, exc: BaseException) -> str:
+        alias = self.backend.alias
+        if isinstance(exc, ClientConnectionError):
+            return (
+                "Is Elasticsearch running? Start a local node with 'scripts/es-node start' or "
+                f"point ES_SERVERS['{alias}']['HOSTS'] at a running one."
+            )
+        if isinstance(exc, AuthenticationException):
+            return (
+                f"The server refused the credentials: check ES_SERVERS['{alias}'] (the user "
+                f"and password or API key in PARAMS or HOSTS)."
+            )
+        if "media_type_header_exception" in str(exc):
+            return (
+                "The elasticsearch-py client is newer than the server: install a client whose "
+                "major version is not above the server's (e.g. 'elasticsearch>=8.18,<9' for 8.x)."
+            )
+        return (
+            f"Check the SETTINGS of the indices ES_SERVERS['{alias}'] serves, and the server's log."
+        )
+
+
 class ElasticsearchBackend(BaseBackend):
     """Wrap an ``elasticsearch.Elasticsearch`` built from HOSTS and PARAMS.
 
@@ -44,6 +73,7 @@ class ElasticsearchBackend(BaseBackend):
     """
 
     client_class = DjangoesElasticsearch
+    creation_class = ElasticsearchIndexCreation
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
