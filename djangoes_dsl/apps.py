@@ -1,11 +1,19 @@
-"""The djangoes_dsl app: connect the DSL registry, discover and bind Documents."""
+"""The djangoes_dsl app: register the connections with elasticsearch.dsl, discover Documents."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.apps import AppConfig
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.utils.module_loading import autodiscover_modules
+from elasticsearch.dsl import connections as dsl_connections
+
+import djangoes
+from djangoes.signals import prepare_index_body
+
+from .adapters import ClientProxy
 
 
 class DjangoesDslConfig(AppConfig):
@@ -14,34 +22,45 @@ class DjangoesDslConfig(AppConfig):
     default = True
 
     def ready(self) -> None:
-        from djangoes.signals import connections_reset, prepare_index_body
-
         from . import checks  # noqa: F401  (registers the system checks)
-        from .registry import registry, sync_dsl_connections
+        from .signals import setup_signal_processor
 
         sync_dsl_connections()
         autodiscover_modules("search_indices")
-        registry.bind_all()
-        connections_reset.connect(_on_connections_reset, dispatch_uid="djangoes_dsl.reset")
         prepare_index_body.connect(_add_mappings, dispatch_uid="djangoes_dsl.mappings")
-
-        from .signals import setup_signal_processor
-
+        setting_changed.connect(_on_setting_changed, dispatch_uid="djangoes_dsl.settings")
         setup_signal_processor()
 
 
-def _on_connections_reset(**kwargs: Any) -> None:
-    from django.core.exceptions import ImproperlyConfigured
+_synced_aliases: set[str] = set()
 
-    from .registry import registry, sync_dsl_connections
 
+def _client(alias: str) -> Any:
+    return djangoes.connections[alias].client
+
+
+def sync_dsl_connections() -> None:
+    """Register every ES_SERVERS alias with elasticsearch.dsl's connections registry.
+
+    What is registered stands for ``djangoes.connections[alias].client`` (see
+    ``adapters.ClientProxy``): no client is built until a request is made. Invalid
+    ES_SERVERS register nothing; ``manage.py check`` reports them.
+    """
     try:
-        sync_dsl_connections()
-        registry.bind_all()
+        configured = set(djangoes.connections)
     except ImproperlyConfigured:
-        # Invalid new settings: leave Documents unbound; the system checks and the next use
-        # of a connection report the error with its fix.
-        registry.unbind_all()
+        configured = set()
+    for alias in _synced_aliases - configured:
+        dsl_connections.remove_connection(alias)
+    for alias in configured - _synced_aliases:
+        dsl_connections.add_connection(alias, ClientProxy(alias, _client))  # type: ignore[arg-type]
+    _synced_aliases.clear()
+    _synced_aliases.update(configured)
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "ES_SERVERS":
+        sync_dsl_connections()
 
 
 def _add_mappings(*, backend: Any, key: str, body: dict[str, Any], **kwargs: Any) -> None:

@@ -141,7 +141,8 @@ def _check_shared_mappings() -> list[checks.CheckMessage]:
     seen: set[tuple[str, str]] = set()
     for document in registry.documents:
         key, _ = registry.registration(document)
-        using = document._djangoes_using
+        binding = document.get_binding()
+        using = binding.using if binding is not None else None
         if using is None or (key, using) in seen:
             continue
         seen.add((key, using))

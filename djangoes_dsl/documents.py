@@ -8,12 +8,20 @@ import inspect
 import types
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, cast
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from elasticsearch import dsl
 
+from .adapters import (
+    INDEX_ATTRIBUTE,
+    DocumentHooks,
+    keep_own_index,
+    mapping_field_names,
+    unnamed_index_options,
+)
 from .fields import field_for_model_field
 from .search import Search
 from .values import (
@@ -52,9 +60,15 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
                 # Reported by the system check djangoes_dsl.E006; no mapping for it.
                 continue
             attrs[field_name] = field_for_model_field(lookup.field, multi=lookup.many)
+        # Each Document class starts with an unnamed index of its own; registering it binds
+        # it to a configured index (see registry.py).
+        attrs.setdefault("Index", unnamed_index_options())
         return super().__new__(mcs, name, bases, attrs)
 
     def __setattr__(cls, name: str, value: Any) -> None:
+        if name == INDEX_ATTRIBUTE:
+            keep_own_index(cls, value)
+            return
         super().__setattr__(name, value)
         if name.startswith("prepare") or name in INSTANCE_METHODS:
             cls._forget_readers()
@@ -80,7 +94,22 @@ def _all_subclasses(cls: type) -> list[type]:
     return found
 
 
-class Document(dsl.Document, metaclass=DocumentMeta):
+@dataclass(frozen=True)
+class Binding:
+    """Where a registered Document's index is now (live or test names)."""
+
+    key: str  # the ES_INDICES key
+    using: str  # the ES_SERVERS alias of the server that holds it
+    name: str  # NAME: where writes go
+    aliases: tuple[str, ...]  # ALIASES: the first one is where reads go
+    index: dsl.Index  # the elasticsearch.dsl Index, with the mapping of every Document on it
+
+    @property
+    def read_name(self) -> str:
+        return self.aliases[0] if self.aliases else self.name
+
+
+class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
     """A search document bound, by ``@register("<ES_INDICES key>")``, to a configured index.
 
     An inner ``class Django`` connects it to a model:
@@ -96,12 +125,6 @@ class Document(dsl.Document, metaclass=DocumentMeta):
     ``prepare_<field>(self, instance)`` overrides how any field's value is taken.
     """
 
-    # The ES_INDICES key, server alias and read name this class is bound to (set by
-    # ``register``). Not annotated: elasticsearch.dsl maps annotated attributes to fields.
-    _djangoes_key = cast("str | None", None)
-    _djangoes_using = cast("str | None", None)
-    _djangoes_read_index = cast("str | None", None)
-
     class Django:
         model: type[models.Model] | None = None
         fields: ClassVar[list[str]] = []
@@ -113,55 +136,73 @@ class Document(dsl.Document, metaclass=DocumentMeta):
     # -- index binding ----------------------------------------------------------------------
 
     @classmethod
-    def _require_bound(cls) -> None:
-        if cls._djangoes_key is None or cls._index._name is None:
+    def get_binding(cls) -> Binding | None:
+        """Return where this document's index is now; None when it is not bound to one.
+
+        Raise ImproperlyConfigured when ES_SERVERS or ES_INDICES are invalid.
+        """
+        registry = cls.__dict__.get("_djangoes_registry")
+        return registry.binding(cls) if registry is not None else None
+
+    @classmethod
+    def is_bound(cls) -> bool:
+        """Return whether this document is registered to a configured, served index."""
+        try:
+            return cls.get_binding() is not None
+        except ImproperlyConfigured:
+            return False
+
+    @classmethod
+    def _bound(cls) -> Binding:
+        binding = cls.get_binding()
+        if binding is None:
             raise ImproperlyConfigured(
                 f"{cls.__name__} is not bound to an index: decorate it with "
                 f"@register('<ES_INDICES key>') in a search_indices.py module of an installed "
                 f"app, with that key configured in ES_INDICES and served by an ES_SERVERS entry "
                 f"('manage.py check' says which part is missing)."
             )
+        return binding
 
     @classmethod
     def get_index_key(cls) -> str:
         """Return the ES_INDICES key this document is registered to."""
-        cls._require_bound()
-        return cls._djangoes_key  # type: ignore[return-value]
+        return cls._bound().key
 
     @classmethod
     def get_using(cls) -> str:
         """Return the ES_SERVERS alias whose server holds this document's index."""
-        cls._require_bound()
-        return cls._djangoes_using  # type: ignore[return-value]
+        return cls._bound().using
 
     @classmethod
     def get_index_name(cls) -> str:
         """Return the index name writes go to (the configured NAME, test name under tests)."""
-        cls._require_bound()
-        return cls._index._name
+        return cls._bound().name
 
     @classmethod
     def get_read_index(cls) -> str:
         """Return the name searches go to: the first configured alias, else the NAME."""
-        cls._require_bound()
-        return cls._djangoes_read_index or cls._index._name
+        return cls._bound().read_name
 
     @classmethod
-    def _default_index(cls, index: str | None = None) -> str:
-        return index or cls.get_read_index()
+    def owns_hit(cls, hit: dict[str, Any]) -> bool:
+        """Return whether a search hit comes from this document's index.
 
-    @classmethod
-    def _matches(cls, hit: dict[str, Any]) -> bool:
-        # Hits carry the concrete index name, which after a zero-downtime rebuild is
-        # '<NAME>-<timestamp>' behind the NAME alias.
-        name = cls._index._name
+        Hits carry the concrete index name, which after a zero-downtime rebuild is
+        ``<NAME>-<timestamp>`` behind the NAME alias.
+        """
+        binding = cls.get_binding()
+        if binding is None:
+            return False
         found = hit.get("_index", "")
-        return name is not None and (found == name or found.startswith(f"{name}-"))
+        return found == binding.name or found.startswith(f"{binding.name}-")
 
     @classmethod
     def search(cls, using: Any = None, index: str | None = None) -> Search:  # type: ignore[override]
         """Return a Search over this document's index (its read alias by default)."""
-        return Search(using=cls._get_using(using), index=cls._default_index(index), doc_type=[cls])
+        return Search(
+            using=using or cls.get_using(), index=index or cls.get_read_index(), doc_type=[cls]
+        )
 
     # -- model binding ----------------------------------------------------------------------
 
@@ -219,7 +260,7 @@ class Document(dsl.Document, metaclass=DocumentMeta):
             cls._djangoes_getters = cache
         getters = cache.get(model)
         if getters is None:
-            getters = [(name, _getter(cls, model, name)) for name in cls._doc_type.mapping]
+            getters = [(name, _getter(cls, model, name)) for name in mapping_field_names(cls)]
             cache[model] = getters
         return getters
 
@@ -230,7 +271,7 @@ class Document(dsl.Document, metaclass=DocumentMeta):
     @classmethod
     def _values_reader(cls) -> ValuesReader | None:
         if "_djangoes_reader" not in cls.__dict__:
-            cls._djangoes_reader = values_reader(cls, _plain)
+            cls._djangoes_reader = values_reader(cls, Document, _plain)
         return cls.__dict__["_djangoes_reader"]
 
     @classmethod

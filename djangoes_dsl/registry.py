@@ -1,29 +1,50 @@
-"""The registry of Documents and their binding to configured indices and servers."""
+"""The registry of Documents: which ES_INDICES key each is registered to.
+
+Where a Document's index is — its name (live or test), aliases, settings and server — is
+not stored on the Document: ``djangoes.connections`` owns it, and the registry resolves it
+when the Document is used, caching the answer until ``connections.generation`` changes (a
+settings change or a switch to or from test names; a fork keeps the names).
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from elasticsearch import dsl
-from elasticsearch.dsl import connections as dsl_connections
 
 import djangoes
 
-from .documents import Document
+from .adapters import install_index_resolver
+from .documents import Binding, Document
 
 D = TypeVar("D", bound=type[Document])
 
 
+@dataclass(frozen=True)
+class Registration:
+    """What ``register`` was given: the ES_INDICES key and, optionally, the server alias."""
+
+    key: str
+    using: str | None
+
+
 class DocumentRegistry:
-    """Documents registered with ``@register(key)``, bound to their configured index."""
+    """Documents registered with ``@register(key)``."""
 
     def __init__(self) -> None:
-        self._documents: dict[type[Document], tuple[str, str | None]] = {}
+        self._documents: dict[type[Document], Registration] = {}
+        self._lock = threading.RLock()
+        self._resolved_for: tuple[int, int] | None = None
+        self._bindings: dict[type[Document], Binding | None] = {}
+        self._version = 0  # changes with every (un)registration
 
     def register(self, key: str, using: str | None = None) -> Callable[[D], D]:
-        """Bind the decorated Document to ES_INDICES ``key`` (on server ``using``)."""
+        """Register the decorated Document to ES_INDICES ``key`` (on server ``using``)."""
         if not isinstance(key, str):
             raise TypeError(
                 "register() takes the ES_INDICES key of the index, e.g. "
@@ -38,14 +59,22 @@ class DocumentRegistry:
                 )
             if document is Document:
                 raise TypeError("The Document base class itself cannot be registered.")
-            self._documents[document] = (key, using)
-            self.bind(document)
+            with self._lock:
+                self._documents[document] = Registration(key, using)
+                self._version += 1
+            document._djangoes_registry = self
+            install_index_resolver(document, self._resolved_index)
             return document
 
         return decorator
 
     def unregister(self, document: type[Document]) -> None:
-        self._documents.pop(document, None)
+        """Forget ``document``: it is no longer bound to an index nor indexed by signals."""
+        with self._lock:
+            if self._documents.pop(document, None) is not None:
+                self._version += 1
+                if document.__dict__.get("_djangoes_registry") is self:
+                    del document._djangoes_registry
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -56,7 +85,8 @@ class DocumentRegistry:
 
     def registration(self, document: type[Document]) -> tuple[str, str | None]:
         """Return ``(key, using)`` as given to ``register`` for ``document``."""
-        return self._documents[document]
+        registration = self._documents[document]
+        return registration.key, registration.using
 
     def get_documents(self, models: Iterable[type[models.Model]] | None = None) -> list[Any]:
         """Return the Documents (of ``models`` only, when given)."""
@@ -79,82 +109,101 @@ class DocumentRegistry:
         return [doc for doc in self._documents if model in doc.get_related_models()]
 
     def documents_for_index(self, key: str, using: str | None = None) -> list[type[Document]]:
-        """Return the Documents bound to index ``key`` (on server ``using``, when given)."""
-        return [
-            doc
-            for doc, (doc_key, _) in self._documents.items()
-            if doc_key == key and (using is None or doc._djangoes_using == using)
-        ]
+        """Return the Documents registered to index ``key`` (held by server ``using``, if given)."""
+        found = []
+        for document, registration in list(self._documents.items()):
+            if registration.key != key:
+                continue
+            if using is not None:
+                binding = self.binding(document)
+                if binding is None or binding.using != using:
+                    continue
+            found.append(document)
+        return found
 
     def get_index(self, key: str, using: str | None = None) -> dsl.Index | None:
-        """Return the bound elasticsearch.dsl Index of ``key``, with every Document's mapping."""
-        documents = self.documents_for_index(key, using)
-        return documents[0]._index if documents else None
+        """Return the elasticsearch.dsl Index of ``key`` in force, with every Document's mapping.
 
-    # -- binding ----------------------------------------------------------------------------
+        On server ``using`` (default: the server that holds ``key``); None when no
+        registered Document is bound to it.
+        """
+        for document in self.documents_for_index(key, using):
+            binding = self.binding(document)
+            if binding is not None:
+                return binding.index
+        return None
+
+    # -- resolution -------------------------------------------------------------------------
 
     @staticmethod
     def servers_for(key: str) -> list[str]:
         """Return the aliases of the servers whose INDICES (in force now) list ``key``."""
-        return [
-            alias
-            for alias in djangoes.connections
-            if key in djangoes.connections.get_server_settings(alias)["INDICES"]
-        ]
+        return djangoes.connections.servers_for_index(key)
 
-    def choose_server(self, key: str, using: str | None) -> str | None:
-        servers = self.servers_for(key)
-        if using is not None:
-            return using if using in servers else None
-        if djangoes.DEFAULT_ES_ALIAS in servers:
-            return djangoes.DEFAULT_ES_ALIAS
-        return servers[0] if servers else None
+    @staticmethod
+    def choose_server(key: str, using: str | None) -> str | None:
+        """Return the server that holds index ``key`` (``using`` if it serves it)."""
+        return djangoes.connections.server_for_index(key, using)
 
-    def bind(self, document: type[Document]) -> None:
-        """Point ``document`` at its index as configured now (live or test names).
+    def binding(self, document: type[Document]) -> Binding | None:
+        """Return where ``document``'s index is now; None when it is not registered, or its
+        key is not configured or served.
 
-        Documents sharing a key share one Index, so its mapping merges all of theirs.
-        A document whose key or server is not configured stays unbound; the system checks
-        say why and using it raises ImproperlyConfigured.
+        Raise ImproperlyConfigured when ES_SERVERS or ES_INDICES are invalid.
         """
-        key, using = self._documents[document]
-        alias = self.choose_server(key, using)
-        if key not in djangoes.connections.indices or alias is None:
-            document._djangoes_key = key
-            document._djangoes_using = None
-            document._djangoes_read_index = None
-            document._index = dsl.Index(name=None)  # type: ignore[assignment,arg-type]
-            return
-        settings = djangoes.connections.get_index_settings(key)
-        index = None
-        for other in self.documents_for_index(key, alias):
-            if other is not document and other._index._name == settings["NAME"]:
-                index = other._index
-                break
-        if index is None:
-            index = dsl.Index(settings["NAME"], using=alias)
-            if settings["SETTINGS"]:
-                index.settings(**settings["SETTINGS"])
-            if settings["ALIASES"]:
-                index.aliases(**{name: {} for name in settings["ALIASES"]})
-        document._index = index  # type: ignore[assignment]
-        index.document(document)
-        document._djangoes_key = key
-        document._djangoes_using = alias
-        document._djangoes_read_index = settings["ALIASES"][0] if settings["ALIASES"] else None
+        handler = djangoes.connections
+        state = (handler.generation, self._version)
+        with self._lock:
+            if state != self._resolved_for:
+                self._bindings = {}
+                self._resolved_for = state
+            try:
+                return self._bindings[document]
+            except KeyError:
+                pass
+            registration = self._documents.get(document)
+            if registration is None:
+                return None
+            self._bind_key(registration.key)
+            return self._bindings[document]
 
-    def bind_all(self) -> None:
-        """Re-bind every Document (after settings changed or tests switched names)."""
-        self.unbind_all()
-        for document in self._documents:
-            self.bind(document)
+    def _bind_key(self, key: str) -> None:
+        """Resolve every Document registered to ``key``; they share one Index per server."""
+        handler = djangoes.connections
+        configured = key in handler.indices
+        settings = handler.get_index_settings(key) if configured else None
+        indices: dict[str, dsl.Index] = {}
+        sharing = [doc for doc, reg in self._documents.items() if reg.key == key]
+        for document in sharing:
+            alias = handler.server_for_index(key, self._documents[document].using)
+            if settings is None or alias is None:
+                self._bindings[document] = None
+                continue
+            index = indices.get(alias)
+            if index is None:
+                index = indices[alias] = dsl.Index(settings["NAME"], using=alias)
+                if settings["SETTINGS"]:
+                    index.settings(**settings["SETTINGS"])
+                if settings["ALIASES"]:
+                    index.aliases(**{name: {} for name in settings["ALIASES"]})
+            self._bindings[document] = Binding(
+                key, alias, settings["NAME"], tuple(settings["ALIASES"]), index
+            )
+        # Only now that every Document of the key is resolved: Index.document() asks each
+        # for its index.
+        for document in sharing:
+            binding = self._bindings[document]
+            if binding is not None:
+                binding.index.document(document)
 
-    def unbind_all(self) -> None:
-        """Detach every Document from its index; using one raises until it is bound again."""
-        for document in self._documents:
-            document._index = dsl.Index(name=None)  # type: ignore[assignment,arg-type]
-            document._djangoes_using = None
-            document._djangoes_read_index = None
+    def _resolved_index(self, document: type) -> dsl.Index | None:
+        # The ``_index`` elasticsearch.dsl reads. Invalid settings leave it unnamed here;
+        # the Document's own methods (get_index_name(), ...) raise the error with its fix.
+        try:
+            binding = self.binding(document)  # type: ignore[arg-type]
+        except (ImproperlyConfigured, KeyError):
+            return None
+        return binding.index if binding is not None else None
 
     def index_body_mappings(self, key: str, using: str) -> dict[str, Any]:
         """Return the ``mappings`` and DSL-declared ``analysis`` for index ``key``."""
@@ -173,17 +222,3 @@ class DocumentRegistry:
 
 registry = DocumentRegistry()
 register = registry.register
-
-
-_synced_aliases: set[str] = set()
-
-
-def sync_dsl_connections() -> None:
-    """Give elasticsearch.dsl's registry the very client of every djangoes connection."""
-    configured = set(djangoes.connections)
-    for alias in _synced_aliases - configured:
-        dsl_connections.remove_connection(alias)
-    for alias in configured:
-        dsl_connections.add_connection(alias, djangoes.connections[alias].client)
-    _synced_aliases.clear()
-    _synced_aliases.update(configured)

@@ -7,6 +7,8 @@ from typing import Any
 from django.db import models
 from elasticsearch import dsl
 
+from .adapters import response_search, search_documents, use_response_class
+
 
 def _queryset_in_hit_order(model: type[models.Model], ids: list[Any]) -> models.QuerySet:
     if not ids:
@@ -19,7 +21,7 @@ def _queryset_in_hit_order(model: type[models.Model], ids: list[Any]) -> models.
 
 
 def _model_of(search: Any) -> type[models.Model]:
-    for doc_type in getattr(search, "_doc_type", ()):
+    for doc_type in search_documents(search):
         model = getattr(getattr(doc_type, "Django", None), "model", None)
         if model is not None:
             return model
@@ -34,7 +36,7 @@ class Response(dsl.Response):
 
     def to_queryset(self) -> models.QuerySet:
         """Return the hits' rows as a queryset in hit order; rows deleted since are skipped."""
-        model = _model_of(self._search)
+        model = _model_of(response_search(self))
         ids = [model._meta.pk.to_python(hit.meta.id) for hit in self.hits]
         return _queryset_in_hit_order(model, ids)
 
@@ -44,7 +46,7 @@ class Search(dsl.Search):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._response_class = Response
+        use_response_class(self, Response)
 
     def to_queryset(self) -> models.QuerySet:
         """Execute the search and return its rows in hit order (see Response.to_queryset)."""

@@ -76,7 +76,7 @@ def _is_paused(document: type[Document]) -> bool:
 def _listens(document: type[Document]) -> bool:
     return (
         not getattr(document.Django, "ignore_signals", False)
-        and document._djangoes_using is not None
+        and document.is_bound()
         and not _is_paused(document)
     )
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 
-if TYPE_CHECKING:
-    from .documents import Document
+from .adapters import mapping_field_names
 
 #: Document methods that, when overridden, make a Document read model instances.
 INSTANCE_METHODS = ("prepare", "source", "from_instance", "to_action")
@@ -63,7 +62,7 @@ def resolve_lookup(model: type[models.Model], path: str) -> Lookup:
     return Lookup(path, field, many)
 
 
-def lookups_of(document: type[Document]) -> dict[str, str]:
+def lookups_of(document: type[Any]) -> dict[str, str]:
     """Return ``Django.lookups``: ``{document field: lookup path}``."""
     return dict(getattr(document.Django, "lookups", None) or {})
 
@@ -142,20 +141,24 @@ class ValuesReader:
         return [(pk, sources[pk]) for pk in order]
 
 
-def values_reader(document: type[Document], plain: Callable[[Any], Any]) -> ValuesReader | None:
-    """Return how to read ``document`` with ``values_list()``, or None if it needs instances."""
-    from .documents import Document
+def values_reader(
+    document: type[Any], base: type[Any], plain: Callable[[Any], Any]
+) -> ValuesReader | None:
+    """Return how to read ``document`` with ``values_list()``, or None if it needs instances.
 
+    ``base`` is the Document base class, whose INSTANCE_METHODS ``document`` must not
+    override.
+    """
     model = document.get_model()
     if model is None:
         return None
     for method in INSTANCE_METHODS:
-        if inspect.getattr_static(document, method) is not inspect.getattr_static(Document, method):
+        if inspect.getattr_static(document, method) is not inspect.getattr_static(base, method):
             return None
     lookups = lookups_of(document)
     columns: list[tuple[str, str]] = []
     many: list[tuple[str, str]] = []
-    for name in document._doc_type.mapping:
+    for name in mapping_field_names(document):
         if document._has_prepare(name):
             return None
         if name in lookups:

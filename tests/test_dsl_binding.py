@@ -20,17 +20,22 @@ def test_autodiscovery_registers_the_documents_of_both_apps():
     assert registry.registration(ProductDocument) == ("products", None)
 
 
-def test_dsl_registry_holds_the_very_client_of_each_connection():
+def test_dsl_registry_uses_the_very_client_of_each_connection():
     for alias in connections:
-        assert dsl_connections.get_connection(alias) is connections[alias].client
+        registered = dsl_connections.get_connection(alias)
+        assert registered.transport is connections[alias].client.transport
+        assert registered.options.__self__ is connections[alias].client
 
 
-def test_dsl_registry_follows_a_connections_reset():
-    before = dsl_connections.get_connection("default")
+def test_dsl_registry_follows_a_connections_reset_without_building_a_client():
+    before = dsl_connections.get_connection("default").transport
     connections.reset()
-    after = dsl_connections.get_connection("default")
+    assert connections.all(initialized_only=True) == []  # nothing built by the reset
+    registered = dsl_connections.get_connection("default")
+    assert connections.all(initialized_only=True) == []  # nor by asking the DSL registry
+    after = registered.transport
     assert after is not before
-    assert after is connections["default"].client
+    assert after is connections["default"].client.transport
 
 
 def test_documents_use_test_names_under_pytest():

@@ -28,7 +28,6 @@ def scratch():
     yield add
     for document in added:
         registry.unregister(document)
-    registry.bind_all()
 
 
 def test_a_good_configuration_yields_no_messages():

@@ -1,0 +1,135 @@
+"""What djangoes_dsl needs from elasticsearch.dsl beyond its public API.
+
+elasticsearch.dsl keeps a Document's index in the class attribute ``_index`` (an ``Index``
+with a fixed name and connection alias) and asks the class, through the hooks
+``_default_index`` and ``_matches``, which index to read and which hits are its own. djangoes
+owns index identity in ``djangoes.connections`` (live or test names, the server that serves
+a key), so a Document's ``_index`` is resolved there when it is used, and the hooks answer
+from it. elasticsearch.dsl also has no public accessor for a Document's mapped field names,
+a Search's document classes, a Response's search, or a Search's response class in its
+constructor. All of these are here, and ``tests/test_adapters.py`` checks each against the
+installed elasticsearch.dsl.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from elasticsearch import dsl
+
+#: The attribute elasticsearch.dsl reads a Document's index from.
+INDEX_ATTRIBUTE = "_index"
+
+
+class ResolvedIndex:
+    """The ``_index`` of a Document class: asks ``resolve(cls)`` on every access.
+
+    ``resolve`` returns the Index in force, or None when the class is not bound to a
+    configured index; then the class's own elasticsearch.dsl Index (from its ``class
+    Index``, or unnamed) answers.
+    """
+
+    def __init__(self, resolve: Callable[[type], dsl.Index | None], own: dsl.Index) -> None:
+        self.resolve = resolve
+        self.own = own
+
+    def __get__(self, instance: Any, owner: type) -> dsl.Index:
+        return self.resolve(owner) or self.own
+
+
+def install_index_resolver(document: type, resolve: Callable[[type], dsl.Index | None]) -> None:
+    """Make ``document._index`` come from ``resolve`` (see ResolvedIndex)."""
+    own = document.__dict__.get(INDEX_ATTRIBUTE)
+    if isinstance(own, ResolvedIndex):
+        own = own.own
+    type.__setattr__(document, INDEX_ATTRIBUTE, ResolvedIndex(resolve, own))
+
+
+def keep_own_index(document: type, index: dsl.Index) -> None:
+    """Take ``index`` as the class's own Index (``Index.document()`` assigns one)."""
+    resolver = document.__dict__.get(INDEX_ATTRIBUTE)
+    if isinstance(resolver, ResolvedIndex):
+        resolver.own = index
+    else:
+        type.__setattr__(document, INDEX_ATTRIBUTE, index)
+
+
+def unnamed_index_options() -> type:
+    """Return ``class Index`` options that give a Document an unnamed Index of its own.
+
+    Without them elasticsearch.dsl reuses the Index of a base Document (and adds the
+    subclass's mapping to it).
+    """
+
+    class Index:
+        name = None
+
+    return Index
+
+
+def index_name(index: dsl.Index) -> str | None:
+    """Return the name of an elasticsearch.dsl Index."""
+    return index._name  # type: ignore[no-any-return]
+
+
+def mapping_field_names(document: type) -> list[str]:
+    """Return the names of the top-level fields of a Document's mapping, in order."""
+    return list(document._doc_type.mapping)  # type: ignore[attr-defined]
+
+
+def search_documents(search: Any) -> list[Any]:
+    """Return the Document classes (or names) a Search deserializes hits into."""
+    return list(getattr(search, "_doc_type", ()))
+
+
+def response_search(response: Any) -> Any:
+    """Return the Search a Response answered."""
+    return response._search
+
+
+def use_response_class(search: Any, response_class: type) -> None:
+    """Make ``search`` (in place, in its constructor) answer with ``response_class``."""
+    search._response_class = response_class
+
+
+class DocumentHooks:
+    """The hooks elasticsearch.dsl calls on a Document class, answered by djangoes.
+
+    ``_default_index``: reads (search, get, mget, exists) go to the read name (the first
+    alias, else NAME). ``_matches``: a hit is this Document's when it comes from its index,
+    also under the concrete name ``<NAME>-<timestamp>`` a zero-downtime rebuild gives it.
+    """
+
+    @classmethod
+    def _default_index(cls, index: str | None = None) -> str:
+        return index or cls.get_read_index()  # type: ignore[attr-defined,no-any-return]
+
+    @classmethod
+    def _matches(cls, hit: dict[str, Any]) -> bool:
+        return cls.owns_hit(hit)  # type: ignore[attr-defined,no-any-return]
+
+
+class ClientProxy:
+    """What elasticsearch.dsl's connections registry holds for a djangoes alias.
+
+    Every attribute comes from ``djangoes.connections[alias].client`` at the moment it is
+    used, so the registry follows forks, ``override_settings`` and the test switch without
+    being told. Private attributes are not passed through: elasticsearch.dsl stamps its own
+    user-agent on a registered client that exposes its ``_headers``, and the client keeps
+    its own identity (``elasticsearch-py/<version>``).
+    """
+
+    __slots__ = ("alias", "get_client")
+
+    def __init__(self, alias: str, get_client: Callable[[str], Any]) -> None:
+        object.__setattr__(self, "alias", alias)
+        object.__setattr__(self, "get_client", get_client)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.get_client(self.alias), name)
+
+    def __repr__(self) -> str:
+        return f"<ClientProxy of connection {self.alias!r}>"
