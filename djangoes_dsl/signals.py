@@ -18,9 +18,18 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.db import models, transaction
+from django.db import DEFAULT_DB_ALIAS, models, transaction
+from django.db import connections as db_connections
 from django.db.models import signals
 from django.utils.module_loading import import_string
+
+from djangoes.adapters.django import (
+    CommitHook,
+    append_commit_hook,
+    commit_hook_pending,
+    in_atomic_block,
+    savepoint_ids,
+)
 
 from .documents import Document
 from .indexing import Operations, report, send_operations
@@ -201,31 +210,27 @@ class _Batch:
         self.sent = False
         self.robust = processor.errors_mode() != "raise"
         self.generation = 0
-        self.hook: tuple[set[str], Any, bool] | None = None
+        self.hook: CommitHook | None = None
 
     def _append_hook(self, connection: Any) -> None:
-        # Registered without savepoint ids: only a rollback of the whole transaction drops
+        # Not tied to the open savepoints: only a rollback of the whole transaction drops
         # it. Each addition appends a fresh hook and only the newest one sends (older ones do
         # nothing), so the batch goes after every savepoint marker registered before it, and
         # captureOnCommitCallbacks() in tests always sees a hook added inside its block.
         self.generation += 1
         generation = self.generation
-        self.hook = (set(), lambda: self.flush(generation), self.robust)
-        connection.run_on_commit.append(self.hook)
+        self.hook = append_commit_hook(connection, lambda: self.flush(generation), self.robust)
 
     def pending_on(self, connection: Any) -> bool:
-        hooks = connection.run_on_commit
-        if self.sent or not hooks:
-            return False
-        return hooks[-1] is self.hook or any(hook is self.hook for hook in hooks)
+        return not self.sent and commit_hook_pending(connection, self.hook)
 
     def add(self, ops: list[_Op], connection: Any) -> None:
-        key = frozenset(connection.savepoint_ids)
+        key = savepoint_ids(connection)
         segment = self.segments.get(key)
         if segment is None:
             segment = self.segments[key] = _Segment(alive=not key)
             if key:
-                connection.on_commit(segment.confirm)
+                transaction.on_commit(segment.confirm, using=connection.alias)
         self._append_hook(connection)
         self.ops.extend((segment, op) for op in ops)
 
@@ -254,8 +259,8 @@ class TransactionSignalProcessor(BaseSignalProcessor):
         return errors_mode()
 
     def enqueue(self, ops: list[_Op], using: str | None) -> None:
-        connection = transaction.get_connection(using)
-        if not connection.in_atomic_block:
+        connection = db_connections[using or DEFAULT_DB_ALIAS]
+        if not in_atomic_block(connection):
             self.send(ops, connection.alias)
             return
         batch = self._batches.get(connection)

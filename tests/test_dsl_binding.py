@@ -136,3 +136,82 @@ def test_an_unbound_document_says_how_to_bind_it():
 
     with pytest.raises(ImproperlyConfigured, match="@register"):
         Loose.search()
+
+
+# -- no re-binding step: a Document asks djangoes.connections when it is used -----------------
+
+
+def write_and_find(title: str) -> dict:
+    """Index one Article document through the DSL, search it; return where it went."""
+    article = ArticleDocument(meta={"id": "rebinding"}, title=title)
+    article.save(refresh=True)
+    hits = ArticleDocument.search().query("match", title=title).execute()
+    return {
+        "name": ArticleDocument.get_index_name(),
+        "saved_to": article.meta.index,
+        "found_in": [hit.meta.index for hit in hits],
+        "found_as": [type(hit).__name__ for hit in hits],
+    }
+
+
+def test_the_test_switch_moves_a_document_at_once():
+    suffix = connections.test_suffix
+    previous = connections.use_test_settings(True, suffix=f"{suffix}_switched")
+    try:
+        name = ArticleDocument.get_index_name()
+        assert name == f"test_djangoes_articles{suffix}_switched"
+        ArticleDocument.init()
+        try:
+            assert write_and_find("switched") == {
+                "name": name,
+                "saved_to": name,
+                "found_in": [name],
+                "found_as": ["ArticleDocument"],
+            }
+        finally:
+            connections["default"].client.indices.delete(index=name)
+    finally:
+        connections.use_test_settings(*previous)
+    assert ArticleDocument.get_index_name() == f"test_djangoes_articles{suffix}"
+
+
+def test_an_es_indices_override_moves_a_document_at_once():
+    from django.conf import settings
+    from django.test import override_settings
+
+    indices = {**settings.ES_INDICES, "articles": {"NAME": "rebound_articles"}}
+    with override_settings(ES_INDICES=indices):
+        name = ArticleDocument.get_index_name()
+        assert name == f"test_rebound_articles{connections.test_suffix}"
+        ArticleDocument.init()
+        try:
+            found = write_and_find("overridden")
+            assert found["saved_to"] == name
+            assert found["found_in"] == [name]
+        finally:
+            connections["default"].client.indices.delete(index=name)
+    assert ArticleDocument.get_index_name() == f"test_djangoes_articles{connections.test_suffix}"
+
+
+def test_a_forked_child_writes_and_reads_with_its_own_client():
+    from tests.test_fork import in_child
+
+    parent_client = connections["default"].client
+    name = ArticleDocument.get_index_name()
+
+    def child():
+        found = write_and_find("forked")
+        found["fresh_client"] = connections["default"].client is not parent_client
+        return found
+
+    try:
+        assert in_child(child) == {
+            "name": name,
+            "saved_to": name,
+            "found_in": [name],
+            "found_as": ["ArticleDocument"],
+            "fresh_client": True,
+        }
+        assert connections["default"].client is parent_client
+    finally:
+        connections["default"].client.delete(index=name, id="rebinding", refresh=True)

@@ -7,7 +7,8 @@
   the whole transaction rolls back, and after the markers that tell which savepoints
   survived. Django has no public way to register such a hook, nor to ask whether a hook
   is still pending; ``BaseDatabaseWrapper.run_on_commit`` and ``savepoint_ids`` hold that
-  state.
+  state, and ``in_atomic_block`` tells whether changes wait for a commit (autocommit may be
+  off outside any ``atomic()``, where ``on_commit()`` refuses to register hooks).
 - The number of a parallel test worker. Django's test runner numbers its workers (their
   test databases get that suffix) in a module global and gives no public accessor.
 """
@@ -21,6 +22,11 @@ from django.test import runner as django_runner
 
 #: A hook as Django keeps it in ``run_on_commit``: (savepoint ids, function, robust).
 CommitHook = tuple[set[str], Callable[[], Any], bool]
+
+
+def in_atomic_block(connection: Any) -> bool:
+    """Return whether ``connection`` is inside ``atomic()`` (changes wait for the commit)."""
+    return bool(connection.in_atomic_block)
 
 
 def savepoint_ids(connection: Any) -> frozenset[str]:
@@ -44,7 +50,9 @@ def commit_hook_pending(connection: Any, hook: CommitHook | None) -> bool:
     hooks = connection.run_on_commit
     if hook is None or not hooks:
         return False
-    return hooks[-1] is hook or any(pending is hook for pending in hooks)
+    # A savepoint rollback rebuilds the list (and its tuples): compare the functions.
+    function = hook[1]
+    return hooks[-1][1] is function or any(pending[1] is function for pending in hooks)
 
 
 def parallel_worker_id() -> int:
