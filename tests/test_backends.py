@@ -224,16 +224,21 @@ def test_client_params_pass_through(names):
         servers={
             "default": {
                 "HOSTS": [ES_URL],
-                "PARAMS": {"request_timeout": 7, "max_retries": 1, "retry_on_timeout": True},
+                "PARAMS": {
+                    "request_timeout": 7,
+                    "max_retries": 1,
+                    "retry_on_timeout": True,
+                    "headers": {"x-opaque-id": "djangoes-params"},
+                },
             }
         },
         indices={},
     )
     client = handler["default"].client
     assert isinstance(client, DjangoesElasticsearch)
-    assert client._request_timeout == 7
-    assert client._max_retries == 1
-    assert client._retry_on_timeout is True
+    # The node echoes the X-Opaque-Id header the PARAMS gave the client.
+    response = client.cluster.health()
+    assert response.meta.headers.get("x-opaque-id") == "djangoes-params"
     assert handler["default"].server_version() == node_version(ES_URL)
 
 

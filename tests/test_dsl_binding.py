@@ -48,7 +48,7 @@ def test_documents_use_test_names_under_pytest():
 
 
 def test_model_fields_are_mapped_by_type():
-    mapping = ProductDocument._index.to_dict()["mappings"]["properties"]
+    mapping = registry.get_index("products").to_dict()["mappings"]["properties"]
     assert mapping["sku"] == {"type": "text"}
     assert mapping["price"] == {"type": "double"}
     assert mapping["in_stock"] == {"type": "boolean"}

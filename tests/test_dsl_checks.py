@@ -111,7 +111,9 @@ def test_documents_sharing_an_index_with_agreeing_mappings_share_one_index(scrat
     from tests.apps.blog.search_indices import ArticleDocument
 
     assert run_checks() == []
-    assert summary._index is ArticleDocument._index
+    assert summary.get_binding().index is ArticleDocument.get_binding().index
+    properties = registry.get_index("articles").to_dict()["mappings"]["properties"]
+    assert {"title", "body", "published"} <= set(properties)
 
 
 def test_e005_using_a_server_that_does_not_serve_the_index(scratch):
