@@ -20,8 +20,8 @@ ES8_SERVER = os.environ.get("DJANGOES_ES8_VERSION", "8.19.21")
 # The 9.x server of the 9.x client sessions; an empty DJANGOES_ES9_VERSION leaves them out.
 ES9_SERVER = os.environ.get("DJANGOES_ES9_VERSION", "9.5.3")
 # The nodes of one run take six HTTP ports from DJANGOES_ES_PORT_BASE on (8.x: BASE to BASE+2,
-# 9.x: BASE+3 to BASE+5; transport ports are 100 higher), so checkouts whose bases are 10 apart
-# can run at the same time on one machine. DJANGOES_PG_PORT is the PostgreSQL cluster's port.
+# 9.x: BASE+3 to BASE+5; their transport ports are 100 higher), so checkouts with other bases
+# (and DJANGOES_PG_PORT, the PostgreSQL cluster's port) can run at once on one machine.
 PORT_BASE = int(os.environ.get("DJANGOES_ES_PORT_BASE", "9200"))
 PORTS = {"8": PORT_BASE, "9": PORT_BASE + 3}
 PG_PORT = os.environ.get("DJANGOES_PG_PORT", "5433")
