@@ -1,5 +1,6 @@
 """The test matrix: each session installs its own Django and client and runs the suite
-against a real Elasticsearch node started by scripts/es-node.
+against real Elasticsearch nodes started by scripts/es-node, on SQLite or on a PostgreSQL
+cluster started by scripts/pg.
 
 Run everything with ``scripts/test``; one session with e.g.
 ``scripts/test -s "tests(py3.11-django5.2-es8)"``.
@@ -7,9 +8,7 @@ Run everything with ``scripts/test``; one session with e.g.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 
 import nox
 
@@ -20,7 +19,12 @@ nox.options.sessions = ["lint", "tests", "example"]
 ES8_SERVER = os.environ.get("DJANGOES_ES8_VERSION", "8.19.21")
 # The 9.x server of the 9.x client sessions; an empty DJANGOES_ES9_VERSION leaves them out.
 ES9_SERVER = os.environ.get("DJANGOES_ES9_VERSION", "9.5.3")
-PORTS = {"8": 9200, "9": 9250}
+# The nodes of one run take six HTTP ports from DJANGOES_ES_PORT_BASE on (8.x: BASE to BASE+2,
+# 9.x: BASE+3 to BASE+5; their transport ports are 100 higher), so checkouts with other bases
+# (and DJANGOES_PG_PORT, the PostgreSQL cluster's port) can run at once on one machine.
+PORT_BASE = int(os.environ.get("DJANGOES_ES_PORT_BASE", "9200"))
+PORTS = {"8": PORT_BASE, "9": PORT_BASE + 3}
+PG_PORT = os.environ.get("DJANGOES_PG_PORT", "5433")
 
 # Client 9.x only talks to 9.x servers; client 8.x talks to 8.x (and 9.x) servers.
 CLIENTS = {
@@ -31,19 +35,27 @@ CLIENTS = {
 DJANGO = {"4.2": "Django>=4.2,<5.0", "5.2": "Django>=5.2,<6.0", "6.0": "Django>=6.0,<6.1"}
 
 MATRIX = [
-    nox.param("3.11", "4.2", "8.18", id="py3.11-django4.2-es8.18"),
-    nox.param("3.11", "5.2", "8", id="py3.11-django5.2-es8"),
-    nox.param("3.12", "6.0", "8", id="py3.12-django6.0-es8"),
+    nox.param("3.11", "4.2", "8.18", "sqlite", id="py3.11-django4.2-es8.18"),
+    nox.param("3.11", "5.2", "8", "sqlite", id="py3.11-django5.2-es8"),
+    nox.param("3.12", "6.0", "8", "sqlite", id="py3.12-django6.0-es8"),
+    nox.param("3.11", "5.2", "8", "postgres", id="py3.11-django5.2-es8-postgres"),
 ]
 if ES9_SERVER:
     MATRIX += [
-        nox.param("3.11", "5.2", "9", id="py3.11-django5.2-es9"),
-        nox.param("3.12", "6.0", "9", id="py3.12-django6.0-es9"),
+        nox.param("3.11", "5.2", "9", "sqlite", id="py3.11-django5.2-es9"),
+        nox.param("3.12", "6.0", "9", "sqlite", id="py3.12-django6.0-es9"),
+        nox.param("3.12", "6.0", "9", "postgres", id="py3.12-django6.0-es9-postgres"),
     ]
 
 
 # The password of the secured test node: local to this machine, only for the test suite.
 SECURE_PASSWORD = "djangoes-test-secret"
+
+
+def start_service(session: nox.Session, script: str, *args: str) -> str:
+    """Start (or reuse) a service with its project script and return the URL it prints."""
+    out = session.run(f"scripts/{script}", "start", *args, external=True, silent=True)
+    return out.strip().splitlines()[-1]
 
 
 def start_node(session: nox.Session, client: str, offset: int = 0, password: str = "") -> str:
@@ -56,36 +68,17 @@ def start_node(session: nox.Session, client: str, offset: int = 0, password: str
     args = ["--version", version, "--port", str(PORTS[major] + offset)]
     if password:
         args += ["--password", password]
-    out = session.run("scripts/es-node", "start", *args, external=True, silent=True)
-    return out.strip().splitlines()[-1]
+    return start_service(session, "es-node", *args)
 
 
-def has_security(url: str) -> bool:
-    """Whether the node at ``url`` has the x-pack security module."""
-    with urllib.request.urlopen(f"{url}/_nodes/_local/plugins?filter_path=**.modules.name") as r:
-        nodes = json.load(r)["nodes"].values()
-    return any(m["name"] == "x-pack-security" for node in nodes for m in node["modules"])
-
-
-def node_env(session: nox.Session, client: str) -> tuple[dict[str, str], list[str]]:
-    """Start the main, a second and a secured node; return the suite's environment and the
-    pytest arguments it needs.
-
-    A 9.x home that scripts/es-node had to assemble from Maven artifacts (because Maven
-    Central has no integ-test-zip of that version) has no x-pack, so no secured node can run
-    on it: then only the main and the second node start, and the tests marked ``secured``
-    are deselected with ``-m "not secured"``, explicitly, rather than failing.
-    """
-    env = {
+def node_env(session: nox.Session, client: str) -> dict[str, str]:
+    """Start the main, a second and a secured node; return the suite's environment."""
+    return {
         "DJANGOES_TEST_URL": start_node(session, client),
         "DJANGOES_TEST_URL_2": start_node(session, client, offset=1),
+        "DJANGOES_TEST_SECURE_URL": start_node(session, client, 2, SECURE_PASSWORD),
+        "DJANGOES_TEST_SECURE_PASSWORD": SECURE_PASSWORD,
     }
-    if not has_security(env["DJANGOES_TEST_URL"]):
-        session.log("this Elasticsearch has no security module: not running the secured tests")
-        return env, ["-m", "not secured"]
-    env["DJANGOES_TEST_SECURE_URL"] = start_node(session, client, 2, SECURE_PASSWORD)
-    env["DJANGOES_TEST_SECURE_PASSWORD"] = SECURE_PASSWORD
-    return env, []
 
 
 @nox.session(python="3.11")
@@ -98,11 +91,15 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(name="tests")
-@nox.parametrize(("python", "django", "client"), MATRIX)
-def tests(session: nox.Session, django: str, client: str) -> None:
-    session.install("-e", ".[test]", DJANGO[django], CLIENTS[client])
-    env, pytest_args = node_env(session, client)
-    session.run("python", "-m", "pytest", *pytest_args, *session.posargs, env=env)
+@nox.parametrize(("python", "django", "client", "database"), MATRIX)
+def tests(session: nox.Session, django: str, client: str, database: str) -> None:
+    """The library suite; on SQLite in memory, or on PostgreSQL (the sessions named so)."""
+    extras = "test,postgres" if database == "postgres" else "test"
+    session.install("-e", f".[{extras}]", DJANGO[django], CLIENTS[client])
+    env = node_env(session, client)
+    if database == "postgres":
+        env["DJANGOES_TEST_DATABASE_URL"] = start_service(session, "pg", "--port", PG_PORT)
+    session.run("python", "-m", "pytest", *session.posargs, env=env)
 
 
 EXAMPLE_MATRIX = [nox.param("3.11", "5.2", "8", id="py3.11-django5.2-es8")]

@@ -10,7 +10,7 @@ import urllib.request
 import elasticsearch
 import pytest
 
-from tests.settings import ES_URL
+from tests.settings import DATABASES, ES_URL
 
 # Run in a child `django test` process by test_dsl_runner.py, not by pytest.
 collect_ignore = ["runner_cases"]
@@ -50,7 +50,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     version = config.stash.get(_VERSION, "unknown")
     client = elasticsearch.__versionstr__
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
-    lines = [f"elasticsearch server {version} at {ES_URL}; elasticsearch-py client {client}"]
+    database = DATABASES["default"]
+    lines = [
+        f"elasticsearch server {version} at {ES_URL}; elasticsearch-py client {client}",
+        f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}",
+    ]
     if workers:
         lines.append(f"xdist workers: {workers}")
     return lines

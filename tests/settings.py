@@ -1,14 +1,37 @@
-"""Settings of the test project; the Elasticsearch node comes from DJANGOES_TEST_URL."""
+"""Settings of the test project: the Elasticsearch node comes from DJANGOES_TEST_URL, the
+database from DJANGOES_TEST_DATABASE_URL (``postgres://user:password@host:port/name``, as
+scripts/pg prints it; unset: SQLite in memory)."""
 
 import os
+from urllib.parse import unquote, urlsplit
 
 ES_URL = os.environ.get("DJANGOES_TEST_URL", "http://127.0.0.1:9200")
+
+
+def database(url: str) -> dict:
+    """Return the DATABASES entry for ``url``; an empty URL is SQLite in memory."""
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(
+            f"DJANGOES_TEST_DATABASE_URL={url!r} is not a postgres:// URL; unset it for SQLite."
+        )
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+    }
+
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASES = {"default": database(os.environ.get("DJANGOES_TEST_DATABASE_URL", ""))}
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
