@@ -2,9 +2,9 @@
 
 from . import fields
 from .documents import Document
+from .pause import indexing_paused
 from .registry import DocumentRegistry, register, registry
 from .search import Response, Search
-from .signals import indexing_paused
 
 __all__ = [
     "Document",
