@@ -343,11 +343,13 @@ def claim(
     due_only: bool = True,
     include_failed: bool = False,
     ids: list[int] | None = None,
+    exclude: set[int] | None = None,
 ) -> list[PendingOperation]:
     """Claim up to ``limit`` operations of ``database`` for this drainer; return them.
 
     ``due_only``: only those whose back-off is over (else every pending one). ``ids``: only
-    those rows. Rows another drainer claimed (and whose lease is running) are skipped.
+    those rows; ``exclude``: not those. Rows another drainer claimed (and whose lease is
+    running) are skipped.
     """
     manager = PendingOperation.objects.using(database)
     now = timezone.now()
@@ -357,6 +359,8 @@ def claim(
         candidates = candidates.filter(next_attempt__lte=now)
     if ids is not None:
         candidates = candidates.filter(pk__in=ids)
+    if exclude:
+        candidates = candidates.exclude(pk__in=exclude)
     token = uuid.uuid4().hex
     connection = db_connections[database]
     with transaction.atomic(using=database):
@@ -391,8 +395,14 @@ def drain(
     for alias in [database] if database else databases():
         seen: set[int] = set()
         while True:
-            rows = claim(alias, batch_size, due_only=due_only, include_failed=include_failed)
-            rows = [row for row in rows if row.pk not in seen]
+            # Once per drain: what fails again waits for a later one.
+            rows = claim(
+                alias,
+                batch_size,
+                due_only=due_only,
+                include_failed=include_failed,
+                exclude=seen,
+            )
             if not rows:
                 break
             seen.update(row.pk for row in rows)

@@ -179,6 +179,16 @@ class BaseSignalProcessor:
         if ops:
             self.enqueue(ops, kwargs.get("using"))
 
+    def handle_rows(
+        self, model: type[models.Model], instances: list[models.Model], using: str | None
+    ) -> None:
+        """Index ``instances`` of ``model`` and the rows that embed them, as saves would."""
+        documents, dependants = self._documents(model), self._dependants(model)
+        ops: list[_Op] = [(doc, row.pk, None) for doc in documents for row in instances]
+        ops += [(doc, _RELATED, row) for doc in dependants for row in instances]
+        if ops:
+            self.enqueue(ops, using)
+
     # -- sending -----------------------------------------------------------------------------
 
     def enqueue(self, ops: list[_Op], using: str | None) -> None:
