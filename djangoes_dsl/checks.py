@@ -161,3 +161,36 @@ def _check_shared_mappings() -> list[checks.CheckMessage]:
                 )
             )
     return errors
+
+
+@checks.register(TAG, deploy=True)
+def check_outbox(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when indexing operations have waited in the outbox too long (``check --deploy``)."""
+    from django.conf import settings
+    from django.db import DatabaseError
+
+    from . import outbox
+
+    limit = float(getattr(settings, "DJANGOES_OUTBOX_WARN_AFTER", 600))
+    try:
+        entries = outbox.status()
+    except DatabaseError:
+        return []  # not migrated yet: nothing can be waiting
+    messages: list[checks.CheckMessage] = []
+    for entry in entries:
+        age = entry.oldest_age or 0.0
+        if entry.failed or age > limit:
+            messages.append(
+                checks.Warning(
+                    f"{entry.pending:,} indexing operation(s) of {entry.document} wait in the "
+                    f"outbox of database '{entry.database}' (the oldest for {age:,.0f}s) and "
+                    f"{entry.failed:,} were refused by Elasticsearch.",
+                    hint=(
+                        "Run 'manage.py search_index sync' (and keep 'search_index sync "
+                        "--watch' or a periodic drain running); see 'search_index status'. "
+                        "Refused operations need a fix, then 'sync --include-failed'."
+                    ),
+                    id="djangoes_dsl.W003",
+                )
+            )
+    return messages

@@ -32,6 +32,7 @@ from .values import (
     resolve_lookup,
     values_reader,
 )
+from .versions import read_version, versioned
 
 DEFAULT_CHUNK_SIZE = 1000
 
@@ -276,22 +277,32 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
     @classmethod
     def read_actions(
-        cls, queryset: models.QuerySet, index: str, limit: int | None = None
+        cls,
+        queryset: models.QuerySet,
+        index: str,
+        limit: int | None = None,
+        version: int | None = None,
     ) -> list[tuple[Any, dict[str, Any]]]:
         """Return ``[(pk, bulk action indexing the row into index)]`` for ``queryset``'s rows.
 
         Read with ``values_list()`` when the Document allows it (see
         :mod:`djangoes_dsl.values`), else as model instances. With ``limit``, only the first
-        ``limit`` rows; ``queryset`` must then be ordered by primary key.
+        ``limit`` rows; ``queryset`` must then be ordered by primary key. Every action carries
+        ``version`` (see :mod:`djangoes_dsl.versions`), read from the database's clock before
+        the rows when not given.
         """
+        if version is None:
+            version = read_version(queryset.db)
         reader = cls._values_reader()
         if reader is not None:
             return [
-                (pk, _index_action(index, pk, source))
+                (pk, versioned(_index_action(index, pk, source), version))
                 for pk, source in reader.read(queryset, limit)
             ]
         rows = queryset if limit is None else queryset[:limit]
-        return [(row.pk, cls.to_action(row, "index", index=index)) for row in rows]
+        return [
+            (row.pk, versioned(cls.to_action(row, "index", index=index), version)) for row in rows
+        ]
 
     def prepare(self, instance: models.Model) -> dict[str, Any]:
         """Return the document's values for ``instance``, field by field."""

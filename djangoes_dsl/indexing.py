@@ -16,19 +16,21 @@ from any process, without an extra request and without polling.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 from django.utils.module_loading import import_string
-from elasticsearch import helpers
+from elasticsearch import ApiError, TransportError, helpers
 
 import djangoes
 
 from .documents import Document
+from .versions import read_version, versioned
 
 logger = logging.getLogger("djangoes_dsl.indexing")
 
@@ -59,8 +61,10 @@ def bulk_chunk_size() -> int:
 class IndexingFailure:
     """Operations Elasticsearch did not apply, on one server.
 
-    ``errors`` holds one dict per failed action: ``op``, ``index``, ``id``, ``status`` and
-    ``error``. ``exception`` is set when the request itself failed (connection error, ...).
+    ``errors`` holds one dict per failed operation: ``op``, ``index``, ``id``, ``status``,
+    ``error``, ``retryable`` (a timeout, a node down, a 429 or 5xx: worth sending again; not
+    a mapping conflict) and ``key`` (``(Document, pk)``). ``exception`` is set when the
+    request itself failed (connection error, ...).
     """
 
     using: str
@@ -70,6 +74,18 @@ class IndexingFailure:
     @property
     def ids(self) -> list[str]:
         return [str(error["id"]) for error in self.errors]
+
+    @property
+    def retryable(self) -> bool:
+        """Whether every failed operation is worth sending again."""
+        return all(error.get("retryable", True) for error in self.errors)
+
+    def operations(self) -> Iterator[tuple[tuple[type[Document], Any], bool, str]]:
+        """Yield ``((Document, pk), retryable, error text)`` per failed operation."""
+        for error in self.errors:
+            key = error.get("key")
+            if key is not None:
+                yield key, bool(error.get("retryable", True)), _reason(error)
 
     def __str__(self) -> str:
         by_index: dict[str, list[str]] = defaultdict(list)
@@ -91,12 +107,14 @@ class IndexingFailure:
 
 
 def _first_reason(errors: list[dict[str, Any]]) -> str:
-    if not errors:
-        return "no details"
-    error = errors[0]["error"]
-    if isinstance(error, dict):
-        return f"{error.get('type')}: {error.get('reason')}"
-    return str(error)
+    return _reason(errors[0]) if errors else "no details"
+
+
+def _reason(error: dict[str, Any]) -> str:
+    detail = error.get("error")
+    if isinstance(detail, dict):
+        return f"{detail.get('type')}: {detail.get('reason')}"
+    return str(detail)
 
 
 class IndexingError(Exception):
@@ -139,6 +157,15 @@ def _journal_action(document: type[Document], pk: Any, index: str) -> dict[str, 
     }
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """What one action of a bulk request stands for, to settle its result."""
+
+    key: tuple[type[Document], Any]
+    op: str
+    journal: bool = False
+
+
 def build_actions(
     operations: Operations,
     *,
@@ -146,10 +173,13 @@ def build_actions(
     chunk_size: int = DEFAULT_BULK_CHUNK_SIZE,
     journal: bool = True,
     target: Callable[[type[Document]], str] | None = None,
+    sent: deque[_Sent] | None = None,
 ) -> dict[str, Iterator[dict[str, Any]]]:
     """Return ``{ES server alias: bulk actions}`` for ``operations``, rows read lazily.
 
-    ``target`` picks the index a Document's writes go to (default: its NAME).
+    ``target`` picks the index a Document's writes go to (default: its NAME). Every action
+    carries a version read before its rows (see :mod:`djangoes_dsl.versions`). When given,
+    ``sent`` receives, in order, what each action stands for.
     """
     per_server: dict[str, dict[type[Document], list[tuple[Any, str | None]]]] = defaultdict(
         lambda: defaultdict(list)
@@ -157,7 +187,7 @@ def build_actions(
     for (document, pk), delete_from in operations.items():
         per_server[document.get_using()][document].append((pk, delete_from))
     return {
-        using: _actions(documents, database, chunk_size, journal, target)
+        using: _actions(documents, database, chunk_size, journal, target, sent)
         for using, documents in per_server.items()
     }
 
@@ -168,24 +198,35 @@ def _actions(
     chunk_size: int,
     journal: bool,
     target: Callable[[type[Document]], str] | None,
+    sent: deque[_Sent] | None,
 ) -> Iterator[dict[str, Any]]:
     for document, entries in documents.items():
         index = target(document) if target else document.get_index_name()
         for chunk in _chunks(entries, chunk_size):
             wanted = [pk for pk, delete_from in chunk if delete_from is None]
+            queryset = document.get_queryset()
+            if database is not None:
+                queryset = queryset.using(database)
+            # Read before the rows: deletes of rows found gone carry it too.
+            version = read_version(queryset.db)
             found: dict[Any, dict[str, Any]] = {}
             if wanted:
-                queryset = document.get_queryset()
-                if database is not None:
-                    queryset = queryset.using(database)
-                found = dict(document.read_actions(queryset.filter(pk__in=wanted), index))
+                found = dict(
+                    document.read_actions(queryset.filter(pk__in=wanted), index, version=version)
+                )
             for pk, delete_from in chunk:
                 action = found.get(pk) if delete_from is None else None
-                if action is not None:
-                    yield action
-                else:
-                    yield {"_op_type": "delete", "_index": delete_from or index, "_id": str(pk)}
+                if action is None:
+                    action = versioned(
+                        {"_op_type": "delete", "_index": delete_from or index, "_id": str(pk)},
+                        version,
+                    )
+                if sent is not None:
+                    sent.append(_Sent((document, pk), action["_op_type"]))
+                yield action
                 if journal:
+                    if sent is not None:
+                        sent.append(_Sent((document, pk), "index", journal=True))
                     yield _journal_action(document, pk, delete_from or index)
 
 
@@ -196,30 +237,48 @@ def send_operations(
     chunk_size: int | None = None,
     journal: bool = True,
     target: Callable[[type[Document]], str] | None = None,
+    max_retries: int = 0,
 ) -> list[IndexingFailure]:
     """Send ``operations`` as chunked bulk requests; return what failed (never raise).
 
     ``chunk_size`` counts rows; with the journal each row is two actions of one request.
+    Nothing is retried here unless ``max_retries`` (429 rejections, with back-off, blocking):
+    failed operations are returned, marked retryable or not, for the outbox to keep.
     """
     chunk_size = chunk_size or bulk_chunk_size()
     failures = []
+    sent: deque[_Sent] = deque()
     try:
         streams = build_actions(
-            operations, database=database, chunk_size=chunk_size, journal=journal, target=target
+            operations,
+            database=database,
+            chunk_size=chunk_size,
+            journal=journal,
+            target=target,
+            sent=sent,
         )
     except Exception as exc:
         return [_whole_failure("?", operations, exc)]
     for using, actions in streams.items():
-        failure = _stream(using, actions, chunk_size * (2 if journal else 1), operations)
+        failure = _stream(
+            using, actions, chunk_size * (2 if journal else 1), operations, sent, max_retries
+        )
         if failure is not None:
             failures.append(failure)
     return failures
 
 
 def _stream(
-    using: str, actions: Iterable[dict[str, Any]], chunk_size: int, operations: Operations
+    using: str,
+    actions: Iterable[dict[str, Any]],
+    chunk_size: int,
+    operations: Operations,
+    sent: deque[_Sent],
+    max_retries: int,
 ) -> IndexingFailure | None:
     failure = IndexingFailure(using)
+    settled: set[tuple[type[Document], Any]] = set()
+    failed: dict[tuple[type[Document], Any], dict[str, Any]] = {}
     try:
         client = djangoes.connections[using].client
         for ok, item in helpers.streaming_bulk(
@@ -228,59 +287,93 @@ def _stream(
             chunk_size=chunk_size,
             raise_on_error=False,
             raise_on_exception=False,
-            max_retries=2,
+            max_retries=max_retries,
             initial_backoff=1,
             expand_action_callback=expand_action,
         ):
-            if not ok and not _harmless(item):
-                failure.errors.append(_error_of(item))
+            what = sent.popleft()
+            if not ok and not _harmless(item, what):
+                failed.setdefault(what.key, _error_of(item, what))
+            settled.add(what.key)
     except Exception as exc:
-        # Connection errors, or a Document's prepare raising: the operations not confirmed
-        # may not have been applied, so all of this server's are reported.
-        whole = _whole_failure(using, operations, exc)
+        # A connection error, or a Document's prepare raising: the operations not confirmed
+        # may or may not have been applied; they are sent again (harmless, see versions.py).
         failure.exception = exc
-        failure.errors = whole.errors
+        for (document, pk), delete_from in operations.items():
+            key = (document, pk)
+            if key in settled or _using_of(document) != using:
+                continue
+            failed[key] = _whole_error(document, pk, delete_from, exc)
+    failure.errors = list(failed.values())
     return failure if failure.errors else None
 
 
+def _using_of(document: type[Document]) -> str | None:
+    try:
+        return document.get_using()
+    except ImproperlyConfigured:
+        return None
+
+
+def _retryable_exception(exc: BaseException) -> bool:
+    """Whether a request that raised ``exc`` is worth sending again later."""
+    if isinstance(exc, (TransportError, DatabaseError)):
+        return True  # connection errors, timeouts, 429/5xx, a database hiccup
+    return isinstance(exc, ApiError) and (exc.status_code == 429 or exc.status_code >= 500)
+
+
+def _whole_error(
+    document: type[Document], pk: Any, delete_from: str | None, exc: BaseException
+) -> dict[str, Any]:
+    try:
+        index = delete_from or document.get_index_name()
+    except ImproperlyConfigured:
+        index = document.__name__
+    return {
+        "op": "delete" if delete_from else "index",
+        "index": index,
+        "id": str(pk),
+        "status": getattr(exc, "status_code", None),
+        "error": f"{type(exc).__name__}: {exc}",
+        "retryable": _retryable_exception(exc),
+        "key": (document, pk),
+    }
+
+
 def _whole_failure(using: str, operations: Operations, exc: BaseException) -> IndexingFailure:
-    errors = []
-    for (document, pk), delete_from in operations.items():
-        try:
-            if using not in ("?", document.get_using()):
-                continue
-            index = delete_from or document.get_index_name()
-        except ImproperlyConfigured:
-            index = document.__name__
-        errors.append(
-            {
-                "op": "delete" if delete_from else "index",
-                "index": index,
-                "id": str(pk),
-                "status": None,
-                "error": f"{type(exc).__name__}: {exc}",
-            }
-        )
+    errors = [
+        _whole_error(document, pk, delete_from, exc)
+        for (document, pk), delete_from in operations.items()
+        if using in ("?", _using_of(document))
+    ]
     return IndexingFailure(using, errors, exc)
 
 
-def _harmless(item: dict[str, Any]) -> bool:
+def _harmless(item: dict[str, Any], what: _Sent) -> bool:
     ((op, result),) = item.items()
     status = result.get("status")
+    if status == 409 and not what.journal:
+        return True  # a newer version is there already: this write was stale
     if op == "delete" and status == 404:
         return True  # the document was not indexed: nothing to delete
     # A journal action while no rebuild runs: the alias does not exist.
-    return status == 404 and str(result.get("_index", "")).endswith(JOURNAL_SUFFIX)
+    return what.journal and status == 404 and str(result.get("_index", "")).endswith(JOURNAL_SUFFIX)
 
 
-def _error_of(item: dict[str, Any]) -> dict[str, Any]:
+def _error_of(item: dict[str, Any], what: _Sent) -> dict[str, Any]:
     ((op, result),) = item.items()
+    status = result.get("status")
+    error = result.get("error") or result.get("exception")
     return {
         "op": op,
         "index": result.get("_index"),
         "id": result.get("_id"),
-        "status": result.get("status"),
-        "error": result.get("error") or result.get("exception"),
+        "status": status,
+        "error": error,
+        # No status: the request failed (connection, timeout). A journal action that failed
+        # otherwise may be a rebuild that misses the write: send it again too.
+        "retryable": status is None or status == 429 or status >= 500 or what.journal,
+        "key": what.key,
     }
 
 

@@ -42,6 +42,20 @@ class DocumentRegistry:
         self._resolved_for: tuple[int, int] | None = None
         self._bindings: dict[type[Document], Binding | None] = {}
         self._version = 0  # changes with every (un)registration
+        self._listeners: list[Callable[[], Any]] = []
+
+    def add_listener(self, listener: Callable[[], Any]) -> None:
+        """Call ``listener()`` after every registration and unregistration."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], Any]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
     def register(self, key: str, using: str | None = None) -> Callable[[D], D]:
         """Register the decorated Document to ES_INDICES ``key`` (on server ``using``)."""
@@ -64,6 +78,7 @@ class DocumentRegistry:
                 self._version += 1
             document._djangoes_registry = self
             install_index_resolver(document, self._resolved_index)
+            self._changed()
             return document
 
         return decorator
@@ -75,6 +90,7 @@ class DocumentRegistry:
                 self._version += 1
                 if document.__dict__.get("_djangoes_registry") is self:
                     del document._djangoes_registry
+                self._changed()
 
     # -- lookups ----------------------------------------------------------------------------
 

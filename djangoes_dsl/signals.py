@@ -9,12 +9,11 @@ into operations on the Documents of the model (and on the Documents that list it
 
 from __future__ import annotations
 
-import contextlib
 import weakref
-from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
+from collections.abc import Iterable
 from typing import Any, cast
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -31,8 +30,10 @@ from djangoes.adapters.django import (
     savepoint_ids,
 )
 
+from . import outbox
 from .documents import Document
 from .indexing import Operations, report, send_operations
+from .pause import indexing_paused, is_paused
 from .registry import DocumentRegistry, registry
 
 __all__ = [
@@ -51,42 +52,12 @@ DISABLED = ("disabled", "", None)
 _RELATED = object()
 _Op = tuple[type[Document], Any, Any]
 
-_ALL = object()
-_paused: ContextVar[Any] = ContextVar("djangoes_dsl_paused", default=frozenset())
-
-
-@contextlib.contextmanager
-def indexing_paused(*targets: type[Document] | type[models.Model]) -> Iterator[None]:
-    """Skip signal-driven indexing in this block (of ``targets`` only, when given).
-
-    Targets are Documents or models. Changes made meanwhile are not queued: after a bulk
-    import, run ``manage.py search_index populate`` (or ``rebuild``). The pause is local to
-    the current thread (and asyncio task).
-    """
-    current = _paused.get()
-    if not targets or current is _ALL:
-        new: Any = _ALL
-    else:
-        new = frozenset(current) | frozenset(targets)
-    token = _paused.set(new)
-    try:
-        yield
-    finally:
-        _paused.reset(token)
-
-
-def _is_paused(document: type[Document]) -> bool:
-    paused = _paused.get()
-    if paused is _ALL:
-        return True
-    return bool(paused) and (document in paused or document.get_model() in paused)
-
 
 def _listens(document: type[Document]) -> bool:
     return (
         not getattr(document.Django, "ignore_signals", False)
         and document.is_bound()
-        and not _is_paused(document)
+        and not is_paused(document)
     )
 
 
@@ -99,26 +70,64 @@ class BaseSignalProcessor:
 
     def __init__(self, registry: DocumentRegistry = registry) -> None:
         self.registry = registry
+        self._connected: list[tuple[Any, Any, str]] = []
 
     # -- wiring ------------------------------------------------------------------------------
 
-    def _receivers(self) -> list[tuple[Any, Any]]:
-        return [
-            (signals.post_save, self.handle_save),
-            (signals.pre_delete, self.handle_pre_delete),
-            (signals.m2m_changed, self.handle_m2m_changed),
-        ]
+    def senders(self) -> tuple[set[type[models.Model]], set[type[models.Model]]]:
+        """Return the models whose saves and deletes concern a Document, and the
+        many-to-many through models whose changes do.
+
+        Only these get receivers: every other model keeps Django's fast delete (a
+        ``pre_delete`` receiver makes ``QuerySet.delete()`` load each row).
+        """
+        roots: set[type[models.Model]] = set()
+        for document in self.registry.documents:
+            model = document.get_model()
+            if model is not None:
+                roots.add(model._meta.concrete_model)  # type: ignore[arg-type]
+            roots.update(document.get_related_models())
+        rows = {
+            model
+            for model in apps.get_models(include_auto_created=True)
+            if model in roots or model._meta.concrete_model in roots
+        }
+        through: set[type[models.Model]] = set()
+        for model in roots:
+            for field in model._meta.get_fields(include_hidden=True):
+                if field.many_to_many:
+                    remote = getattr(field, "remote_field", None) or field
+                    if getattr(remote, "through", None) is not None:
+                        through.add(remote.through)
+                    elif getattr(field, "through", None) is not None:
+                        through.add(field.through)
+        return rows, through
 
     def setup(self) -> None:
-        for signal, receiver in self._receivers():
-            signal.connect(receiver, weak=False, dispatch_uid=self._uid(signal))
+        """Connect the receivers for the models that concern a Document (see ``senders``);
+        connect them again whenever a Document is registered or unregistered."""
+        self.connect()
+        self.registry.add_listener(self.connect)
+
+    def connect(self) -> None:
+        self.disconnect()
+        rows, through = self.senders()
+        wanted = [(signals.post_save, self.handle_save, model) for model in rows]
+        wanted += [(signals.pre_delete, self.handle_pre_delete, model) for model in rows]
+        wanted += [(signals.m2m_changed, self.handle_m2m_changed, model) for model in through]
+        for signal, receiver, model in wanted:
+            uid = f"djangoes_dsl.signals.{id(self)}.{id(signal)}.{model._meta.label}"
+            signal.connect(receiver, sender=model, weak=False, dispatch_uid=uid)
+            self._connected.append((signal, model, uid))
+
+    def disconnect(self) -> None:
+        for signal, model, uid in self._connected:
+            signal.disconnect(sender=model, dispatch_uid=uid)
+        self._connected = []
 
     def teardown(self) -> None:
-        for signal, _ in self._receivers():
-            signal.disconnect(dispatch_uid=self._uid(signal))
-
-    def _uid(self, signal: Any) -> str:
-        return f"djangoes_dsl.signals.{id(self)}.{id(signal)}"
+        self.registry.remove_listener(self.connect)
+        self.disconnect()
 
     # -- which documents a model concerns -----------------------------------------------------
 
@@ -170,15 +179,53 @@ class BaseSignalProcessor:
         if ops:
             self.enqueue(ops, kwargs.get("using"))
 
+    def handle_rows(
+        self, model: type[models.Model], instances: list[models.Model], using: str | None
+    ) -> None:
+        """Index ``instances`` of ``model`` and the rows that embed them, as saves would."""
+        documents, dependants = self._documents(model), self._dependants(model)
+        ops: list[_Op] = [(doc, row.pk, None) for doc in documents for row in instances]
+        ops += [(doc, _RELATED, row) for doc in dependants for row in instances]
+        if ops:
+            self.enqueue(ops, using)
+
     # -- sending -----------------------------------------------------------------------------
 
     def enqueue(self, ops: list[_Op], using: str | None) -> None:
-        """Send ``ops`` at once (override to defer)."""
-        self.send(ops, using)
+        """Send ``ops`` at once (override to defer); in durable mode record them first."""
+        ids = record_ops(ops, using) if outbox.durable() else None
+        self.send(ops, using, ids)
 
-    def send(self, ops: Iterable[_Op], using: str | None) -> None:
-        """Send ``ops`` (last operation per row wins) and report failures."""
-        report(send_operations(_resolve(ops), database=using))
+    def send(
+        self, ops: Iterable[_Op], using: str | None, outbox_ids: list[int] | None = None
+    ) -> None:
+        """Send ``ops`` (last operation per row wins); keep what failed; report failures.
+
+        ``outbox_ids``: the outbox rows that recorded ``ops`` (durable mode), deleted once
+        sent. Without them, failed operations are recorded in the outbox now.
+        """
+        operations = _resolve(ops)
+        failures = send_operations(operations, database=using)
+        if outbox_ids is not None:
+            outbox.settle(outbox_ids, failures, operations, using)
+        elif failures:
+            outbox.keep_failures(failures, operations, using)
+        report(failures)
+
+
+def record_ops(ops: Iterable[_Op], using: str | None) -> list[int]:
+    """Record ``ops`` in the outbox of ``using`` (inside its transaction, if one is open)."""
+    entries = []
+    for document, pk, extra in ops:
+        if pk is _RELATED:
+            entries.append(
+                outbox.Entry(document, extra.pk, outbox.Action.RELATED, extra._meta.label)
+            )
+        elif extra:
+            entries.append(outbox.Entry(document, pk, outbox.Action.DELETE, extra))
+        else:
+            entries.append(outbox.Entry(document, pk))
+    return outbox.record(entries, using, delay=outbox.grace())
 
 
 class _Segment:
@@ -206,6 +253,8 @@ class _Batch:
         self.processor = processor
         self.using = using
         self.ops: list[tuple[_Segment, _Op]] = []
+        self.outbox_ids: list[tuple[_Segment, int]] = []
+        self.durable = outbox.durable()
         self.segments: dict[frozenset[str], _Segment] = {}
         self.sent = False
         self.robust = processor.errors_mode() != "raise"
@@ -233,13 +282,17 @@ class _Batch:
                 transaction.on_commit(segment.confirm, using=connection.alias)
         self._append_hook(connection)
         self.ops.extend((segment, op) for op in ops)
+        if self.durable:
+            # Inside the transaction: committed with the change, or rolled back with it.
+            self.outbox_ids.extend((segment, pk) for pk in record_ops(ops, self.using))
 
     def flush(self, generation: int | None = None) -> None:
         if self.sent or (generation is not None and generation != self.generation):
             return
         self.sent = True
         ops, self.ops = self.ops, []
-        self.processor.send([op for segment, op in ops if segment.alive], self.using)
+        ids = [pk for segment, pk in self.outbox_ids if segment.alive] if self.durable else None
+        self.processor.send([op for segment, op in ops if segment.alive], self.using, ids)
 
 
 class TransactionSignalProcessor(BaseSignalProcessor):

@@ -11,11 +11,14 @@ from elasticsearch import ApiError, TransportError
 
 import djangoes
 from djangoes_dsl.documents import Document
+from djangoes_dsl.indexing import document_label as label_of
 from djangoes_dsl.indexing import journal_alias
 from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
 from djangoes_dsl.registry import registry
 
-ACTIONS = ("create", "delete", "rebuild", "populate", "list")
+ACTIONS = ("create", "delete", "rebuild", "populate", "list", "sync", "status")
+#: Actions about the outbox, not about indices.
+OUTBOX_ACTIONS = ("sync", "status")
 DESTRUCTIVE = ("delete", "rebuild")
 
 
@@ -80,6 +83,26 @@ class Command(BaseCommand):
             help="rebuild: delete, create and populate the index itself (not zero-downtime).",
         )
         parser.add_argument(
+            "--watch",
+            action="store_true",
+            help="sync: keep draining the outbox, each operation when its back-off is over.",
+        )
+        parser.add_argument(
+            "--include-failed",
+            action="store_true",
+            help="sync: also send again the operations Elasticsearch refused (after a fix).",
+        )
+        parser.add_argument(
+            "--database",
+            help="sync, status: only the outbox of this database (default: every database).",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=500,
+            help="sync: operations claimed and sent per bulk round (default 500).",
+        )
+        parser.add_argument(
             "--no-input",
             "--noinput",
             action="store_false",
@@ -135,6 +158,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
+        if action in OUTBOX_ACTIONS:
+            getattr(self, f"do_{action}")(options)
+            return
         targets = self.targets(options)
         if action in DESTRUCTIVE and options["interactive"] and not self.confirm(action, targets):
             self.stdout.write("Cancelled.")
@@ -218,3 +244,78 @@ class Command(BaseCommand):
             f"aliases {settings['ALIASES'] or '-'}; documents {documents}"
             + ("; REBUILD RUNNING" if rebuilding else "")
         )
+
+    # -- the outbox --------------------------------------------------------------------------
+
+    def do_sync(self, options: dict[str, Any]) -> None:
+        from djangoes_dsl import outbox
+
+        if options["watch"]:
+            self._watch(options)
+            return
+        result = outbox.drain(
+            options["database"],
+            batch_size=options["batch_size"],
+            include_failed=options["include_failed"],
+            progress=lambda done: self.stdout.write(
+                f"sync: {done.sent:,} sent, {done.retried_later:,} to retry, "
+                f"{done.failed:,} refused"
+            ),
+        )
+        self.stdout.write(
+            f"sync: {result.sent:,} operation(s) sent, {result.retried_later:,} to retry "
+            f"later, {result.failed:,} refused."
+        )
+        for failure in result.failures[:5]:
+            self.stderr.write(str(failure))
+        waiting = [entry for entry in outbox.status(options["database"]) if entry.failed]
+        if result.retried_later or result.failed or waiting:
+            failed = sum(entry.failed for entry in waiting)
+            raise CommandError(
+                f"search_index sync: {result.retried_later:,} operation(s) still failing and "
+                f"{failed:,} refused by Elasticsearch remain in the outbox; see "
+                f"'search_index status'. Fix the cause, then run 'search_index sync "
+                f"--include-failed'."
+            )
+
+    def _watch(self, options: dict[str, Any]) -> None:
+        import time
+
+        from djangoes_dsl import outbox
+
+        self.stdout.write("sync --watch: draining the outbox (Ctrl-C stops).")
+        idle = 0.5
+        try:
+            while True:
+                result = outbox.drain(
+                    options["database"], batch_size=options["batch_size"], due_only=True
+                )
+                if result.claimed:
+                    self.stdout.write(
+                        f"sync: {result.sent:,} sent, {result.retried_later:,} to retry, "
+                        f"{result.failed:,} refused"
+                    )
+                    idle = 0.5
+                else:
+                    idle = min(idle * 2, 10.0)  # back off while there is nothing to do
+                time.sleep(idle)
+        except KeyboardInterrupt:
+            self.stdout.write("sync --watch: stopped.")
+
+    def do_status(self, options: dict[str, Any]) -> None:
+        from djangoes_dsl import outbox
+
+        entries = outbox.status(options["database"])
+        if not entries:
+            self.stdout.write("outbox: empty (every indexing operation reached Elasticsearch).")
+            return
+        by_label = {label_of(document): document for document in registry.documents}
+        for entry in entries:
+            age = entry.oldest_age or 0.0
+            document = by_label.get(entry.document)
+            key = document.get_index_key() if document is not None else "?"
+            name = document.__name__ if document is not None else entry.document
+            self.stdout.write(
+                f"outbox [{entry.database}] index '{key}' ({name}): {entry.pending:,} pending, "
+                f"{entry.failed:,} refused; oldest waiting {age:,.0f}s"
+            )

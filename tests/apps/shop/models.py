@@ -1,8 +1,12 @@
 from django.db import models
 
+from djangoes_dsl import IndexedManager
+
 
 class Category(models.Model):
     name = models.CharField(max_length=100)
+
+    objects = IndexedManager()
 
 
 class Tag(models.Model):
@@ -17,3 +21,11 @@ class Product(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL)
     tags = models.ManyToManyField(Tag, blank=True)
+
+    objects = IndexedManager()
+
+
+class AuditLog(models.Model):
+    """A model no Document mentions."""
+
+    message = models.CharField(max_length=200)

@@ -1,0 +1,248 @@
+"""Nothing lost: failed writes wait in the outbox and reach the index with one sync."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from djangoes import connections
+from djangoes_dsl import outbox
+from djangoes_dsl.models import PendingOperation
+from tests.apps.shop.models import Category, Product, Tag
+from tests.apps.shop.search_indices import ProductDocument
+from tests.indexing_utils import indexed, reset_index
+from tests.settings import ES_SERVERS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+#: The same settings with a node that refuses every connection.
+NODE_DOWN = {
+    "default": {
+        **ES_SERVERS["default"],
+        "HOSTS": ["http://127.0.0.1:1"],
+        "PARAMS": {"request_timeout": 2, "max_retries": 0},
+    }
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_products():
+    reset_index(ProductDocument)
+
+
+def database_state() -> dict[str, tuple[str, str | None, list[str]]]:
+    """``{id: (title, category, tags)}`` of every product row."""
+    return {
+        str(product.pk): (
+            product.title,
+            product.category.name if product.category else None,
+            sorted(tag.name for tag in product.tags.all()),
+        )
+        for product in Product.objects.select_related("category").prefetch_related("tags")
+    }
+
+
+def index_state() -> dict[str, tuple[str, str | None, list[str]]]:
+    """``{id: (title, category, tags)}`` of every searchable product document."""
+    return {
+        pk: (source["title"], source.get("category"), sorted(source.get("tags", [])))
+        for pk, source in indexed(ProductDocument).items()
+    }
+
+
+def sync(*args: str) -> str:
+    out = io.StringIO()
+    call_command("search_index", "sync", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_writes_made_while_the_node_is_down_are_kept_and_synced(caplog):
+    shoes = Category.objects.create(name="shoes")
+    red = Tag.objects.create(name="red")
+    kept = [
+        Product.objects.create(sku=f"K-{n}", title=f"Kept {n}", category=shoes) for n in range(5)
+    ]
+    doomed = Product.objects.create(sku="D-1", title="Doomed", category=shoes)
+    assert index_state() == database_state()
+
+    with override_settings(ES_SERVERS=NODE_DOWN), caplog.at_level(logging.ERROR):
+        Product.objects.create(sku="A-1", title="autocommit save")
+        with transaction.atomic():
+            for n in range(20):
+                Product.objects.create(sku=f"T-{n}", title=f"In a transaction {n}")
+        kept[0].title = "renamed while down"
+        kept[0].save()
+        kept[1].tags.add(red)
+        doomed.delete()
+        shoes.name = "boots"  # a related rename: every shoe's document changes
+        shoes.save()
+    assert "indexing operation(s) failed" in caplog.text
+
+    # Every change is in the database; the index is behind.
+    assert len(database_state()) == 26
+    assert index_state() != database_state()
+    waiting = outbox.status()
+    assert sum(entry.pending for entry in waiting) > 0
+
+    out = sync()
+
+    assert "0 to retry later, 0 refused" in out
+    assert index_state() == database_state()
+    assert index_state()[str(kept[0].pk)] == ("renamed while down", "boots", [])
+    assert index_state()[str(kept[1].pk)] == ("Kept 1", "boots", ["red"])
+    assert str(doomed.pk) not in index_state()
+    assert PendingOperation.objects.count() == 0
+
+
+def break_mapping():
+    """Make every product document fail to index: 'sku' becomes a long."""
+    client = connections["default"].client
+    name = ProductDocument.get_index_name()
+    client.indices.delete(index=name)
+    client.indices.create(index=name, mappings={"properties": {"sku": {"type": "long"}}})
+
+
+def test_a_refused_write_is_kept_marked_and_reported_until_fixed():
+    break_mapping()
+    product = Product.objects.create(sku="not-a-number", title="refused")
+    (row,) = PendingOperation.objects.all()
+    assert (row.state, row.object_pk, row.action) == ("failed", str(product.pk), "index")
+    assert "document_parsing_exception" in row.last_error or "mapper_parsing" in row.last_error
+
+    with pytest.raises(CommandError, match="refused by Elasticsearch remain in the outbox"):
+        sync()  # refused writes are not sent again by themselves: the exit says so
+    assert PendingOperation.objects.filter(state="failed").count() == 1
+
+    reset_index(ProductDocument)  # the fix
+    sync("--include-failed")
+    assert index_state() == database_state()
+    assert PendingOperation.objects.count() == 0
+
+
+def test_retries_back_off_with_a_cap():
+    with override_settings(
+        ES_SERVERS=NODE_DOWN, DJANGOES_RETRY_BACKOFF=2, DJANGOES_RETRY_MAX_BACKOFF=10
+    ):
+        product = Product.objects.create(sku="B-1", title="backing off")
+        delays = []
+        for _ in range(5):
+            result = outbox.drain()
+            assert (result.sent, result.retried_later) == (0, 1)
+            row = PendingOperation.objects.get()
+            delays.append((row.next_attempt - timezone.now()).total_seconds())
+    assert row.attempts == 6
+    # 2 x 2^(attempts - 2) seconds, capped at 10, less up to 20% of jitter.
+    for delay, expected in zip(delays, [4, 8, 10, 10, 10], strict=True):
+        assert 0.8 * expected - 0.5 <= delay <= expected
+    sync()
+    assert set(index_state()) == {str(product.pk)}
+
+
+def test_the_outbox_stays_empty_while_the_cluster_is_healthy():
+    with transaction.atomic():
+        for n in range(10):
+            Product.objects.create(sku=f"H-{n}", title=f"Healthy {n}")
+    Product.objects.first().delete()
+    assert PendingOperation.objects.count() == 0
+    assert index_state() == database_state()
+    with override_settings(DJANGOES_DURABLE=True):
+        with transaction.atomic():
+            Product.objects.create(sku="H-D", title="durable")
+            assert PendingOperation.objects.count() == 1  # recorded inside the transaction
+        assert PendingOperation.objects.count() == 0  # sent, then removed
+    assert index_state() == database_state()
+
+
+@override_settings(DJANGOES_DURABLE=True)
+def test_durable_mode_loses_nothing_when_the_process_stops_right_after_commit():
+    def stop_here():
+        raise SystemExit("the process stops right after COMMIT")
+
+    def change():
+        with transaction.atomic():
+            # Registered first, so it runs first after the commit: nothing is sent.
+            transaction.on_commit(stop_here)
+            for n in range(3):
+                Product.objects.create(sku=f"S-{n}", title=f"Stopped {n}")
+
+    with pytest.raises(SystemExit):
+        change()
+    assert len(database_state()) == 3
+    assert index_state() == {}
+    assert PendingOperation.objects.count() == 3
+
+    sync()
+    assert index_state() == database_state()
+    assert PendingOperation.objects.count() == 0
+
+
+@override_settings(DJANGOES_DURABLE=True)
+def test_durable_mode_records_nothing_for_a_rolled_back_transaction():
+    def roll_back():
+        with transaction.atomic():
+            Product.objects.create(sku="R-1", title="rolled back")
+            raise LookupError("roll back")
+
+    with pytest.raises(LookupError):
+        roll_back()
+    assert PendingOperation.objects.count() == 0
+    assert index_state() == {}
+
+
+def test_two_drainers_never_claim_the_same_operations():
+    with override_settings(ES_SERVERS=NODE_DOWN), transaction.atomic():
+        for n in range(30):
+            Product.objects.create(sku=f"C-{n}", title=f"Claimed {n}")
+    rows = set(PendingOperation.objects.values_list("pk", flat=True))
+    assert len(rows) == 30
+    first = {row.pk for row in outbox.claim("default", 20, due_only=False)}
+    second = {row.pk for row in outbox.claim("default", 20, due_only=False)}
+    third = {row.pk for row in outbox.claim("default", 20, due_only=False)}
+    assert len(first) == 20
+    assert first.isdisjoint(second)
+    assert first | second == rows
+    assert third == set()  # every row is claimed, and the claims are running
+    sync()  # claimed rows are left to their drainers until the lease ends
+    assert PendingOperation.objects.count() == 30
+
+
+def test_status_shows_the_depth_and_the_age_per_index():
+    out = io.StringIO()
+    call_command("search_index", "status", stdout=out)
+    assert "outbox: empty" in out.getvalue()
+    with override_settings(ES_SERVERS=NODE_DOWN):
+        Product.objects.create(sku="S-1", title="waiting")
+        Product.objects.create(sku="S-2", title="waiting")
+    out = io.StringIO()
+    call_command("search_index", "status", stdout=out)
+    assert "index 'products' (ProductDocument): 2 pending, 0 refused; oldest waiting" in (
+        out.getvalue()
+    )
+
+
+def test_a_deploy_check_warns_about_operations_waiting_too_long():
+    from django.core import checks
+
+    def deploy_warnings():
+        return [
+            m
+            for m in checks.run_checks(include_deployment_checks=True)
+            if m.id == "djangoes_dsl.W003"
+        ]
+
+    assert deploy_warnings() == []
+    with override_settings(ES_SERVERS=NODE_DOWN):
+        Product.objects.create(sku="W-1", title="waiting")
+    assert deploy_warnings() == []  # not waiting long yet
+    with override_settings(DJANGOES_OUTBOX_WARN_AFTER=0.000001):
+        (warning,) = deploy_warnings()
+    assert "1 indexing operation(s) of tests.apps.shop.search_indices.ProductDocument" in (
+        warning.msg
+    )
+    assert "search_index sync" in warning.hint
