@@ -71,6 +71,10 @@ def start_node(session: nox.Session, client: str, offset: int = 0, password: str
     return start_service(session, "es-node", *args)
 
 
+#: The fault suite's own node (started, killed and restarted by the tests themselves).
+FAULT_PORT = PORT_BASE + 6
+
+
 def node_env(session: nox.Session, client: str) -> dict[str, str]:
     """Start the main, a second and a secured node; return the suite's environment."""
     return {
@@ -78,6 +82,7 @@ def node_env(session: nox.Session, client: str) -> dict[str, str]:
         "DJANGOES_TEST_URL_2": start_node(session, client, offset=1),
         "DJANGOES_TEST_SECURE_URL": start_node(session, client, 2, SECURE_PASSWORD),
         "DJANGOES_TEST_SECURE_PASSWORD": SECURE_PASSWORD,
+        "DJANGOES_FAULT_ES_PORT": str(FAULT_PORT),
     }
 
 
@@ -97,9 +102,14 @@ def tests(session: nox.Session, django: str, client: str, database: str) -> None
     extras = "test,postgres" if database == "postgres" else "test"
     session.install("-e", f".[{extras}]", DJANGO[django], CLIENTS[client])
     env = node_env(session, client)
+    select: list[str] = []
     if database == "postgres":
         env["DJANGOES_TEST_DATABASE_URL"] = start_service(session, "pg", "--port", PG_PORT)
-    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    else:
+        # Tests of several processes writing to one database need PostgreSQL: they run in
+        # the PostgreSQL sessions and are left out here, explicitly.
+        select = ["-m", "not postgres"]
+    session.run("python", "-m", "pytest", *select, *session.posargs, env=env)
 
 
 EXAMPLE_MATRIX = [nox.param("3.11", "5.2", "8", id="py3.11-django5.2-es8")]

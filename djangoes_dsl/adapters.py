@@ -30,7 +30,7 @@ class ResolvedIndex:
     Index``, or unnamed) answers.
     """
 
-    def __init__(self, resolve: Callable[[type], dsl.Index | None], own: dsl.Index) -> None:
+    def __init__(self, resolve: Callable[[type], dsl.Index | None], own: Any) -> None:
         self.resolve = resolve
         self.own = own
 

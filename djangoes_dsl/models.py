@@ -23,25 +23,35 @@ class PendingOperation(models.Model):
         PENDING = "pending", "to be sent (again)"
         FAILED = "failed", "refused by Elasticsearch; kept until retried by hand"
 
-    document = models.CharField(max_length=255, help_text="Dotted path of the Document.")
-    object_pk = models.CharField(max_length=255, help_text="Primary key of the row (as text).")
-    action = models.CharField(max_length=10, choices=Action.choices, default=Action.INDEX)
-    target = models.CharField(
+    document: models.CharField = models.CharField(
+        max_length=255, help_text="Dotted path of the Document."
+    )
+    object_pk: models.CharField = models.CharField(
+        max_length=255, help_text="Primary key of the row (as text)."
+    )
+    action: models.CharField = models.CharField(
+        max_length=10, choices=Action.choices, default=Action.INDEX
+    )
+    target: models.CharField = models.CharField(
         max_length=255,
         blank=True,
         default="",
         help_text="DELETE: the index to delete from; RELATED: the related model's label.",
     )
-    database = models.CharField(max_length=100, default="default")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt = models.DateTimeField(help_text="Not sent before this time (back-off).")
-    claimed_until = models.DateTimeField(
+    database: models.CharField = models.CharField(max_length=100, default="default")
+    state: models.CharField = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING
+    )
+    attempts: models.PositiveIntegerField = models.PositiveIntegerField(default=0)
+    next_attempt: models.DateTimeField = models.DateTimeField(
+        help_text="Not sent before this time (back-off)."
+    )
+    claimed_until: models.DateTimeField = models.DateTimeField(
         null=True, blank=True, help_text="A drainer is sending it until then."
     )
-    claim = models.CharField(max_length=32, blank=True, default="")
-    last_error = models.TextField(blank=True, default="")
-    created = models.DateTimeField(auto_now_add=True)
+    claim: models.CharField = models.CharField(max_length=32, blank=True, default="")
+    last_error: models.TextField = models.TextField(blank=True, default="")
+    created: models.DateTimeField = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = "pending indexing operation"

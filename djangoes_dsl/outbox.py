@@ -304,10 +304,10 @@ def settle(
             if done:
                 manager.filter(pk__in=done).delete()
             for row in rows:
-                key = keys.get(row.pk)
-                if key not in failed:
+                row_key = keys.get(row.pk)
+                if row_key is None or row_key not in failed:
                     continue
-                retryable, error = failed[key]
+                retryable, error = failed[row_key]
                 manager.filter(pk=row.pk).update(
                     state=State.PENDING if retryable else State.FAILED,
                     attempts=row.attempts + 1,
@@ -439,7 +439,7 @@ class OutboxStatus:
 
 def status(database: str | None = None) -> list[OutboxStatus]:
     """Return the outbox depth per Document (and database): pending, failed, oldest."""
-    found = []
+    found: list[OutboxStatus] = []
     for alias in [database] if database else databases():
         rows = (
             PendingOperation.objects.using(alias)

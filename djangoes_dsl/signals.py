@@ -96,11 +96,13 @@ class BaseSignalProcessor:
         for model in roots:
             for field in model._meta.get_fields(include_hidden=True):
                 if field.many_to_many:
-                    remote = getattr(field, "remote_field", None) or field
-                    if getattr(remote, "through", None) is not None:
-                        through.add(remote.through)
-                    elif getattr(field, "through", None) is not None:
-                        through.add(field.through)
+                    # A ManyToManyField holds it on its remote_field, the reverse relation
+                    # (ManyToManyRel) on itself.
+                    relation: Any = getattr(field, "remote_field", None) or field
+                    if getattr(relation, "through", None) is None:
+                        relation = field
+                    if getattr(relation, "through", None) is not None:
+                        through.add(relation.through)
         return rows, through
 
     def setup(self) -> None:
@@ -112,7 +114,9 @@ class BaseSignalProcessor:
     def connect(self) -> None:
         self.disconnect()
         rows, through = self.senders()
-        wanted = [(signals.post_save, self.handle_save, model) for model in rows]
+        wanted: list[tuple[Any, Any, type[models.Model]]] = [
+            (signals.post_save, self.handle_save, model) for model in rows
+        ]
         wanted += [(signals.pre_delete, self.handle_pre_delete, model) for model in rows]
         wanted += [(signals.m2m_changed, self.handle_m2m_changed, model) for model in through]
         for signal, receiver, model in wanted:

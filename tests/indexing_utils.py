@@ -79,3 +79,27 @@ def count_requests(document: type[Document]) -> Iterator[RequestCounter]:
         yield counter
     finally:
         del transport.perform_request
+
+
+def product_rows() -> dict[str, tuple[str, str | None, list[str]]]:
+    """``{id: (title, category, tags)}`` of every product row in the database."""
+    from tests.apps.shop.models import Product
+
+    return {
+        str(product.pk): (
+            product.title,
+            product.category.name if product.category else None,
+            sorted(tag.name for tag in product.tags.all()),
+        )
+        for product in Product.objects.select_related("category").prefetch_related("tags")
+    }
+
+
+def product_documents() -> dict[str, tuple[str, str | None, list[str]]]:
+    """``{id: (title, category, tags)}`` of every searchable product document."""
+    from tests.apps.shop.search_indices import ProductDocument
+
+    return {
+        pk: (source["title"], source.get("category"), sorted(source.get("tags", [])))
+        for pk, source in indexed(ProductDocument).items()
+    }

@@ -16,7 +16,7 @@ from djangoes_dsl import outbox
 from djangoes_dsl.models import PendingOperation
 from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
-from tests.indexing_utils import indexed, reset_index
+from tests.indexing_utils import product_documents, product_rows, reset_index
 from tests.settings import ES_SERVERS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,26 +36,6 @@ def fresh_products():
     reset_index(ProductDocument)
 
 
-def database_state() -> dict[str, tuple[str, str | None, list[str]]]:
-    """``{id: (title, category, tags)}`` of every product row."""
-    return {
-        str(product.pk): (
-            product.title,
-            product.category.name if product.category else None,
-            sorted(tag.name for tag in product.tags.all()),
-        )
-        for product in Product.objects.select_related("category").prefetch_related("tags")
-    }
-
-
-def index_state() -> dict[str, tuple[str, str | None, list[str]]]:
-    """``{id: (title, category, tags)}`` of every searchable product document."""
-    return {
-        pk: (source["title"], source.get("category"), sorted(source.get("tags", [])))
-        for pk, source in indexed(ProductDocument).items()
-    }
-
-
 def sync(*args: str) -> str:
     out = io.StringIO()
     call_command("search_index", "sync", *args, stdout=out, stderr=io.StringIO())
@@ -69,7 +49,7 @@ def test_writes_made_while_the_node_is_down_are_kept_and_synced(caplog):
         Product.objects.create(sku=f"K-{n}", title=f"Kept {n}", category=shoes) for n in range(5)
     ]
     doomed = Product.objects.create(sku="D-1", title="Doomed", category=shoes)
-    assert index_state() == database_state()
+    assert product_documents() == product_rows()
 
     with override_settings(ES_SERVERS=NODE_DOWN), caplog.at_level(logging.ERROR):
         Product.objects.create(sku="A-1", title="autocommit save")
@@ -85,18 +65,18 @@ def test_writes_made_while_the_node_is_down_are_kept_and_synced(caplog):
     assert "indexing operation(s) failed" in caplog.text
 
     # Every change is in the database; the index is behind.
-    assert len(database_state()) == 26
-    assert index_state() != database_state()
+    assert len(product_rows()) == 26
+    assert product_documents() != product_rows()
     waiting = outbox.status()
     assert sum(entry.pending for entry in waiting) > 0
 
     out = sync()
 
     assert "0 to retry later, 0 refused" in out
-    assert index_state() == database_state()
-    assert index_state()[str(kept[0].pk)] == ("renamed while down", "boots", [])
-    assert index_state()[str(kept[1].pk)] == ("Kept 1", "boots", ["red"])
-    assert str(doomed.pk) not in index_state()
+    assert product_documents() == product_rows()
+    assert product_documents()[str(kept[0].pk)] == ("renamed while down", "boots", [])
+    assert product_documents()[str(kept[1].pk)] == ("Kept 1", "boots", ["red"])
+    assert str(doomed.pk) not in product_documents()
     assert PendingOperation.objects.count() == 0
 
 
@@ -121,7 +101,7 @@ def test_a_refused_write_is_kept_marked_and_reported_until_fixed():
 
     reset_index(ProductDocument)  # the fix
     sync("--include-failed")
-    assert index_state() == database_state()
+    assert product_documents() == product_rows()
     assert PendingOperation.objects.count() == 0
 
 
@@ -141,7 +121,7 @@ def test_retries_back_off_with_a_cap():
     for delay, expected in zip(delays, [4, 8, 10, 10, 10], strict=True):
         assert 0.8 * expected - 0.5 <= delay <= expected
     sync()
-    assert set(index_state()) == {str(product.pk)}
+    assert set(product_documents()) == {str(product.pk)}
 
 
 def test_the_outbox_stays_empty_while_the_cluster_is_healthy():
@@ -150,13 +130,13 @@ def test_the_outbox_stays_empty_while_the_cluster_is_healthy():
             Product.objects.create(sku=f"H-{n}", title=f"Healthy {n}")
     Product.objects.first().delete()
     assert PendingOperation.objects.count() == 0
-    assert index_state() == database_state()
+    assert product_documents() == product_rows()
     with override_settings(DJANGOES_DURABLE=True):
         with transaction.atomic():
             Product.objects.create(sku="H-D", title="durable")
             assert PendingOperation.objects.count() == 1  # recorded inside the transaction
         assert PendingOperation.objects.count() == 0  # sent, then removed
-    assert index_state() == database_state()
+    assert product_documents() == product_rows()
 
 
 @override_settings(DJANGOES_DURABLE=True)
@@ -173,12 +153,12 @@ def test_durable_mode_loses_nothing_when_the_process_stops_right_after_commit():
 
     with pytest.raises(SystemExit):
         change()
-    assert len(database_state()) == 3
-    assert index_state() == {}
+    assert len(product_rows()) == 3
+    assert product_documents() == {}
     assert PendingOperation.objects.count() == 3
 
     sync()
-    assert index_state() == database_state()
+    assert product_documents() == product_rows()
     assert PendingOperation.objects.count() == 0
 
 
@@ -192,7 +172,7 @@ def test_durable_mode_records_nothing_for_a_rolled_back_transaction():
     with pytest.raises(LookupError):
         roll_back()
     assert PendingOperation.objects.count() == 0
-    assert index_state() == {}
+    assert product_documents() == {}
 
 
 def test_two_drainers_never_claim_the_same_operations():

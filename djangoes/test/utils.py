@@ -27,7 +27,7 @@ def create_test_indices(
     created (or, with ``keepdb``, kept).
     """
     handler = handler or default_connections
-    created = []
+    created: list[tuple[str, str]] = []
     for alias in handler:
         keys = handler[alias].creation.create_test_indices(verbosity=verbosity, keepdb=keepdb)
         created.extend((alias, key) for key in keys)
