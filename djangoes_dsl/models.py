@@ -49,6 +49,7 @@ class PendingOperation(models.Model):
     claimed_until: models.DateTimeField = models.DateTimeField(
         null=True, blank=True, help_text="A drainer is sending it until then."
     )
+    last_attempt: models.DateTimeField = models.DateTimeField(null=True, blank=True)
     claim: models.CharField = models.CharField(max_length=32, blank=True, default="")
     last_error: models.TextField = models.TextField(blank=True, default="")
     created: models.DateTimeField = models.DateTimeField(auto_now_add=True)
@@ -57,7 +58,6 @@ class PendingOperation(models.Model):
         verbose_name = "pending indexing operation"
         indexes = [
             models.Index(fields=["state", "next_attempt"], name="djangoes_outbox_due"),
-            models.Index(fields=["claim"], name="djangoes_outbox_claim"),
         ]
 
     def __str__(self) -> str:

@@ -16,9 +16,13 @@ sent, and the versions keep the newest state (see :mod:`djangoes_dsl.versions`).
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
+import os
 import random
+import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -265,6 +269,7 @@ def send_rows(rows: list[PendingOperation], database: str) -> DrainResult:
                 state=State.PENDING if retryable else State.FAILED,
                 attempts=tries,
                 next_attempt=now + datetime.timedelta(seconds=backoff(tries)),
+                last_attempt=now,
                 claimed_until=None,
                 claim="",
                 last_error=error[:2000],
@@ -276,12 +281,71 @@ def send_rows(rows: list[PendingOperation], database: str) -> DrainResult:
     return result
 
 
+class SentRows:
+    """Outbox rows whose operations were sent: deleted in batches, not one by one.
+
+    Deleting the rows of every transaction right after its send would cost each request
+    one more statement (and commit); instead they are deleted together, at most
+    ``max_age`` seconds or ``max_rows`` rows late, and when the process exits. Rows of a
+    process that dies first are sent again by a drainer after the grace period: harmless.
+    """
+
+    def __init__(self, max_rows: int = 500, max_age: float = 1.0) -> None:
+        self.max_rows = max_rows
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[int]] = defaultdict(list)
+        self._since = time.monotonic()
+        self._pid = os.getpid()
+        atexit.register(self.flush)
+
+    def forget(self, database: str, ids: list[int]) -> None:
+        """Delete the rows ``ids`` of ``database`` soon."""
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent deletes its own
+                self._pending, self._pid = defaultdict(list), os.getpid()
+            if not any(self._pending.values()):
+                self._since = time.monotonic()
+            self._pending[database].extend(ids)
+            due = (
+                sum(map(len, self._pending.values())) >= self.max_rows
+                or time.monotonic() - self._since >= self.max_age
+            )
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Delete every row forgotten so far. Never raises."""
+        with self._lock:
+            pending, self._pending = self._pending, defaultdict(list)
+            self._since = time.monotonic()
+        for database, ids in pending.items():
+            if not ids:
+                continue
+            try:
+                PendingOperation.objects.using(database).filter(pk__in=ids).delete()
+            except Exception:  # the process may be exiting; drainers resend (harmless)
+                logger.exception(
+                    "Could not delete %d sent operation(s) from the outbox of database %r; "
+                    "drainers will send them again (harmless).",
+                    len(ids),
+                    database,
+                )
+
+
+#: The process's rows sent and waiting to be deleted.
+sent_rows = SentRows()
+
+
 def settle(
     ids: list[int], failures: list[IndexingFailure], operations: Operations, database: str | None
 ) -> None:
     """After a send of operations recorded as outbox rows ``ids``: delete the confirmed rows,
     and mark the failed ones for a retry (or as refused). Never raises."""
     database = database or DEFAULT_DB_ALIAS
+    if not failures:
+        sent_rows.forget(database, ids)
+        return
     failed: dict[tuple[type[Document], Any], tuple[bool, str]] = {}
     for failure in failures:
         for key, retryable, error in failure.operations():
@@ -343,13 +407,13 @@ def claim(
     due_only: bool = True,
     include_failed: bool = False,
     ids: list[int] | None = None,
-    exclude: set[int] | None = None,
+    not_tried_since: datetime.datetime | None = None,
 ) -> list[PendingOperation]:
     """Claim up to ``limit`` operations of ``database`` for this drainer; return them.
 
     ``due_only``: only those whose back-off is over (else every pending one). ``ids``: only
-    those rows; ``exclude``: not those. Rows another drainer claimed (and whose lease is
-    running) are skipped.
+    those rows; ``not_tried_since``: not those sent since then. Rows another drainer
+    claimed (and whose lease is running) are skipped.
     """
     manager = PendingOperation.objects.using(database)
     now = timezone.now()
@@ -359,8 +423,8 @@ def claim(
         candidates = candidates.filter(next_attempt__lte=now)
     if ids is not None:
         candidates = candidates.filter(pk__in=ids)
-    if exclude:
-        candidates = candidates.exclude(pk__in=exclude)
+    if not_tried_since is not None:
+        candidates = candidates.exclude(last_attempt__gte=not_tried_since)
     token = uuid.uuid4().hex
     connection = db_connections[database]
     with transaction.atomic(using=database):
@@ -374,7 +438,7 @@ def claim(
         manager.filter(pk__in=chosen).exclude(claimed_until__gt=now).update(
             claimed_until=now + CLAIM_LEASE, claim=token
         )
-    return list(manager.filter(claim=token).order_by("pk"))
+    return list(manager.filter(pk__in=chosen, claim=token).order_by("pk"))
 
 
 def drain(
@@ -392,8 +456,8 @@ def drain(
     the running totals. Operations that fail again wait for their next attempt.
     """
     total = DrainResult()
+    started = timezone.now()
     for alias in [database] if database else databases():
-        seen: set[int] = set()
         while True:
             # Once per drain: what fails again waits for a later one.
             rows = claim(
@@ -401,11 +465,10 @@ def drain(
                 batch_size,
                 due_only=due_only,
                 include_failed=include_failed,
-                exclude=seen,
+                not_tried_since=started,
             )
             if not rows:
                 break
-            seen.update(row.pk for row in rows)
             result = send_rows(rows, alias)
             total.sent += result.sent
             total.retried_later += result.retried_later
