@@ -399,14 +399,17 @@ class WriteGuard:
         literal = pattern[: wildcard.start()] if wildcard else pattern
         live_prefix = _longest_prefix(literal, protected)
         test_prefix = _longest_prefix(literal, self.test_names)
-        reached = {live_prefix} if live_prefix else set()
+        # The longest name it begins with decides: 'shop_t-1' is a test index when the test
+        # name is 'shop_t', though it also begins with the live name 'shop'.
+        in_test_names = len(test_prefix) > len(live_prefix)
+        reached = {live_prefix} if live_prefix and not in_test_names else set()
         if wildcard:
             reached |= {
                 name for name in protected if name.startswith(literal) or _matches(pattern, name)
             }
         elif pattern in protected:
             reached.add(pattern)
-        return len(test_prefix) > len(live_prefix) and not reached, reached
+        return in_test_names and not reached, reached
 
     def _remember_template(self, kind: str, name: str) -> Callable[[], None]:
         def remember() -> None:
