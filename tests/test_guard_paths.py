@@ -534,6 +534,11 @@ WRITE_PATHS = [
         says("'/{test}/../{live}/_doc/1'"),
     ),
     Path(
+        "raw_double_slash",
+        raw("POST", "//{live}/_doc/_search", {"x": 1}),
+        says("'//{live}/_doc/_search'"),
+    ),
+    Path(
         "raw_aliases_dict",
         raw("POST", "/_aliases", {"actions": [{"add": {"index": "{test}", "alias": "{alias}"}}]}),
         quoted("alias"),

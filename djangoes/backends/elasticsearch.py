@@ -44,12 +44,17 @@ class GuardedTransport(Transport):
         guard = self.write_guard
         if guard is None:
             return super().perform_request(method, target, **kwargs)
-        on_success = guard.check(
-            method,
-            target,
-            lambda: self._body_bytes(kwargs.get("body"), kwargs.get("headers")),
-            endpoint_id=_endpoint_id.get(),
-        )
+        serialized: list[bytes] = []
+
+        def body_bytes() -> bytes | None:
+            data = self._body_bytes(kwargs.get("body"), kwargs.get("headers"))
+            if data:
+                serialized.append(data)
+            return data
+
+        on_success = guard.check(method, target, body_bytes, endpoint_id=_endpoint_id.get())
+        if serialized:  # send the very bytes the guard read (JSON serializers pass bytes on)
+            kwargs["body"] = serialized[0]
         response = super().perform_request(method, target, **kwargs)
         if on_success is not None and 200 <= response.meta.status < 300:
             on_success()
