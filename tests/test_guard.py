@@ -27,18 +27,24 @@ def make_handler(live: str, alias: str, **index: object) -> ConnectionHandler:
 
 
 @pytest.fixture
-def guarded():
-    """A connection under test settings whose test index exists; the live one does not."""
+def tag():
+    """A tag for this test's names; every index whose name holds it is deleted after."""
     tag = uuid.uuid4().hex[:8]
+    yield tag
+    plain = elasticsearch.Elasticsearch(ES_URL)
+    plain.indices.delete(index=f"*{tag}*", allow_no_indices=True)
+    plain.close()
+
+
+@pytest.fixture
+def guarded(tag):
+    """A connection under test settings whose test index exists; the live one does not."""
     handler = make_handler(f"djangoes_gt_{tag}", f"djangoes_gt_read_{tag}")
     handler.use_test_settings(True)
     backend = handler["default"]
     backend.create_index("things")
     yield backend
     handler.close_all()
-    plain = elasticsearch.Elasticsearch(ES_URL)
-    plain.indices.delete(index=f"*{tag}*", allow_no_indices=True)
-    plain.close()
 
 
 def live_name(backend) -> str:
@@ -88,9 +94,8 @@ def test_a_name_that_is_neither_live_nor_test_is_refused(guarded):
         guarded.client.indices.delete(index="scratch_*")
 
 
-def test_names_beginning_with_a_live_name_are_live():
+def test_names_beginning_with_a_live_name_are_live(tag):
     # After a zero-downtime rebuild the live NAME is an alias of '<NAME>-<timestamp>'.
-    tag = uuid.uuid4().hex[:8]
     handler = make_handler(f"shop_{tag}", f"shop_read_{tag}", TEST={"NAME": f"shop_{tag}_t"})
     handler.use_test_settings(True)
     client = handler["default"].client
@@ -106,8 +111,7 @@ def test_names_beginning_with_a_live_name_are_live():
         handler.close_all()
 
 
-def test_a_live_name_that_begins_with_a_test_name_stays_live():
-    tag = uuid.uuid4().hex[:8]
+def test_a_live_name_that_begins_with_a_test_name_stays_live(tag):
     handler = ConnectionHandler(
         servers={"default": {"HOSTS": [ES_URL], "INDICES": ["things"]}},
         indices={
@@ -219,8 +223,7 @@ class CustomTransport(Transport):
     pass
 
 
-def test_a_transport_class_from_params_is_guarded_too():
-    tag = uuid.uuid4().hex[:8]
+def test_a_transport_class_from_params_is_guarded_too(tag):
     handler = ConnectionHandler(
         servers={"default": {"HOSTS": [ES_URL], "PARAMS": {"transport_class": CustomTransport}}},
         indices={"things": {"NAME": f"djangoes_gt_{tag}"}},
@@ -247,8 +250,7 @@ def test_reads_reach_the_node_whatever_they_name(guarded):
     assert client.indices.refresh()["_shards"]["failed"] == 0  # refreshes live ones too
 
 
-def test_live_settings_have_no_guard(guarded):
-    tag = uuid.uuid4().hex[:8]
+def test_live_settings_have_no_guard(tag):
     handler = make_handler(f"djangoes_gt_{tag}", f"djangoes_gt_read_{tag}")
     backend = handler["default"]
     try:
@@ -257,7 +259,6 @@ def test_live_settings_have_no_guard(guarded):
         backend.index(id="1", document={"title": "live"}, refresh=True)
         assert backend.count()["count"] == 1
     finally:
-        backend.client.indices.delete(index=f"djangoes_gt_{tag}")
         handler.close_all()
 
 

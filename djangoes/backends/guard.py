@@ -6,8 +6,9 @@ query and the body exactly as it will be serialized) and lets it through only wh
 - it is a read: any ``GET`` or ``HEAD``, or one of the ``POST``/``DELETE`` routes listed in
   ``READ_ROUTES`` (search, count, mget, msearch, field_caps, refresh, closing a scroll, ...); or
 - it is a write whose every target is provably a test index: a test name or alias of the
-  connection, a name that begins with one (a rebuild's concrete indices, a parallel worker's
-  indices), or a wildcard pattern that can only match such names.
+  connection, a name that begins with one (a rebuild's concrete indices; the workers' indices
+  seen from the main process of a parallel run) and with no longer live name, or a wildcard
+  pattern that can only match such names.
 
 Anything else is refused before it is sent: writes naming a live or unknown index, ``_all``,
 wildcards that can reach a live name, date math resolved to a live name, cluster-wide writes
@@ -213,10 +214,28 @@ def _configured_names(indices: Mapping[str, Any]) -> Iterator[str]:
                 yield found
 
 
+# Index templates created under the guard in this process: the tests may replace and delete
+# them, and no others.
+_templates: set[tuple[str, str]] = set()
+
+
+def _remember_template(kind: str, name: str) -> Callable[[], None]:
+    def remember() -> None:
+        with _protected_lock:
+            _templates.add((kind, name))
+
+    return remember
+
+
+def _created_template(kind: str, name: str) -> bool:
+    with _protected_lock:
+        return (kind, name) in _templates
+
+
 # -- name expressions ------------------------------------------------------------------------
 
 
-def date_math_pattern(expression: str) -> str:
+def _date_math_pattern(expression: str) -> str:
     """Return a wildcard pattern that matches every name ``<static{date math}static>`` can
     resolve to: each ``{...}`` part becomes ``*``; escaped braces stay literal."""
     inner = expression[1:-1] if expression.endswith(">") else expression[1:]
@@ -255,7 +274,7 @@ def _items(expression: str) -> Iterator[tuple[str, str]]:
             continue
         wildcard_seen = wildcard_seen or "*" in item or "?" in item
         name = item.split("::", 1)[0]
-        yield item, date_math_pattern(name) if name.startswith("<") else name
+        yield item, _date_math_pattern(name) if name.startswith("<") else name
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -365,8 +384,6 @@ class WriteGuard:
         self.live_names = frozenset(live_names)
         remember_live_names(self.live_names)
         self.test_names = frozenset(test_names)
-        self._templates: set[tuple[str, str]] = set()  # index templates created under guard
-        self._lock = threading.Lock()
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -411,17 +428,6 @@ class WriteGuard:
         elif pattern in protected:
             reached.add(pattern)
         return in_test_names and not reached, reached
-
-    def _remember_template(self, kind: str, name: str) -> Callable[[], None]:
-        def remember() -> None:
-            with self._lock:
-                self._templates.add((kind, name))
-
-        return remember
-
-    def _created_template(self, kind: str, name: str) -> bool:
-        with self._lock:
-            return (kind, name) in self._templates
 
 
 class _Check:
@@ -666,7 +672,7 @@ class _Check:
         label = "index template" if kind == "_index_template" else "legacy index template"
         if self.request.method == "DELETE":
             for item in name.split(","):
-                if not self.guard._created_template(kind, item):
+                if not _created_template(kind, item):
                     self.refuse(
                         f"the {label} '{item}' was not created by these tests, and it can "
                         f"apply to live indices ({_live(self.guard.live_names)})"
@@ -688,9 +694,9 @@ class _Check:
         if isinstance(inner, dict):
             self.index_body({key: inner[key] for key in ("aliases", "settings") if key in inner})
         creates = self.request.query.get("create", ["false"])[-1] in ("true", "")
-        if not creates and not self.guard._created_template(kind, name):
+        if not creates and not _created_template(kind, name):
             self.refuse(
                 f"it could replace the {label} '{name}', which these tests did not "
                 f"create; pass create=true to make a new one"
             )
-        return self.guard._remember_template(kind, name)
+        return _remember_template(kind, name)
