@@ -474,7 +474,12 @@ WRITE_PATHS = [
         "data_stream_beginning_with_live",
         lambda c, n: c.indices.create_data_stream(name=f"{n.live}-ds"),
     ),
-    Path("create_from_into_live", lambda c, n: c.indices.create_from(source=n.test, dest=n.live)),
+    Path(
+        "create_from_into_live",
+        lambda c, n: c.indices.create_from(
+            source=n.test, dest=n.live, create_from={"remove_index_blocks": True}
+        ),
+    ),
     Path(
         "snapshot_repository",
         lambda c, n: c.snapshot.create_repository(
