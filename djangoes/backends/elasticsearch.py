@@ -3,39 +3,88 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from contextvars import ContextVar
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from elastic_transport import HttpHeaders, SerializationError, Transport
 from elasticsearch import ApiError, AuthenticationException, Elasticsearch, TransportError
 from elasticsearch import ConnectionError as ClientConnectionError
 
 from .base import BaseBackend
 from .creation import BaseIndexCreation
-from .guard import check_write
+from .guard import UnreadableBody, WriteGuard
+
+# The API method being called, for the guard's messages ("'indices.create' (PUT /x)").
+_endpoint_id: ContextVar[str | None] = ContextVar("djangoes_endpoint_id", default=None)
 
 
 class DjangoesElasticsearch(Elasticsearch):
-    """The official client, refusing writes to live indices while tests run."""
-
-    _djangoes_write_guard: frozenset[str] | None = None
+    """The official client; while tests run, its transport refuses writes to live indices."""
 
     def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
-        guard = self._djangoes_write_guard
-        if guard:
-            check_write(
-                guard,
-                kwargs.get("endpoint_id"),
-                kwargs.get("path_parts"),
-                kwargs.get("body"),
-                method=method,
-                path=path,
-            )
-        return super().perform_request(method, path, **kwargs)
+        token = _endpoint_id.set(kwargs.get("endpoint_id"))
+        try:
+            return super().perform_request(method, path, **kwargs)
+        finally:
+            _endpoint_id.reset(token)
 
-    def options(self, **kwargs: Any) -> DjangoesElasticsearch:
-        client = super().options(**kwargs)
-        client._djangoes_write_guard = self._djangoes_write_guard
-        return client
+
+class GuardedTransport(Transport):
+    """A transport that asks its ``write_guard`` (when set) before sending anything.
+
+    The check sits below every way of sending a request: API methods, raw
+    ``client.perform_request``, clients made by ``client.options(...)`` (they share the
+    transport), helpers, and ``client.transport.perform_request`` itself.
+    """
+
+    write_guard: WriteGuard | None = None
+
+    def perform_request(self, method: str, target: str, **kwargs: Any) -> Any:
+        guard = self.write_guard
+        if guard is None:
+            return super().perform_request(method, target, **kwargs)
+        serialized: list[bytes] = []
+
+        def body_bytes() -> bytes | None:
+            data = self._body_bytes(kwargs.get("body"), kwargs.get("headers"))
+            if data:
+                serialized.append(data)
+            return data
+
+        on_success = guard.check(method, target, body_bytes, endpoint_id=_endpoint_id.get())
+        if serialized:  # send the very bytes the guard read (JSON serializers pass bytes on)
+            kwargs["body"] = serialized[0]
+        response = super().perform_request(method, target, **kwargs)
+        if on_success is not None and 200 <= response.meta.status < 300:
+            on_success()
+        return response
+
+    def _body_bytes(self, body: Any, headers: Any) -> bytes | None:
+        """Return the body exactly as it will be sent (None when there is none)."""
+        if body is None:
+            return None
+        request_headers = HttpHeaders(headers if isinstance(headers, Mapping) else None)
+        mimetype = request_headers.get("content-type") or ""
+        if "json" not in mimetype:  # Elasticsearch also reads YAML, CBOR and Smile bodies
+            raise UnreadableBody(f"its content type {mimetype!r} is not JSON")
+        encoding = request_headers.get("content-encoding", "identity")
+        if encoding != "identity":
+            raise UnreadableBody(f"it is sent with the content encoding {encoding!r}")
+        try:
+            return self.serializers.dumps(body, mimetype=mimetype)
+        except SerializationError as exc:
+            raise UnreadableBody(f"it cannot be serialized ({exc})") from None
+
+
+@cache
+def guarded_transport_class(base: type[Transport]) -> type[GuardedTransport]:
+    """Return ``base`` (a ``transport_class`` given in PARAMS) with the guard added."""
+    if issubclass(base, GuardedTransport):
+        return base
+    return type(f"Guarded{base.__name__}", (GuardedTransport, base), {})
 
 
 class ElasticsearchIndexCreation(BaseIndexCreation):
@@ -98,6 +147,9 @@ class ElasticsearchBackend(BaseBackend):
                 f"ES_SERVERS['{self.alias}']['PARAMS'] must not contain 'hosts': "
                 f"set ES_SERVERS['{self.alias}']['HOSTS'] instead."
             )
+        params["transport_class"] = guarded_transport_class(
+            params.get("transport_class", Transport)
+        )
         try:
             client = self.client_class(hosts=list(self.server["HOSTS"]), **params)
         except (TypeError, ValueError) as exc:
@@ -107,7 +159,16 @@ class ElasticsearchBackend(BaseBackend):
                 f"ES_SERVERS['{self.alias}'] HOSTS or PARAMS are not valid for the "
                 f"Elasticsearch client: {type(exc).__name__}: {self.redact(str(exc))}"
             ) from None
-        client._djangoes_write_guard = self.write_guard
+        if self.write_guard is not None:
+            transport = client.transport
+            if not isinstance(transport, GuardedTransport):
+                raise ImproperlyConfigured(
+                    f"ES_SERVERS['{self.alias}'] built a client whose transport cannot refuse "
+                    f"writes to live indices in tests; remove 'transport_class' from PARAMS."
+                )
+            transport.write_guard = WriteGuard(
+                self.write_guard, [*self.index_names, *self.alias_names]
+            )
         return client
 
     def close(self) -> None:
