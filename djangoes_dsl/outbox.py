@@ -441,6 +441,20 @@ def claim(
     return list(manager.filter(pk__in=chosen, claim=token).order_by("pk"))
 
 
+def deliver(database: str, ids: list[int]) -> dict[str, int]:
+    """Send the outbox rows ``ids`` of ``database`` (a queued batch, in a task worker);
+    return the counts. Rows that are gone (sent already) or that a drainer claimed are
+    skipped."""
+    rows = claim(database, len(ids), due_only=False, ids=ids)
+    result = send_rows(rows, database)
+    return {
+        "claimed": len(rows),
+        "sent": result.sent,
+        "retried_later": result.retried_later,
+        "failed": result.failed,
+    }
+
+
 def drain(
     database: str | None = None,
     *,

@@ -30,7 +30,7 @@ from djangoes.adapters.django import (
     savepoint_ids,
 )
 
-from . import outbox
+from . import delivery, outbox
 from .documents import Document
 from .indexing import Operations, report, send_operations
 from .pause import indexing_paused, is_paused
@@ -197,7 +197,7 @@ class BaseSignalProcessor:
 
     def enqueue(self, ops: list[_Op], using: str | None) -> None:
         """Send ``ops`` at once (override to defer); in durable mode record them first."""
-        ids = record_ops(ops, using) if outbox.durable() else None
+        ids = record_ops(ops, using) if delivery.records_first() else None
         self.send(ops, using, ids)
 
     def send(
@@ -208,6 +208,10 @@ class BaseSignalProcessor:
         ``outbox_ids``: the outbox rows that recorded ``ops`` (durable mode), deleted once
         sent. Without them, failed operations are recorded in the outbox now.
         """
+        if outbox_ids is not None and delivery.queued():
+            # A task worker reads the rows, sends them and settles the outbox.
+            delivery.enqueue(using or DEFAULT_DB_ALIAS, outbox_ids)
+            return
         operations = _resolve(ops)
         failures = send_operations(operations, database=using)
         if outbox_ids is not None:
@@ -258,7 +262,7 @@ class _Batch:
         self.using = using
         self.ops: list[tuple[_Segment, _Op]] = []
         self.outbox_ids: list[tuple[_Segment, int]] = []
-        self.durable = outbox.durable()
+        self.durable = delivery.records_first()
         self.segments: dict[frozenset[str], _Segment] = {}
         self.sent = False
         self.robust = processor.errors_mode() != "raise"
@@ -318,7 +322,7 @@ class TransactionSignalProcessor(BaseSignalProcessor):
     def enqueue(self, ops: list[_Op], using: str | None) -> None:
         connection = db_connections[using or DEFAULT_DB_ALIAS]
         if not in_atomic_block(connection):
-            self.send(ops, connection.alias)
+            super().enqueue(ops, connection.alias)  # autocommit: the change is committed
             return
         batch = self._batches.get(connection)
         if batch is None or not batch.pending_on(connection):

@@ -106,17 +106,24 @@ class FaultNode:
             "default": {
                 **settings.ES_SERVERS["default"],
                 "HOSTS": [self.url],
-                "PARAMS": {"request_timeout": 2, "max_retries": 0, **params},
+                "PARAMS": {"request_timeout": 5, "max_retries": 0, **params},
             }
         }
         with override_settings(ES_SERVERS=servers):
             backend = connections["default"]
-            backend.creation.create_test_indices(verbosity=0)
+            # Creating an index may take longer than a write on a busy machine.
+            patient = backend.client.options(request_timeout=120)
+            names = [backend.get_index(key)["NAME"] for key in backend.server_indices]
+            patient.indices.delete(index=",".join(names), ignore_unavailable=True)
+            for key in backend.server_indices:
+                patient.indices.create(
+                    index=backend.get_index(key)["NAME"], **backend.get_index_body(key)
+                )
             try:
                 yield
             finally:
                 if self.healthy():
-                    backend.creation.destroy_test_indices(verbosity=0)
+                    patient.indices.delete(index=",".join(names), ignore_unavailable=True)
 
 
 def _alive(pid: int) -> bool:

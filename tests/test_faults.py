@@ -127,7 +127,7 @@ def test_frozen_node(serving: FaultNode):
     after = compare(product_rows(), product_documents())
     print(
         f"\nfrozen node: commit latencies {[round(x, 2) for x in latencies]} s "
-        f"(request_timeout 2 s); after thaw and one sync {after}"
+        f"(request_timeout 5 s); after thaw and one sync {after}"
     )
     assert "0 to retry later, 0 refused" in out
     assert after.exact, after

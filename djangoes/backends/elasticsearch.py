@@ -10,7 +10,13 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from elastic_transport import HttpHeaders, SerializationError, Transport
-from elasticsearch import ApiError, AuthenticationException, Elasticsearch, TransportError
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    ConnectionTimeout,
+    Elasticsearch,
+    TransportError,
+)
 from elasticsearch import ConnectionError as ClientConnectionError
 
 from .base import BaseBackend
@@ -94,6 +100,11 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
 
     def hint(self, exc: BaseException) -> str:
         alias = self.backend.alias
+        if isinstance(exc, ConnectionTimeout):
+            return (
+                "The node did not answer in time: is it overloaded? Raise "
+                f"ES_SERVERS['{alias}']['PARAMS']['request_timeout'] if it is only slow."
+            )
         if isinstance(exc, ClientConnectionError):
             return (
                 "Is Elasticsearch running? Start a local node with 'scripts/es-node start' or "

@@ -1,0 +1,74 @@
+"""How a committed batch reaches Elasticsearch: from this process, or from a task worker.
+
+``DJANGOES_DELIVERY`` chooses:
+
+- ``"inline"`` (default): the process that committed sends the batch right after the commit.
+- ``"django_tasks"``: one task per committed batch, on Django's tasks framework
+  (``django.tasks`` on Django 6.0; the ``django-tasks`` backport on 4.2 and 5.2), with the
+  backend your ``TASKS`` setting configures.
+- ``"celery"``: one Celery task per committed batch, on the Celery app of your project.
+
+The queued modes record every operation in the outbox inside the transaction of the change
+(durable mode), and the task carries only the outbox row ids: the web request never waits on
+Elasticsearch, and a task that is lost (a worker killed, a broker restarted) leaves its rows
+for the drainer, while a task that runs twice finds nothing left to do (or sends the newest
+state again, which changes nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from . import outbox
+
+logger = logging.getLogger("djangoes_dsl.delivery")
+
+INLINE, DJANGO_TASKS, CELERY = "inline", "django_tasks", "celery"
+MODES = (INLINE, DJANGO_TASKS, CELERY)
+
+
+def mode() -> str:
+    """Return ``DJANGOES_DELIVERY``: "inline" (default), "django_tasks" or "celery"."""
+    value = getattr(settings, "DJANGOES_DELIVERY", INLINE) or INLINE
+    if value not in MODES:
+        raise ImproperlyConfigured(
+            f"DJANGOES_DELIVERY is {value!r}; it must be one of {', '.join(map(repr, MODES))}."
+        )
+    return value
+
+
+def queued() -> bool:
+    """Return whether batches are delivered by task workers (not by the committing process)."""
+    return mode() != INLINE
+
+
+def records_first() -> bool:
+    """Return whether operations are recorded in the outbox inside the transaction of the
+    change: in durable mode (``DJANGOES_DURABLE``) and always when delivery is queued."""
+    return outbox.durable() or queued()
+
+
+def enqueue(database: str, ids: list[int]) -> None:
+    """Hand the outbox rows ``ids`` of ``database`` to a task worker. Never raises: a batch
+    that cannot be enqueued (the broker is down) stays in the outbox for the drainer."""
+    if not ids:
+        return
+    chosen = mode()
+    try:
+        from . import tasks  # the engine's package is imported only when it is chosen
+
+        if chosen == DJANGO_TASKS:
+            tasks.deliver_batch.enqueue(database, ids)
+        else:
+            tasks.deliver_batch_celery.apply_async((database, ids), retry=False)
+    except Exception:
+        logger.exception(
+            "Could not enqueue the delivery of %d indexing operation(s) (%s); they stay in the "
+            "outbox of database %r, where the drainer finds them.",
+            len(ids),
+            chosen,
+            database,
+        )
