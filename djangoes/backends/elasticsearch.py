@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 from elasticsearch import ApiError, AuthenticationException, Elasticsearch, TransportError
 from elasticsearch import ConnectionError as ClientConnectionError
 
+from ..credentials import client_credentials
+from ..validation import check_client_params
 from .base import BaseBackend
 from .creation import BaseIndexCreation
 from .guard import check_write
@@ -91,15 +95,31 @@ class ElasticsearchBackend(BaseBackend):
                 client = self._client
         return client
 
+    @classmethod
+    def validate_settings(cls, alias: str, server: dict[str, Any]) -> list[ImproperlyConfigured]:
+        """Check PARAMS against the arguments ``client_class`` takes, and their values."""
+        accepted = inspect.signature(cls.client_class.__init__).parameters
+        # Name the client class users know (elasticsearch.Elasticsearch), not a subclass.
+        client = next(
+            (
+                f"elasticsearch.{base.__name__}"
+                for base in cls.client_class.__mro__
+                if base.__module__.split(".")[0] == "elasticsearch"
+            ),
+            f"{cls.client_class.__module__}.{cls.client_class.__qualname__}",
+        )
+        return [*check_client_params(alias, server["PARAMS"], accepted, client)]
+
+    @sensitive_variables()
     def _build_client(self) -> DjangoesElasticsearch:
-        params = dict(self.server["PARAMS"])
+        params = {**self.server["PARAMS"], **client_credentials(self.server)}
         if "hosts" in params:
             raise ImproperlyConfigured(
                 f"ES_SERVERS['{self.alias}']['PARAMS'] must not contain 'hosts': "
                 f"set ES_SERVERS['{self.alias}']['HOSTS'] instead."
             )
         try:
-            client = self.client_class(hosts=list(self.server["HOSTS"]), **params)
+            client = self.client_class(hosts=list(self.server["HOSTS"]) or None, **params)
         except (TypeError, ValueError) as exc:
             # The client's message names the argument; any credential it might quote is
             # masked, and the original exception (with its arguments) is not chained.
