@@ -13,6 +13,7 @@ user information, and a URL without a scheme is split the same way.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -108,20 +109,22 @@ def redact_url(host: Any) -> str:
 
 def _userinfo_secrets(userinfo: str) -> list[str]:
     """Return the password of ``user:password`` (raw and decoded); the whole text without ':'."""
-    user, colon, password = userinfo.partition(":")
+    _user, colon, password = userinfo.partition(":")
     found = [password, unquote(password)] if colon else [userinfo, unquote(userinfo)]
     return [secret for secret in found if secret]
 
 
-def secrets_of(server: Mapping[str, Any]) -> list[str]:
+def secrets_of(server: Any, *, encoded: bool = True) -> list[str]:
     """Return every credential string of a server's settings, longest first.
 
     User names stay readable; passwords, keys and tokens are returned, from ``PASSWORD``,
     ``API_KEY``, the credential ``PARAMS`` and the user information of ``HOSTS`` URLs (as
-    written and percent-decoded). Values of any shape are accepted: this also serves to mask
-    settings that failed validation.
+    written and percent-decoded). With ``encoded``, the base64 forms a client sends in an
+    ``Authorization`` header (``user:password``, ``id:api_key``) are returned too. Values of
+    any shape are accepted: this also serves to mask settings that failed validation.
     """
     found: list[str] = []
+    pairs: list[tuple[str, str]] = []
 
     def add(value: Any, *, keep_first: bool = False) -> None:
         if isinstance(value, str):
@@ -131,6 +134,8 @@ def secrets_of(server: Mapping[str, Any]) -> list[str]:
         elif isinstance(value, (bytes, bytearray)):
             add(bytes(value).decode("utf-8", "replace"))
         elif isinstance(value, (tuple, list)):
+            if len(value) == 2 and all(isinstance(part, str) for part in value):
+                pairs.append((value[0], value[1]))
             for position, part in enumerate(value):
                 if not (keep_first and position == 0):
                     add(part)
@@ -142,6 +147,8 @@ def secrets_of(server: Mapping[str, Any]) -> list[str]:
         return []
     add(server.get("PASSWORD"))
     add(server.get("API_KEY"))
+    if isinstance(server.get("USER"), str) and isinstance(server.get("PASSWORD"), str):
+        pairs.append((server["USER"], server["PASSWORD"]))
     params = server.get("PARAMS")
     if isinstance(params, Mapping):
         for name in CREDENTIAL_PARAMS:
@@ -158,14 +165,22 @@ def secrets_of(server: Mapping[str, Any]) -> list[str]:
             userinfo = split_url(host).userinfo
             if userinfo:
                 found.extend(_userinfo_secrets(userinfo))
+                user, _, password = userinfo.partition(":")
+                pairs.append((unquote(user), unquote(password)))
+    if encoded:
+        for first, second in pairs:
+            found.append(base64.b64encode(f"{first}:{second}".encode()).decode())
+        found.extend(
+            base64.b64encode(secret.encode()).decode() for secret in list(found) if ":" in secret
+        )
     return sorted({secret for secret in found if secret}, key=len, reverse=True)
 
 
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """Return ``text`` with each of ``secrets`` replaced by ``***``."""
+def mask(text: str, secrets: Iterable[str], replacement: str = MASK) -> str:
+    """Return ``text`` with each of ``secrets`` (longest first) replaced by ``replacement``."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, MASK)
+            text = text.replace(secret, replacement)
     return text
 
 

@@ -140,14 +140,15 @@ class ConnectionHandler(BaseConnectionHandler):
         return indices, errors
 
     @sensitive_variables()
-    def configuration_errors(self) -> list[ConfigurationError]:
+    def configuration_errors(self) -> list[ImproperlyConfigured]:
         """Return every problem of ES_SERVERS and ES_INDICES; an empty list when both are valid.
 
         Never raises: system checks report what this returns. Besides what first use checks
         (see ``djangoes.validation``), each server's ENGINE is imported and checks its own
         settings (the client's PARAMS), and the keys servers list must be in ES_INDICES.
         """
-        servers, errors = validation.check_servers(self._raw_servers(self._servers_arg))
+        servers, server_errors = validation.check_servers(self._raw_servers(self._servers_arg))
+        errors: list[ImproperlyConfigured] = [*server_errors]
         for alias, server in servers.items():
             self._fill_server_defaults(alias, server)
         indices, index_errors = self._read_indices()

@@ -447,8 +447,7 @@ def _check_url(problems: _Problems, setting: str, url: str) -> None:
     if parts.port is not None and not _valid_port(parts.port):
         problems.add(
             setting,
-            f"{setting} is {shown}, whose port {show(parts.port)} is not a number from 1 to "
-            f"65535.",
+            f"{setting} is {shown}, whose port {show(parts.port)} is not a number from 1 to 65535.",
             "Write the port as digits, e.g. 'http://127.0.0.1:9200'.",
         )
     if "?" in parts.rest or "#" in parts.rest:
@@ -649,8 +648,7 @@ def _check_file(problems: _Problems, setting: str, value: Any) -> None:
         problems.add(
             setting,
             f"{setting} is {show(str(value))}, which is not a file.",
-            "Give the path of the CA certificates file (PEM) that signed the server's "
-            "certificate.",
+            "Give the path of the CA certificates file (PEM) that signed the server's certificate.",
             BACKEND,
         )
 
@@ -775,7 +773,8 @@ def _check_index_settings(problems: _Problems, where: tuple[Any, ...], value: An
                     "aliases": "List aliases in ALIASES.",
                 }[misplaced],
             )
-    index = value.get("index") if isinstance(value.get("index"), Mapping) else {}
+    nested = value.get("index")
+    index: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {}
     for name, minimum in (("number_of_shards", 1), ("number_of_replicas", 0)):
         for path, found in (
             ((*where, name), value.get(name)),
@@ -928,9 +927,10 @@ def check_served_keys(
     """Return a problem for each key a server lists (INDICES, TEST INDICES) not in ES_INDICES."""
     problems = _Problems()
     for alias, server in servers.items():
+        test = server.get("TEST", {})
         for where, keys in (
             (f"ES_SERVERS[{alias!r}]['INDICES']", server.get("INDICES", [])),
-            (f"ES_SERVERS[{alias!r}]['TEST']['INDICES']", server.get("TEST", {}).get("INDICES", [])),
+            (f"ES_SERVERS[{alias!r}]['TEST']['INDICES']", test.get("INDICES", [])),
         ):
             for key in keys:
                 if key not in indices:

@@ -8,29 +8,32 @@ from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 import djangoes
+from djangoes import validation
+from djangoes.validation import ConfigurationError
 
+from . import conf
 from .registry import registry
 from .values import lookups_of, resolve_lookup
 
 TAG = "djangoes"
 
 
+#: The check id of each kind of ES_SERVERS / ES_INDICES problem (djangoes.validation).
+CONFIGURATION_IDS = {
+    validation.SETTINGS: "djangoes_dsl.E000",
+    validation.NAMES: "djangoes_dsl.E020",
+    validation.DUPLICATES: "djangoes_dsl.E021",
+    validation.CREDENTIALS: "djangoes_dsl.E022",
+    validation.BACKEND: "djangoes_dsl.E023",
+}
+
+
 @checks.register(TAG)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """ES_SERVERS and ES_INDICES must be valid, and each served index configured."""
-    try:
-        djangoes.connections.settings  # noqa: B018
-        djangoes.connections.indices  # noqa: B018
-        for alias in djangoes.connections:
-            djangoes.connections.get_server_indices(alias)
-    except (ImproperlyConfigured, KeyError) as exc:
-        return [
-            checks.Error(
-                str(exc),
-                hint="Fix ES_SERVERS / ES_INDICES as the message says.",
-                id="djangoes_dsl.E000",
-            )
-        ]
+    errors = djangoes.connections.configuration_errors()
+    if errors:
+        return [_configuration_error(error) for error in errors]
     served = {key for alias in djangoes.connections for key in _indices_of(alias)}
     return [
         checks.Warning(
@@ -40,6 +43,63 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         )
         for key in djangoes.connections.indices
         if key not in served
+    ]
+
+
+def _configuration_error(error: ImproperlyConfigured) -> checks.CheckMessage:
+    if isinstance(error, ConfigurationError):
+        return checks.Error(
+            error.problem,
+            hint=error.hint or "Fix ES_SERVERS / ES_INDICES as the message says.",
+            id=CONFIGURATION_IDS.get(error.kind, "djangoes_dsl.E000"),
+        )
+    # A custom backend's own problem (its validate_settings() returned a plain one).
+    return checks.Error(
+        str(error), hint="Fix ES_SERVERS as the message says.", id="djangoes_dsl.E023"
+    )
+
+
+@checks.register(TAG)
+def check_dsl_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every DJANGOES_* setting must be valid; unknown DJANGOES_* names are probably typos."""
+    messages: list[checks.CheckMessage] = [
+        checks.Error(error.problem, hint=error.hint or None, id="djangoes_dsl.E030")
+        for error in conf.all_errors()
+    ]
+    for name, close in conf.unknown_settings():
+        messages.append(
+            checks.Warning(
+                f"{name} is not a setting djangoes_dsl knows; it has no effect.",
+                hint=f"{close + ' ' if close else ''}The settings are "
+                f"{', '.join(conf.SETTINGS)} (see docs/indexing.md).",
+                id="djangoes_dsl.W030",
+            )
+        )
+    return messages
+
+
+@checks.register(TAG, checks.Tags.security)
+def check_credentials_in_reports(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Credentials that Django's error reports would show (HOSTS URLs, some PARAMS)."""
+    from djangoes.debug import exposed_credentials
+
+    try:
+        exposed = exposed_credentials()
+    except ImportError:
+        return []  # a DEFAULT_EXCEPTION_REPORTER_FILTER that cannot be imported: Django says so
+    return [
+        checks.Warning(
+            f"{where} holds credentials that Django's error reports (the DEBUG page, the "
+            f"ADMINS e-mails) would show in clear: Django's filter hides only settings whose "
+            f"key looks secret, never a password inside a HOSTS URL.",
+            hint="Give them as USER and PASSWORD (or API_KEY) in the server's settings, or set "
+            "DEFAULT_EXCEPTION_REPORTER_FILTER = "
+            "'djangoes.debug.SafeExceptionReporterFilter'.",
+            id="djangoes_dsl.W020",
+        )
+        for where in exposed
     ]
 
 
@@ -54,7 +114,7 @@ def check_documents(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
     try:
         djangoes.connections.settings  # noqa: B018
         configured = djangoes.connections.indices
-    except ImproperlyConfigured:
+    except (ImproperlyConfigured, KeyError):
         return errors  # reported by check_settings
     for document in registry.documents:
         key, using = registry.registration(document)
