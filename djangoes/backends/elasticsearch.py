@@ -8,20 +8,33 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
-from elasticsearch import ApiError, AuthenticationException, Elasticsearch, TransportError
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    BadRequestError,
+    Elasticsearch,
+    TransportError,
+)
 from elasticsearch import ConnectionError as ClientConnectionError
 
 from ..credentials import client_credentials
 from ..validation import check_client_params
 from .base import BaseBackend
+from .compat import IncompatibleServerError, incompatible_server
 from .creation import BaseIndexCreation
 from .guard import check_write
 
 
 class DjangoesElasticsearch(Elasticsearch):
-    """The official client, refusing writes to live indices while tests run."""
+    """The official client, refusing writes to live indices while tests run.
+
+    A server that refuses the client's API version (a client newer than the server) raises
+    ``djangoes.backends.compat.IncompatibleServerError`` with a message saying what to install.
+    """
 
     _djangoes_write_guard: frozenset[str] | None = None
+    _djangoes_alias: str | None = None
 
     def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
         guard = self._djangoes_write_guard
@@ -34,11 +47,18 @@ class DjangoesElasticsearch(Elasticsearch):
                 method=method,
                 path=path,
             )
-        return super().perform_request(method, path, **kwargs)
+        try:
+            return super().perform_request(method, path, **kwargs)
+        except BadRequestError as exc:
+            incompatible = incompatible_server(super().perform_request, exc, self._djangoes_alias)
+            if incompatible is None:
+                raise
+            raise incompatible from exc
 
     def options(self, **kwargs: Any) -> DjangoesElasticsearch:
         client = super().options(**kwargs)
         client._djangoes_write_guard = self._djangoes_write_guard
+        client._djangoes_alias = self._djangoes_alias
         return client
 
 
@@ -56,14 +76,16 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
             )
         if isinstance(exc, AuthenticationException):
             return (
-                f"The server refused the credentials: check ES_SERVERS['{alias}'] (the user "
-                f"and password or API key in PARAMS or HOSTS)."
+                f"The server refused the credentials: check ES_SERVERS['{alias}'] (USER and "
+                f"PASSWORD, API_KEY, or the credentials in PARAMS or HOSTS)."
             )
-        if "media_type_header_exception" in str(exc):
+        if isinstance(exc, AuthorizationException):
             return (
-                "The elasticsearch-py client is newer than the server: install a client whose "
-                "major version is not above the server's (e.g. 'elasticsearch>=8.18,<9' for 8.x)."
+                f"The user of ES_SERVERS['{alias}'] lacks a privilege: it needs to create, "
+                f"read and delete the test indices (e.g. the 'all' index privilege on them)."
             )
+        if isinstance(exc, IncompatibleServerError):
+            return ""  # the message says what to install
         return (
             f"Check the SETTINGS of the indices ES_SERVERS['{alias}'] serves, and the server's log."
         )
@@ -128,6 +150,7 @@ class ElasticsearchBackend(BaseBackend):
                 f"Elasticsearch client: {type(exc).__name__}: {self.redact(str(exc))}"
             ) from None
         client._djangoes_write_guard = self.write_guard
+        client._djangoes_alias = self.alias
         return client
 
     def close(self) -> None:
