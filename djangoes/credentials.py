@@ -147,6 +147,8 @@ def secrets_of(server: Any, *, encoded: bool = True) -> list[str]:
         return []
     add(server.get("PASSWORD"))
     add(server.get("API_KEY"))
+    if isinstance(server.get("API_KEY"), str):
+        add(_decoded(server["API_KEY"]))  # the encoded form is base64 of "id:api_key"
     if isinstance(server.get("USER"), str) and isinstance(server.get("PASSWORD"), str):
         pairs.append((server["USER"], server["PASSWORD"]))
     params = server.get("PARAMS")
@@ -154,11 +156,17 @@ def secrets_of(server: Any, *, encoded: bool = True) -> list[str]:
         for name in CREDENTIAL_PARAMS:
             # A (user, password) pair: the user name stays readable.
             add(params.get(name), keep_first=name in ("basic_auth", "http_auth"))
+            if isinstance(params.get(name), str):
+                # basic_auth: the base64 of "user:password"; api_key: of "id:api_key".
+                add(_decoded(params[name]))
         headers = params.get("headers")
         if isinstance(headers, Mapping):
             for name, value in headers.items():
-                if str(name).lower() == "authorization":
+                if str(name).lower() == "authorization" and isinstance(value, str):
                     add(value)
+                    token = value.split(" ", 1)[-1]  # "Basic <token>", "ApiKey <token>"
+                    add(token)
+                    add(_decoded(token))
     hosts = server.get("HOSTS")
     for host in [hosts] if isinstance(hosts, str) else hosts if isinstance(hosts, Iterable) else ():
         if isinstance(host, str):
@@ -174,6 +182,13 @@ def secrets_of(server: Any, *, encoded: bool = True) -> list[str]:
             base64.b64encode(secret.encode()).decode() for secret in list(found) if ":" in secret
         )
     return sorted({secret for secret in found if secret}, key=len, reverse=True)
+
+
+def _decoded(token: str) -> str | None:
+    try:
+        return base64.b64decode(token, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def mask(text: str, secrets: Iterable[str], replacement: str = MASK) -> str:

@@ -332,16 +332,14 @@ class ConnectionHandler(BaseConnectionHandler):
             backend_class = load_backend(path)
         except ImproperlyConfigured as exc:
             cause = exc.__cause__ or exc
-            problem = f"{setting} is '{path}', which could not be imported: {cause}"
-            raise ConfigurationError(
-                setting, problem, hint, validation.BACKEND, message=problem
-            ) from cause
+            problem = f"{setting} is '{path}', which could not be imported: {cause}."
+            raise ConfigurationError(setting, problem, hint, validation.BACKEND) from cause
         if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
             problem = (
                 f"{setting} is '{path}', which is not a subclass of "
                 f"djangoes.backends.base.BaseBackend."
             )
-            raise ConfigurationError(setting, problem, hint, validation.BACKEND, message=problem)
+            raise ConfigurationError(setting, problem, hint, validation.BACKEND)
         return backend_class
 
     def create_connection(self, alias: str) -> BaseBackend:

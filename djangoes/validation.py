@@ -19,6 +19,7 @@ What is checked, besides types:
 
 from __future__ import annotations
 
+import base64
 import difflib
 import math
 from collections.abc import Iterable, Mapping
@@ -582,6 +583,17 @@ def _valid_pair(value: Any) -> bool:
     )
 
 
+def _basic_token(value: Any) -> bool:
+    """Whether ``value`` is what the client takes as a basic_auth string: base64 of u:p."""
+    if not isinstance(value, str):
+        return False
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return ":" in decoded
+
+
 def check_client_params(
     alias: str, params: Mapping[str, Any], accepted: Iterable[str], client: str
 ) -> list[ConfigurationError]:
@@ -610,12 +622,12 @@ def check_client_params(
                 BACKEND,
             )
         elif name in ("basic_auth", "http_auth") and not (
-            _valid_pair(value) or (isinstance(value, str) and ":" in value)
+            _valid_pair(value) or _basic_token(value)
         ):
             problems.secret_type(
                 setting,
                 value,
-                "a (user, password) pair",
+                "a (user, password) pair, or the base64 of 'user:password' as a string",
                 f"Or give ES_SERVERS['{alias}']['USER'] and ['PASSWORD'] instead of PARAMS.",
             )
         elif name == "api_key" and not _valid_api_key(value):

@@ -114,11 +114,11 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _import(value: str) -> Any:
+def _import(value: str, hint: str) -> Any:
     try:
         return import_string(value)
     except ImportError as exc:
-        raise Invalid(f"it cannot be imported: {exc}", "Give the dotted path of it.") from exc
+        raise Invalid(f"it cannot be imported: {exc}", hint) from exc
 
 
 def _signal_processor(value: Any) -> Any:
@@ -130,7 +130,7 @@ def _signal_processor(value: Any) -> Any:
         "Give the dotted path of a subclass of djangoes_dsl.signals.BaseSignalProcessor, or "
         "None to switch signal indexing off."
     )
-    found = _import(value) if isinstance(value, str) else value
+    found = _import(value, hint) if isinstance(value, str) else value
     if not (isinstance(found, type) and issubclass(found, BaseSignalProcessor)):
         what = "a class" if isinstance(found, type) else f"a {type(found).__name__}"
         raise Invalid(
@@ -149,7 +149,7 @@ def _failure_handler(value: Any) -> Any:
     )
     if not isinstance(value, str) and not callable(value):
         raise Invalid("it must be a dotted path or a callable", hint)
-    found = _import(value) if isinstance(value, str) else value
+    found = _import(value, hint) if isinstance(value, str) else value
     if not callable(found):
         raise Invalid(f"it names a {type(found).__name__}, which cannot be called", hint)
     try:

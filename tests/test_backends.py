@@ -346,7 +346,10 @@ def test_invalid_client_params_errors_mask_credentials():
         ({"HOSTS": ["https://u:url-secret@h:1"]}, ["url-secret"]),
         ({"PARAMS": {"api_key": "key-secret"}}, ["key-secret"]),
         ({"PARAMS": {"bearer_auth": "token-secret"}}, ["token-secret"]),
-        ({"PARAMS": {"basic_auth": "user:pass-secret"}}, ["user:pass-secret", "pass-secret"]),
+        (
+            {"PARAMS": {"basic_auth": "dXNlcjpwYXNzLXNlY3JldA=="}},  # base64 of user:pass-secret
+            ["dXNlcjpwYXNzLXNlY3JldA==", "user:pass-secret", "pass-secret"],
+        ),
         ({"USER": "u", "PASSWORD": "pass-secret"}, ["pass-secret"]),
         ({"API_KEY": ("key-id", "key-secret")}, ["key-secret"]),
     ],

@@ -404,7 +404,8 @@ def test_an_engine_that_cannot_be_imported_names_the_path_and_the_error():
     with raises(
         ImproperlyConfigured,
         "ES_SERVERS['default']['ENGINE'] is 'djangoes.backends.nosuch.Backend', which could "
-        "not be imported: No module named 'djangoes.backends.nosuch'",
+        "not be imported: No module named 'djangoes.backends.nosuch'. Set it to the dotted path "
+        "of a backend class, such as 'djangoes.backends.elasticsearch.ElasticsearchBackend'.",
     ) as raised:
         connections["default"]
     assert isinstance(raised.value.__cause__, ImportError)
@@ -415,7 +416,9 @@ def test_an_engine_missing_its_class_names_the_attribute():
     with raises(
         ImproperlyConfigured,
         "ES_SERVERS['default']['ENGINE'] is 'djangoes.backends.base.Nope', which could not be "
-        'imported: Module "djangoes.backends.base" does not define a "Nope" attribute/class',
+        'imported: Module "djangoes.backends.base" does not define a "Nope" attribute/class. '
+        "Set it to the dotted path of a backend class, such as "
+        "'djangoes.backends.elasticsearch.ElasticsearchBackend'.",
     ):
         connections.load_backend("default")
 
@@ -425,7 +428,8 @@ def test_an_engine_that_is_not_a_backend_is_refused():
     with raises(
         ImproperlyConfigured,
         "ES_SERVERS['default']['ENGINE'] is 'collections.OrderedDict', which is not a subclass "
-        "of djangoes.backends.base.BaseBackend.",
+        "of djangoes.backends.base.BaseBackend. Set it to the dotted path of a backend class, "
+        "such as 'djangoes.backends.elasticsearch.ElasticsearchBackend'.",
     ):
         connections["default"]
 
