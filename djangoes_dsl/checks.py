@@ -28,10 +28,37 @@ CONFIGURATION_IDS = {
 }
 
 
+def _during_database_command(
+    databases: Any, errors: list[Any], what: str, id: str
+) -> list[checks.CheckMessage] | None:
+    """Return one warning for ``errors`` when a database command (``migrate``) runs; else None.
+
+    A command given ``databases`` works on the database, which Elasticsearch's settings do
+    not concern: it must run (``migrate`` above all), so the problems are summed up in a
+    warning instead of stopping it. ``check`` and every other command report them as errors.
+    """
+    if databases is None or not errors:
+        return None
+    return [
+        checks.Warning(
+            f"{what} have {len(errors)} problem(s); the first: {errors[0]}",
+            hint="Run 'manage.py check' to see them all; connections raise on first use.",
+            id=id,
+        )
+    ]
+
+
 @checks.register(TAG)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_settings(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """ES_SERVERS and ES_INDICES must be valid, and each served index configured."""
     errors = djangoes.connections.configuration_errors()
+    summary = _during_database_command(
+        databases, errors, "ES_SERVERS / ES_INDICES", "djangoes_dsl.W010"
+    )
+    if summary is not None:
+        return summary
     if errors:
         return [_configuration_error(error) for error in errors]
     served = {key for alias in djangoes.connections for key in _indices_of(alias)}
@@ -60,11 +87,17 @@ def _configuration_error(error: ImproperlyConfigured) -> checks.CheckMessage:
 
 
 @checks.register(TAG)
-def check_dsl_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_dsl_settings(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Every DJANGOES_* setting must be valid; unknown DJANGOES_* names are probably typos."""
-    messages: list[checks.CheckMessage] = [
+    errors = conf.all_errors()
+    summary = _during_database_command(
+        databases, errors, "DJANGOES_* settings", "djangoes_dsl.W031"
+    )
+    messages: list[checks.CheckMessage] = summary or [
         checks.Error(error.problem, hint=error.hint or None, id="djangoes_dsl.E030")
-        for error in conf.all_errors()
+        for error in errors
     ]
     for name, close in conf.unknown_settings():
         messages.append(

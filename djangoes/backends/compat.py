@@ -10,6 +10,7 @@ management commands, signal indexing and the test runner all show the same clear
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import elasticsearch
@@ -35,16 +36,27 @@ def _pip_spec(server_major: int) -> str:
 
 
 def incompatible_server(
-    perform_request: Any, exc: ApiError, alias: str | None
+    perform_request: Any, exc: ApiError, method: str, path: str, alias: str | None, **kwargs: Any
 ) -> IncompatibleServerError | None:
     """Return the error to raise instead of ``exc`` when it means "client too new"; else None.
 
-    ``perform_request`` sends a raw request without the client's compatibility headers: it
-    asks the server for its version.
+    ``perform_request`` sends a request as the client does but without this check. A HEAD
+    request's 400 has no body to tell why: it is sent again as a GET (both only read). The
+    server is then asked for its version, in a way every version answers.
     """
     body = exc.body
-    if body and "media_type_header_exception" not in str(body):
+    if not body and method.upper() == "HEAD":
+        try:
+            perform_request("GET", path, **kwargs)
+        except ApiError as again:
+            body = again.body
+        except Exception:
+            return None
+    text = str(body)
+    if "media_type_header_exception" not in text:
         return None
+    asked = re.search(r"but found (\d+)", text)
+    api = f"{asked.group(1)}.x" if asked else f"{CLIENT_MAJOR}.x"
     try:
         # "*/*" is left alone by the client: the server answers in its own version.
         response = perform_request(
@@ -56,23 +68,13 @@ def incompatible_server(
         server_version = str(next(iter(response.body["nodes"].values()))["version"])
         server_major = int(server_version.split(".")[0])
     except Exception:
-        server_version, server_major = "", 0
-    if server_major >= CLIENT_MAJOR or (not server_version and not body):
-        return None  # not a version mismatch (or nothing tells it is one)
-    where = f"ES_SERVERS['{alias}']" if alias else "the server"
-    if server_version:
-        message = (
-            f"{where} is Elasticsearch {server_version}, which refuses requests of the "
-            f"installed elasticsearch-py {CLIENT_VERSION}: a {CLIENT_MAJOR}.x client talks "
-            f"only to {CLIENT_MAJOR}.x servers. Install a client of the server's major "
-            f"version: pip install '{_pip_spec(server_major)}' (an 8.x client talks to 8.x "
-            f"and 9.x servers)."
-        )
-    else:
-        message = (
-            f"{where} refuses requests of the installed elasticsearch-py {CLIENT_VERSION}: "
-            f"the client is newer than the server. Install a client whose major version is "
-            f"not above the server's, e.g. pip install 'elasticsearch>=8.18,<9' for an 8.x "
-            f"server."
-        )
+        server_version, server_major = "", 8
+    where = f"ES_SERVERS['{alias}']" if alias else "The server"
+    server = f"Elasticsearch {server_version}" if server_version else "an older Elasticsearch"
+    message = (
+        f"{where} is {server}, which refuses the requests of the installed elasticsearch-py "
+        f"{CLIENT_VERSION}: the client asks for the {api} API, newer than the server's. "
+        f"Install a client of the server's major version: pip install "
+        f"'{_pip_spec(server_major)}' (an 8.x client talks to 8.x and 9.x servers)."
+    )
     return IncompatibleServerError(message, exc.meta, body)

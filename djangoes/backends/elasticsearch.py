@@ -50,7 +50,9 @@ class DjangoesElasticsearch(Elasticsearch):
         try:
             return super().perform_request(method, path, **kwargs)
         except BadRequestError as exc:
-            incompatible = incompatible_server(super().perform_request, exc, self._djangoes_alias)
+            incompatible = incompatible_server(
+                super().perform_request, exc, method, path, self._djangoes_alias, **kwargs
+            )
             if incompatible is None:
                 raise
             raise incompatible from exc
