@@ -26,8 +26,10 @@ from django.core.management.base import SystemCheckError
 from django.test import RequestFactory, override_settings
 from django.views import debug as django_debug
 
-from djangoes import connections
+from djangoes import ConnectionHandler, connections
+from djangoes.backends.creation import TestIndexCreationError
 from djangoes.debug import SafeExceptionReporterFilter, exposed_credentials
+from djangoes.test.utils import setup_djangoes
 from tests.nodes import secure_node
 
 pytestmark = pytest.mark.secured
@@ -221,3 +223,21 @@ def test_djangos_debug_page_without_the_filter_shows_frame_variables():
         masked = django_debug.ExceptionReporter(request, type(error), error, error.__traceback__)
         assert password not in masked.get_traceback_html()
     assert settings["PASSWORD"] == password
+
+
+def test_a_refused_password_in_the_test_setup_says_to_check_the_credentials():
+    url, _password = secure_node()
+    wrong = f"wrong-{uuid.uuid4().hex}"
+    servers = {"default": {"HOSTS": [url], "USER": "elastic", "PASSWORD": wrong,
+                           "PARAMS": {"max_retries": 0}, "INDICES": ["products"]}}  # fmt: skip
+    handler = ConnectionHandler(servers=servers, indices={"products": {"NAME": "creds"}})
+    with pytest.raises(TestIndexCreationError) as raised:
+        setup_djangoes(handler=handler)
+    message = str(raised.value)
+    assert "AuthenticationException(401" in message
+    assert message.endswith(
+        "The server refused the credentials: check ES_SERVERS['default'] (USER and PASSWORD, "
+        "API_KEY, or the credentials in PARAMS or HOSTS)."
+    )
+    assert "SETTINGS" not in message
+    assert wrong not in message
