@@ -253,7 +253,6 @@ def check_servers(raw: Any) -> tuple[dict[str, dict[str, Any]], list[Configurati
             "Use e.g. {'default': {'HOSTS': ['http://127.0.0.1:9200']}}.",
         )
         return {}, problems.errors
-    servers: dict[str, dict[str, Any]] = {}
     if "default" not in raw:
         others = ", ".join(repr(alias) for alias in raw)
         problems.errors.append(
@@ -265,19 +264,35 @@ def check_servers(raw: Any) -> tuple[dict[str, dict[str, Any]], list[Configurati
                 message="You must define a 'default' ElasticSearch server",
             )
         )
-    for alias, server in raw.items():
-        if not isinstance(alias, str) or not alias:
+    servers = _check_entries(
+        problems, "ES_SERVERS", raw, ("alias", "aliases"), "'default' or 'logs'", check_server
+    )
+    return servers, problems.errors
+
+
+def _check_entries(
+    problems: _Problems,
+    setting: str,
+    raw: Mapping[Any, Any],
+    noun: tuple[str, str],
+    example: str,
+    check_entry: Any,
+) -> dict[str, dict[str, Any]]:
+    """Check each entry of ES_SERVERS or ES_INDICES; return a copy of each valid one."""
+    valid: dict[str, dict[str, Any]] = {}
+    for key, entry in raw.items():
+        if not isinstance(key, str) or not key:
             problems.add(
-                f"ES_SERVERS[{show(alias)}]",
-                f"ES_SERVERS has the alias {show(alias)}; aliases must be non-empty strings.",
-                "Use a name such as 'default' or 'logs'.",
+                f"{setting}[{show(key)}]",
+                f"{setting} has the {noun[0]} {show(key)}; {noun[1]} must be non-empty strings.",
+                f"Use a name such as {example}.",
             )
             continue
-        errors = check_server(alias, server)
+        errors = check_entry(key, entry)
         problems.errors.extend(errors)
         if not errors:
-            servers[alias] = _copy(server)
-    return servers, problems.errors
+            valid[key] = _copy(entry)
+    return valid
 
 
 def _copy(value: Any) -> Any:
@@ -681,19 +696,9 @@ def check_indices(raw: Any) -> tuple[dict[str, dict[str, Any]], list[Configurati
             "Use e.g. {'products': {'NAME': 'shop_products'}}.",
         )  # fmt: skip
         return {}, problems.errors
-    indices: dict[str, dict[str, Any]] = {}
-    for key, index in raw.items():
-        if not isinstance(key, str) or not key:
-            problems.add(
-                f"ES_INDICES[{show(key)}]",
-                f"ES_INDICES has the key {show(key)}; index keys must be non-empty strings.",
-                "Use a name such as 'products'.",
-            )
-            continue
-        errors = check_index(key, index)
-        problems.errors.extend(errors)
-        if not errors:
-            indices[key] = _copy(index)
+    indices = _check_entries(
+        problems, "ES_INDICES", raw, ("key", "index keys"), "'products'", check_index
+    )
     return indices, problems.errors
 
 

@@ -97,14 +97,11 @@ SERVERS = [
     server("port a word", {"HOSTS": ["http://h:port"]}, f"{P}['HOSTS'][0]", "'port'"),
     server("port too high", {"HOSTS": ["http://h:99999"]}, f"{P}['HOSTS'][0]", "'99999'"),
     server("no host", {"HOSTS": ["http://:9200"]}, f"{P}['HOSTS'][0]", "no host"),
-    server("password with #", {"HOSTS": ["http://u:p#w@h:9200"]}, f"{P}['HOSTS'][0]",
-           "Percent-encode"),
-    server("password with /", {"HOSTS": ["http://u:p/w@h:9200"]}, f"{P}['HOSTS'][0]",
-           "Percent-encode"),
-    server("password with ?", {"HOSTS": ["http://u:p?w@h:9200"]}, f"{P}['HOSTS'][0]",
-           "Percent-encode"),
-    server("password with @", {"HOSTS": ["http://u:p@w@h:9200"]}, f"{P}['HOSTS'][0]",
-           "Percent-encode"),
+    *[
+        server(f"password with {c}", {"HOSTS": [f"http://u:p{c}w@h:9200"]}, f"{P}['HOSTS'][0]",
+               "Percent-encode")
+        for c in "#/?@"
+    ],
     server("user info without :", {"HOSTS": ["http://token@h:9200"]}, f"{P}['HOSTS'][0]",
            "empty password"),
     server("query in URL", {"HOSTS": ["http://h:9200/?timeout=3"]}, f"{P}['HOSTS'][0]",
