@@ -19,8 +19,8 @@ from django.test import override_settings
 from elastic_transport import Transport
 
 from djangoes import ConnectionHandler, connections
+from djangoes.backends import creation
 from djangoes.backends.compat import IncompatibleServerError
-from djangoes.backends.creation import TestIndexCreationError
 from djangoes.test.utils import setup_djangoes
 from tests.apps.shop.models import Product
 from tests.conftest import node_version
@@ -95,7 +95,7 @@ def test_signal_indexing_logs_what_to_install(caplog):
 def test_the_test_setup_says_what_to_install():
     servers = {"default": {**NEWER["default"], "INDICES": ["products"]}}
     handler = ConnectionHandler(servers=servers, indices={"products": {"NAME": "versions"}})
-    with pytest.raises(TestIndexCreationError) as raised:
+    with pytest.raises(creation.TestIndexCreationError) as raised:
         setup_djangoes(handler=handler)
     message = str(raised.value)
     assert message.startswith("Could not create the test index 'test_versions' for alias ")

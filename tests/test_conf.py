@@ -171,12 +171,11 @@ def test_a_database_command_is_warned_not_stopped():
     with override_settings(ES_SERVERS={"main": {}}, DJANGOES_BULK_CHUNK_SIZE=0):
         assert {m.id for m in messages()} == {"djangoes_dsl.E000", "djangoes_dsl.E030"}
         found = messages(databases=["default"])
-    assert [(m.id, m.level) for m in found] == [
-        ("djangoes_dsl.W010", checks.WARNING),
-        ("djangoes_dsl.W031", checks.WARNING),
-    ]
-    assert "You must define a 'default' ElasticSearch server" in found[0].msg
-    assert "DJANGOES_BULK_CHUNK_SIZE is 0" in found[1].msg
+    by_id = {m.id: m for m in found}
+    assert sorted(by_id) == ["djangoes_dsl.W010", "djangoes_dsl.W031"]
+    assert {m.level for m in found} == {checks.WARNING}
+    assert "You must define a 'default' ElasticSearch server" in by_id["djangoes_dsl.W010"].msg
+    assert "DJANGOES_BULK_CHUNK_SIZE is 0" in by_id["djangoes_dsl.W031"].msg
 
 
 def test_an_invalid_processor_is_reported_and_raised_where_it_is_set_up():

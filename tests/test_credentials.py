@@ -27,7 +27,7 @@ from django.test import RequestFactory, override_settings
 from django.views import debug as django_debug
 
 from djangoes import ConnectionHandler, connections
-from djangoes.backends.creation import TestIndexCreationError
+from djangoes.backends import creation
 from djangoes.debug import SafeExceptionReporterFilter, exposed_credentials
 from djangoes.test.utils import setup_djangoes
 from tests.nodes import secure_node
@@ -231,7 +231,7 @@ def test_a_refused_password_in_the_test_setup_says_to_check_the_credentials():
     servers = {"default": {"HOSTS": [url], "USER": "elastic", "PASSWORD": wrong,
                            "PARAMS": {"max_retries": 0}, "INDICES": ["products"]}}  # fmt: skip
     handler = ConnectionHandler(servers=servers, indices={"products": {"NAME": "creds"}})
-    with pytest.raises(TestIndexCreationError) as raised:
+    with pytest.raises(creation.TestIndexCreationError) as raised:
         setup_djangoes(handler=handler)
     message = str(raised.value)
     assert "AuthenticationException(401" in message
