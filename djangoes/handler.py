@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -203,13 +202,13 @@ class ConnectionHandler(BaseConnectionHandler):
 
     def prepare_server_test_settings(self, alias: str) -> dict[str, Any]:
         """Return the settings of server ``alias`` as they apply under tests."""
-        server = copy.deepcopy(self._server(alias))
+        server = validation.copy_settings(self._server(alias))
         server["INDICES"] = list(server["TEST"]["INDICES"])
         return server
 
     def prepare_index_test_settings(self, key: str) -> dict[str, Any]:
         """Return the settings of index ``key`` as they apply under tests (test names)."""
-        index = copy.deepcopy(self._index(key))
+        index = validation.copy_settings(self._index(key))
         test = index["TEST"]
         suffix = self._test_suffix
         index["NAME"] = test["NAME"] + suffix
@@ -221,13 +220,13 @@ class ConnectionHandler(BaseConnectionHandler):
         """Return the settings of server ``alias`` in force now (live or test)."""
         if self._test_mode:
             return self.prepare_server_test_settings(alias)
-        return copy.deepcopy(self._server(alias))
+        return validation.copy_settings(self._server(alias))
 
     def get_index_settings(self, key: str) -> dict[str, Any]:
         """Return the settings of index ``key`` in force now (live or test names)."""
         if self._test_mode:
             return self.prepare_index_test_settings(key)
-        return copy.deepcopy(self._index(key))
+        return validation.copy_settings(self._index(key))
 
     def get_server_indices(self, server: Mapping[str, Any] | str) -> dict[str, dict[str, Any]]:
         """Return ``{key: index settings}`` for the indices a server (settings or alias) serves."""

@@ -42,6 +42,7 @@ __all__ = [
     "check_indices",
     "check_server",
     "check_servers",
+    "copy_settings",
     "index_name_problem",
 ]
 
@@ -291,16 +292,19 @@ def _check_entries(
         errors = check_entry(key, entry)
         problems.errors.extend(errors)
         if not errors:
-            valid[key] = _copy(entry)
+            valid[key] = copy_settings(entry)
     return valid
 
 
-def _copy(value: Any) -> Any:
-    """Copy dicts and lists of settings; leave other values (classes, objects) as they are."""
+def copy_settings(value: Any) -> Any:
+    """Copy the dicts and lists of settings; share other values (classes, objects).
+
+    Settings may hold objects that cannot be copied, such as ``PARAMS["ssl_context"]``.
+    """
     if isinstance(value, Mapping):
-        return {key: _copy(item) for key, item in value.items()}
+        return {key: copy_settings(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_copy(item) for item in value]
+        return [copy_settings(item) for item in value]
     return value
 
 

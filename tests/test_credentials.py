@@ -241,3 +241,28 @@ def test_a_refused_password_in_the_test_setup_says_to_check_the_credentials():
     )
     assert "SETTINGS" not in message
     assert wrong not in message
+
+
+SECRET = f"pw-{uuid.uuid4().hex}"  # a module global: not among any frame's local variables
+
+
+def test_djangos_filter_hides_the_local_variables_of_djangoes_functions_when_debug_is_off():
+    # The settings are refused (the engine does not exist) deep inside djangoes, whose
+    # functions that hold server settings are marked with sensitive_variables().
+    server = {"USER": "elastic", "PASSWORD": SECRET, "ENGINE": "no.such.Backend"}
+    with (
+        override_settings(ES_SERVERS={"default": server}),
+        pytest.raises(ImproperlyConfigured) as raised,
+    ):
+        connections["default"]
+    del server
+    error = raised.value
+    request = RequestFactory().get("/")
+    request.exception_reporter_filter = django_debug.SafeExceptionReporterFilter()
+    with override_settings(DEBUG=False, ROOT_URLCONF=__name__):
+        html = django_debug.ExceptionReporter(request, type(error), error, error.__traceback__)
+        assert "load_backend" in html.get_traceback_html()  # djangoes' frames are there
+        assert SECRET not in html.get_traceback_html()
+    with override_settings(DEBUG=True, ROOT_URLCONF=__name__):
+        html = django_debug.ExceptionReporter(request, type(error), error, error.__traceback__)
+        assert SECRET in html.get_traceback_html()  # Django shows everything with DEBUG on

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -88,6 +89,15 @@ def test_server_defaults_fill_only_missing_keys():
         "TEST": {"INDICES": ["a"]},  # TEST INDICES default to INDICES
     }
     assert settings["other"]["TEST"] == {"INDICES": []}
+
+
+def test_objects_in_params_are_passed_as_they_are():
+    context = ssl.create_default_context()
+    server = {"HOSTS": ["https://h:1"], "PARAMS": {"ssl_context": context}}
+    connections = handler({"default": server})
+    assert connections["default"].server["PARAMS"]["ssl_context"] is context
+    node = connections["default"].client.transport.node_pool.all()[0]
+    assert node.config.ssl_context is context
 
 
 def test_settings_are_copied_not_mutated():
