@@ -6,12 +6,13 @@ from typing import Any
 
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db import DatabaseError
 
 import djangoes
 from djangoes import validation
 from djangoes.validation import ConfigurationError
 
-from . import conf
+from . import conf, outbox
 from .registry import registry
 from .values import lookups_of, resolve_lookup
 
@@ -259,12 +260,8 @@ def _check_shared_mappings() -> list[checks.CheckMessage]:
 @checks.register(TAG, deploy=True)
 def check_outbox(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when indexing operations have waited in the outbox too long (``check --deploy``)."""
-    from django.conf import settings
-    from django.db import DatabaseError
 
-    from . import outbox
-
-    limit = float(getattr(settings, "DJANGOES_OUTBOX_WARN_AFTER", 600))
+    limit = float(conf.get("DJANGOES_OUTBOX_WARN_AFTER"))
     try:
         entries = outbox.status()
     except DatabaseError:

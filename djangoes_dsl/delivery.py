@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-
-from . import outbox
+from . import conf, outbox
 
 logger = logging.getLogger("djangoes_dsl.delivery")
 
@@ -32,12 +29,7 @@ MODES = (INLINE, DJANGO_TASKS, CELERY)
 
 def mode() -> str:
     """Return ``DJANGOES_DELIVERY``: "inline" (default), "django_tasks" or "celery"."""
-    value = getattr(settings, "DJANGOES_DELIVERY", INLINE) or INLINE
-    if value not in MODES:
-        raise ImproperlyConfigured(
-            f"DJANGOES_DELIVERY is {value!r}; it must be one of {', '.join(map(repr, MODES))}."
-        )
-    return value
+    return str(conf.get("DJANGOES_DELIVERY"))
 
 
 def queued() -> bool:
