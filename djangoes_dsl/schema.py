@@ -571,6 +571,7 @@ def _apply_in_place(
         say(f"{state.key}: updated {len(actions)} alias(es).")
     if refill:
         sent = refill_documents(documents, chunk_size=chunk_size)
+        client.indices.refresh(index=",".join(state.concrete))
         say(f"{state.key}: sent {sent:,} document(s) again with their new fields.")
         meta[META_KEY] = record
         client.indices.put_mapping(index=",".join(state.concrete), meta=meta)

@@ -201,7 +201,9 @@ def test_status_shows_the_depth_and_the_age_per_index():
         Product.objects.create(sku="S-2", title="waiting")
     out = io.StringIO()
     call_command("search_index", "status", stdout=out)
-    assert "index 'products' (ProductDocument): 2 pending, 0 refused; oldest waiting" in (
+    products = ProductDocument.get_index_name()
+    assert f"products [default] {products}: in sync" in out.getvalue()
+    assert "  outbox [default] ProductDocument: 2 pending, 0 refused; oldest waiting" in (
         out.getvalue()
     )
 

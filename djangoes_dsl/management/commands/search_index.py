@@ -338,11 +338,11 @@ class Command(BaseCommand):
                 if (document := labels.get(entry.document)) is not None
                 and document in registry.documents_for_index(target.key, target.using)
             ]
-            attention += self._outbox_lines(mine)
+            attention += self._outbox_lines(mine, labels)
         strays = [entry for entry in entries if entry.document not in labels]
         if strays:
             self.stdout.write("operations of Documents no longer registered:")
-            attention += self._outbox_lines(strays, named=True)
+            attention += self._outbox_lines(strays, labels)
         if attention:
             raise CommandError(
                 f"search_index status: {attention} thing(s) need attention; 'search_index "
@@ -370,20 +370,21 @@ class Command(BaseCommand):
             self.stdout.write(f"  {difference}")
         return state
 
-    def _outbox_lines(self, entries: list[Any], named: bool = False) -> int:
+    def _outbox_lines(self, entries: list[Any], labels: dict[str, type[Document]]) -> int:
         """Write the outbox of one index; return 1 when it needs attention, else 0."""
         from django.conf import settings
 
-        if not entries and not named:
+        if not entries:
             self.stdout.write("  outbox: empty")
             return 0
         limit = float(getattr(settings, "DJANGOES_OUTBOX_WARN_AFTER", 600))
         attention = 0
         for entry in entries:
             age = entry.oldest_age or 0.0
-            what = f" {entry.document}" if named else ""
+            document = labels.get(entry.document)
+            name = document.__name__ if document is not None else entry.document
             self.stdout.write(
-                f"  outbox [{entry.database}]{what}: {entry.pending:,} pending, "
+                f"  outbox [{entry.database}] {name}: {entry.pending:,} pending, "
                 f"{entry.failed:,} refused; oldest waiting {age:,.0f}s"
             )
             if entry.failed or age > limit:
