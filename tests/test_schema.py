@@ -71,14 +71,10 @@ def rows():
 @pytest.fixture(autouse=True)
 def no_index_left():
     name = f"test_djangoes_evolving{connections.test_suffix}"
-    connections["default"].client.indices.delete(
-        index=f"{name},{name}-*", ignore_unavailable=True
-    )
+    connections["default"].client.indices.delete(index=f"{name},{name}-*", ignore_unavailable=True)
     yield
     # A new client: the test's settings overrides closed the one of before.
-    connections["default"].client.indices.delete(
-        index=f"{name},{name}-*", ignore_unavailable=True
-    )
+    connections["default"].client.indices.delete(index=f"{name},{name}-*", ignore_unavailable=True)
 
 
 def run(*args: str, stdout: Any = None) -> str:
@@ -184,7 +180,8 @@ def test_each_difference_is_classified_and_migrate_brings_the_index_in_sync(case
 
         output = SearchingOutput(document)
         run("migrate", KEY, "--no-input", stdout=output)
-        assert output.counts and set(output.counts) == {3}  # search answered throughout
+        assert output.counts
+        assert set(output.counts) == {3}  # search answered throughout
         assert f"{KEY}: in sync" in output.getvalue()
 
         assert schema.inspect(KEY, "default").state == schema.IN_SYNC
