@@ -126,6 +126,16 @@ class SearchPaginator(Paginator):
             search.execute()
         return Page(search, number, self)
 
+    def get_page(self, number: Any) -> Page:
+        """Return a valid page even if ``number`` is not one (as Django's ``get_page``):
+        the first page for a non-number, the last one for a number out of range."""
+        try:
+            return self.page(number)
+        except PageNotAnInteger:
+            return self.page(1)
+        except EmptyPage:
+            return self.page(self.num_pages)
+
     def _top(self, bottom: int) -> int:
         top = bottom + self.per_page
         return self.count if top + self.orphans >= self.count else top

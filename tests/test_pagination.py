@@ -201,3 +201,15 @@ def test_a_page_turns_into_instances_in_hit_order_with_scores_and_highlights():
         assert [p.sku for p in everything] == ["L-2", "L-1"]
         assert [p.search_score for p in everything] == [None, None]  # sorted by a field
         call_command("search_index", "status", "products", stdout=io.StringIO())
+
+
+def test_search_paginator_get_page_is_one_request_for_a_valid_number(numbered):
+    search = numbered.search().sort("n")
+    with count_requests(numbered) as requests:
+        assert numbers(SearchPaginator(search, 1000).get_page("3"))[0] == 2000
+    assert len(requests.paths) == 1
+    theirs = Paginator(list(range(HITS)), 1000)
+    for number in ("x", 0, -1, 51, 2.5):
+        assert SearchPaginator(search, 1000).get_page(number).number == (
+            theirs.get_page(number).number
+        )
