@@ -16,7 +16,8 @@ the live index field by field and classifies each :class:`Difference`:
   a changed ``search_analyzer``/``ignore_above``/``dynamic``/runtime fields, a missing
   fingerprint;
 - *needs rebuild*: a changed field type or analyzer, a removed field, any other changed
-  field parameter, a changed static setting (shards, analysis, ...).
+  field parameter, a changed static setting (shards, analysis, ...), an index that becomes
+  shared by several Documents (its ids change).
 
 :func:`plan` turns an :class:`IndexState` into a :class:`Plan`, and :func:`apply` carries it
 out: nothing; in place (``put_mapping``, ``put_settings``, alias updates, then every row
@@ -36,7 +37,7 @@ from typing import Any
 
 import djangoes
 
-from .documents import Document
+from .documents import KIND_FIELD, Document
 from .registry import registry
 
 META_KEY = "djangoes"
@@ -239,6 +240,15 @@ def _diff_fields(
     for name in sorted(set(declared) | set(live)):
         path = f"{prefix}{name}"
         mine, theirs = declared.get(name), live.get(name)
+        if theirs is None and path == KIND_FIELD:
+            # A second Document registered to the index: every id becomes <kind>:<pk>.
+            yield Difference(
+                f"field {path}",
+                "new field: the index is now shared by several Documents, whose ids are "
+                "<kind>:<pk>",
+                _field_type(mine or {}),
+            )
+            continue
         if theirs is None:
             yield Difference(
                 f"field {path}",

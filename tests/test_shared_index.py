@@ -40,8 +40,9 @@ class SharedArticle(Document):
 
 
 @contextlib.contextmanager
-def sharing(*documents: type[Document]) -> Iterator[None]:
-    """ES_INDICES['shared'] with ``documents`` registered to it, its index created."""
+def sharing(*documents: type[Document], fresh: bool = True, keep: bool = False) -> Iterator[None]:
+    """ES_INDICES['shared'] with ``documents`` registered to it, its index created anew
+    (unless not ``fresh``) and deleted after (unless ``keep``)."""
     servers = copy.deepcopy(settings.ES_SERVERS)
     servers["default"]["INDICES"] = [*servers["default"]["INDICES"], KEY]
     indices = copy.deepcopy(settings.ES_INDICES)
@@ -50,14 +51,16 @@ def sharing(*documents: type[Document]) -> Iterator[None]:
         for document in documents:
             register(KEY)(document)
         backend = connections["default"]
-        backend.delete_index(KEY)
-        backend.create_index(KEY)
+        if fresh:
+            backend.delete_index(KEY)
+            backend.create_index(KEY)
         try:
             yield
         finally:
             for document in documents:
                 registry.unregister(document)
-            connections["default"].delete_index(KEY)
+            if not keep:
+                connections["default"].delete_index(KEY)
 
 
 def ids(document: type[Document]) -> list[str]:
@@ -172,3 +175,20 @@ def test_writes_kept_in_the_outbox_reach_their_own_kind():
         assert ids(SharedProduct) == []
         assert ids(SharedArticle) == [f"blog.article:{article.pk}"]
         assert [hit.title for hit in SharedArticle.search().execute()] == ["On desk lamps"]
+
+
+def test_an_index_that_becomes_shared_needs_a_rebuild_and_migrate_does_it():
+    from djangoes_dsl import schema
+
+    with sharing(SharedProduct, keep=True):
+        product = Product.objects.create(sku="P-1", title="Lamp")
+        assert ids(SharedProduct) == [str(product.pk)]
+    with sharing(SharedProduct, SharedArticle, fresh=False):
+        state = schema.inspect(KEY, "default")
+        assert state.state == schema.NEEDS_REBUILD
+        (difference,) = state.differences
+        assert difference.where == f"field {KIND_FIELD}"
+        assert "shared by several Documents" in difference.what
+        call_command("search_index", "migrate", KEY, "--no-input", stdout=io.StringIO())
+        assert ids(SharedProduct) == [f"shop.product:{product.pk}"]
+        assert connections["default"].count(index=SharedProduct.get_index_name())["count"] == 1
