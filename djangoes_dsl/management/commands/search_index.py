@@ -345,8 +345,10 @@ class Command(BaseCommand):
             attention += self._outbox_lines(strays, labels)
         if attention:
             raise CommandError(
-                f"search_index status: {attention} thing(s) need attention; 'search_index "
-                f"migrate' applies schema changes, 'search_index sync' drains the outbox.",
+                f"search_index status: {attention} of the indices and outboxes above need "
+                f"attention; 'search_index migrate' applies schema changes, 'search_index "
+                f"sync' drains the outbox ('sync --include-failed' after a fix for refused "
+                f"operations).",
                 returncode=1,
             )
 
