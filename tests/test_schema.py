@@ -304,3 +304,26 @@ def test_status_shows_the_schema_and_the_outbox_of_every_index():
         name = connections["default"].get_index(key)["NAME"]
         assert f"{key} [default] {name}: in sync (fingerprint " in output
     assert output.count("  outbox: empty") == 2
+
+
+def test_a_migrate_stopped_before_every_row_was_sent_is_finished_by_the_next(rows):
+    with declared(make(title=fields.Text())):
+        create_and_fill()
+    with declared(make(title=fields.Text(), body=fields.Text())) as document:
+        # As a migrate leaves the index after its mapping update, before the rows are sent.
+        backend = connections["default"]
+        record = schema.meta_record(schema.declared_body(backend, KEY))
+        backend.client.indices.put_mapping(
+            index=document.get_index_name(),
+            properties={"body": {"type": "text"}},
+            meta={"djangoes": {**record, "fingerprint": None, "refill": True}},
+        )
+        found = schema.inspect(KEY, "default")
+        assert [d.where for d in found.differences] == ["documents"]
+        assert found.state == schema.COMPATIBLE
+        assert schema.live_fingerprints(KEY, "default")[1] is None  # the deploy check warns
+        assert "send every row again" in run("migrate", KEY, "--no-input")
+        assert {hit.body for hit in document.search().execute()} == {
+            f"keeper number {n}" for n in range(3)
+        }
+        assert schema.inspect(KEY, "default").in_sync
