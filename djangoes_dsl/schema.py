@@ -2,8 +2,9 @@
 
 The *declared* schema of an index is the body that would create it now
 (``backend.get_index_body(key)``: SETTINGS incl. analysis, ALIASES, and the mappings of every
-Document registered to it). Every index djangoes creates (``create``, a rebuild, test
-indices, ``migrate``) carries in its mapping's ``_meta`` a record of that declaration::
+Document registered to it). Every index of registered Documents that djangoes creates (``create``, a
+rebuild, test indices, ``migrate``) carries in its mapping's ``_meta`` a record of that
+declaration::
 
     {"djangoes": {"fingerprint": "<sha256 of the normalised declared body>",
                   "settings": [<declared setting names>], "aliases": [<declared aliases>]}}
@@ -163,8 +164,8 @@ def stamp_body(*, backend: Any, key: str, body: dict[str, Any], **kwargs: Any) -
     also when the body is built without aliases or changed afterwards (a rebuild's fill
     settings), so an index made from it is "in sync".
     """
-    if getattr(_building, "active", False):
-        return
+    if getattr(_building, "active", False) or not registry.documents_for_index(key):
+        return  # indices without Documents are djangoes's alone: their body stays as set
     record = meta_record(declared_body(backend, key))
     mappings = body.setdefault("mappings", {})
     mappings.setdefault("_meta", {})[META_KEY] = record
@@ -419,7 +420,8 @@ def inspect(key: str, using: str) -> IndexState:
                 adds_field=True,
             )
         )
-    if not state.differences and state.live_fingerprint != state.fingerprint:
+    managed = bool(registry.documents_for_index(key))
+    if managed and not state.differences and state.live_fingerprint != state.fingerprint:
         state.differences.append(
             Difference(
                 "fingerprint",
@@ -433,7 +435,10 @@ def inspect(key: str, using: str) -> IndexState:
 
 
 def live_fingerprints(key: str, using: str) -> tuple[str, str | None, bool]:
-    """Return ``(declared fingerprint, live fingerprint, exists)`` with one small request."""
+    """Return ``(declared fingerprint, live fingerprint, exists)`` with one small request.
+
+    Only indices with registered Documents carry a fingerprint (see :func:`stamp_body`).
+    """
     backend = djangoes.connections[using]
     name = backend.get_index(key)["NAME"]
     declared = fingerprint(declared_body(backend, key))
