@@ -23,6 +23,7 @@ from typing import Any
 
 from django.core import signing
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.utils.translation import gettext_lazy
 from elasticsearch import ApiError, NotFoundError
 from elasticsearch.dsl import connections as dsl_connections
 
@@ -54,6 +55,14 @@ def max_result_window(search: Any) -> int:
         if isinstance(nested, dict) and "max_result_window" in nested:
             return int(nested["max_result_window"])
     return DEFAULT_MAX_RESULTS
+
+
+# Django's own messages (Django 4.2 has no Paginator.error_messages).
+_DEFAULT_MESSAGES = {
+    "invalid_page": gettext_lazy("That page number is not an integer"),
+    "min_page": gettext_lazy("That page number is less than 1"),
+    "no_results": gettext_lazy("That page contains no results"),
+}
 
 
 class SearchPaginator(Paginator):
@@ -108,7 +117,7 @@ class SearchPaginator(Paginator):
         number = self._positive(number)
         bottom = (number - 1) * self.per_page
         if number > 1 and bottom >= self.max_results:
-            raise EmptyPage(self.error_messages["no_results"])
+            raise EmptyPage(self._message("no_results"))
         if "count" in self.__dict__:  # known: the page's exact bounds
             number = self.validate_number(number)
             search = self._window(bottom, self._top(bottom))
@@ -143,15 +152,21 @@ class SearchPaginator(Paginator):
     def _window(self, bottom: int, top: int) -> Any:
         return self.search[bottom:top].extra(track_total_hits=self.max_results)
 
+    def _message(self, name: str) -> str:
+        messages = getattr(self, "error_messages", None)  # Django 5.0+: customisable
+        if messages:
+            return str(messages[name])
+        return str(_DEFAULT_MESSAGES[name])
+
     def _positive(self, number: Any) -> int:
         try:
             if isinstance(number, float) and not number.is_integer():
                 raise ValueError
             number = int(number)
         except (TypeError, ValueError):
-            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+            raise PageNotAnInteger(self._message("invalid_page")) from None
         if number < 1:
-            raise EmptyPage(self.error_messages["min_page"])
+            raise EmptyPage(self._message("min_page"))
         return number  # type: ignore[no-any-return]
 
 
