@@ -5,11 +5,9 @@ writes made during the fill). Rows are re-read from the database when their oper
 sent, so a document always reflects committed data; a row that is gone (or no longer in the
 Document's ``get_queryset()``) is deleted from the index.
 
-Every bulk request also records each touched row in the *rebuild journal*: an extra action
-addressed to the alias ``<NAME>-rebuilding`` with ``require_alias: true``. While no rebuild of
-that index runs the alias does not exist and Elasticsearch rejects those actions (cheaply,
-without creating an index); while a rebuild runs they land in its journal, which the rebuild
-replays before and after swapping the alias. So writes made during a rebuild are never lost,
+Every bulk request also records each touched row in the *rebuild journal* (see
+:mod:`djangoes_dsl.journal`): while a rebuild of that index runs, the rebuild replays those
+records before and after swapping the alias. So writes made during a rebuild are never lost,
 from any process, without an extra request and without polling.
 """
 
@@ -29,6 +27,7 @@ from elasticsearch import helpers
 import djangoes
 
 from .documents import Document
+from .journal import journal_action, missed_journal
 
 logger = logging.getLogger("djangoes_dsl.indexing")
 
@@ -36,18 +35,7 @@ logger = logging.getLogger("djangoes_dsl.indexing")
 #: its document when the row is gone); a string value deletes the document from that index.
 Operations = dict[tuple[type[Document], Any], "str | None"]
 
-JOURNAL_SUFFIX = "-rebuilding"
 DEFAULT_BULK_CHUNK_SIZE = 500
-
-
-def journal_alias(name: str) -> str:
-    """Return the alias of the rebuild journal of the index (or alias) ``name``."""
-    return f"{name}{JOURNAL_SUFFIX}"
-
-
-def document_label(document: type[Document]) -> str:
-    """Return the dotted path that names ``document`` in journal entries."""
-    return f"{document.__module__}.{document.__qualname__}"
 
 
 def bulk_chunk_size() -> int:
@@ -128,17 +116,6 @@ def expand_action(data: Any) -> tuple[dict[str, Any], Any]:
     return header, body
 
 
-def _journal_action(document: type[Document], pk: Any, index: str) -> dict[str, Any]:
-    label = document_label(document)
-    return {
-        "_op_type": "index",
-        "_index": journal_alias(index),
-        "_id": f"{label}:{pk}",
-        "require_alias": True,
-        "_source": {"document": label, "pk": str(pk)},
-    }
-
-
 def build_actions(
     operations: Operations,
     *,
@@ -186,7 +163,7 @@ def _actions(
                 else:
                     yield {"_op_type": "delete", "_index": delete_from or index, "_id": str(pk)}
                 if journal:
-                    yield _journal_action(document, pk, delete_from or index)
+                    yield journal_action(document, pk, delete_from or index)
 
 
 def send_operations(
@@ -269,8 +246,7 @@ def _harmless(item: dict[str, Any]) -> bool:
     status = result.get("status")
     if op == "delete" and status == 404:
         return True  # the document was not indexed: nothing to delete
-    # A journal action while no rebuild runs: the alias does not exist.
-    return status == 404 and str(result.get("_index", "")).endswith(JOURNAL_SUFFIX)
+    return missed_journal(result)
 
 
 def _error_of(item: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from elasticsearch import ApiError, TransportError
 
 import djangoes
 from djangoes_dsl.documents import Document
-from djangoes_dsl.indexing import journal_alias
+from djangoes_dsl.journal import journal_alias
+from djangoes_dsl.progress import Progress
 from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
 from djangoes_dsl.registry import registry
 
@@ -165,6 +166,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{target.key}: deleted {deleted or 'nothing'} on '{target.using}'.")
 
     def do_populate(self, target: Target, options: dict[str, Any]) -> None:
+        progress = Progress(target.key, self.stdout)
         result = populate(
             target.key,
             target.using,
@@ -172,8 +174,9 @@ class Command(BaseCommand):
             chunk_size=options["chunk_size"],
             parallel=options["parallel"],
             processes=options["processes"],
-            stdout=self.stdout,
+            progress=progress,
         )
+        progress.finish()
         self.stdout.write(
             f"{target.key}: indexed {result.indexed:,} documents in {result.seconds:.1f}s."
         )
@@ -186,6 +189,7 @@ class Command(BaseCommand):
             backend.create_index(target.key)
             self.do_populate(Target(target.key, target.using, documents), options)
             return
+        progress = Progress(target.key, self.stdout)
         rebuild = Rebuild(
             target.key,
             target.using,
@@ -193,11 +197,16 @@ class Command(BaseCommand):
             chunk_size=options["chunk_size"],
             parallel=options["parallel"],
             processes=options["processes"],
-            stdout=self.stdout,
+            progress=progress,
         )
+        rebuild.start()  # takes the lock; a dead rebuild's leftovers are cleaned up first
+        if rebuild.recovered is not None:
+            self.stdout.write(f"{target.key}: {rebuild.recovered}")
         rebuild.run()
+        progress.finish()
         if rebuild.replayed:
             self.stdout.write(f"{target.key}: replayed {rebuild.replayed:,} writes made meanwhile.")
+        self.stdout.write(f"{target.key}: '{rebuild.name}' now points to '{rebuild.new_index}'.")
 
     def do_list(self, target: Target, options: dict[str, Any]) -> None:
         backend = djangoes.connections[target.using]
