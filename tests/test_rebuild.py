@@ -247,9 +247,8 @@ def test_parallel_rebuild_fills_the_same_documents():
 
 @pytest.mark.parametrize("processes", [0, 2])
 def test_rebuild_while_rows_keep_changing_and_search_keeps_answering(processes):
-    make_rows(2000)
+    make_rows(1000)
     Rebuild("products").run()  # the index serves all rows before the rebuild under test
-    writes: list[str] = []
     searches: list[int] = []
 
     def between_pages(done, total):
@@ -257,23 +256,20 @@ def test_rebuild_while_rows_keep_changing_and_search_keeps_answering(processes):
         searches.append(ProductDocument.search().query("match", title="product").count())
         n = len(searches)
         pks = list(Product.objects.order_by("pk").values_list("pk", flat=True))
-        for pk in (pks[0], pks[len(pks) // 2], pks[-1], pks[n * 37 % len(pks)]):
+        for pk in (pks[0], pks[n * 37 % len(pks)]):  # one read already, one maybe not
             product = Product.objects.get(pk=pk)
             product.title = f"{product.title.split(' #')[0]} #{n}"
             product.save()
-            writes.append("update")
         Product.objects.create(sku=f"NEW-{n}", title=f"New {n}")
         Product.objects.filter(pk=pks[n * 53 % len(pks)]).delete()
-        writes.extend(["create", "delete"])
 
     job = Rebuild("products", chunk_size=100, processes=processes, progress=between_pages)
     job.run()
 
     assert job.result.processes == processes
-    assert len(searches) >= 20  # one per page of the fill
-    assert min(searches) > 1000  # the old index kept answering
-    assert writes.count("delete") == len(searches)
-    assert job.replayed >= 3 * len(searches)  # every write of the fill was caught up
+    assert len(searches) >= 10  # one per page of the fill
+    assert min(searches) > 900  # the old index kept answering
+    assert job.replayed >= 2 * len(searches)  # the writes of the fill were caught up
     assert indexed(ProductDocument, "title") == database_titles()
 
 

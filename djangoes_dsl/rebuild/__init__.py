@@ -14,7 +14,7 @@ The modules, one job each:
 from .bulk import FillResult
 from .errors import RebuildError
 from .filling import fill, populate
-from .lock import DEFAULT_LEASE, Owner, RebuildLock, Recovery, default_lease
+from .lock import DEFAULT_LEASE, Owner, RebuildLock, Recovery, default_lease, lock_status
 from .pages import count_rows, iter_pages, split_ranges
 from .rebuilder import Rebuild
 from .workers import (
@@ -40,6 +40,7 @@ __all__ = [
     "fill",
     "fill_processes",
     "iter_pages",
+    "lock_status",
     "populate",
     "split_ranges",
 ]

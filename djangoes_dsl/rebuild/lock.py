@@ -130,6 +130,18 @@ class Recovery:
         )
 
 
+def lock_status(client: Any, name: str) -> str | None:
+    """Return what holds the rebuild lock of the index ``name``, ``None`` when nothing does."""
+    meta = Journal(client, name).meta()
+    if meta is None:
+        return None
+    owner = Owner.from_meta(meta)
+    reason = owner.dead_because()
+    if reason is None:
+        return f"REBUILD RUNNING ({owner.describe()}, lease until {owner.expires})"
+    return f"DEAD REBUILD ({owner.describe()}; {reason}; the next rebuild cleans up after it)"
+
+
 class RebuildLock:
     """The lock of rebuilds of the index NAME on one server, held by one rebuild.
 

@@ -11,9 +11,8 @@ from elasticsearch import ApiError, TransportError
 
 import djangoes
 from djangoes_dsl.documents import Document
-from djangoes_dsl.journal import journal_alias
 from djangoes_dsl.progress import Progress
-from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
+from djangoes_dsl.rebuild import Rebuild, RebuildError, lock_status, populate
 from djangoes_dsl.registry import registry
 
 ACTIONS = ("create", "delete", "rebuild", "populate", "list")
@@ -221,9 +220,9 @@ class Command(BaseCommand):
             state = f"alias -> {', '.join(concrete)}"
         count = backend.client.count(index=name)["count"] if concrete else 0
         documents = ", ".join(d.__name__ for d in target.documents) or "-"
-        rebuilding = backend.client.indices.exists_alias(name=journal_alias(name))
+        rebuilding = lock_status(backend.client, name)
         self.stdout.write(
             f"{target.key} [{target.using}] {name} ({state}): {count:,} docs; "
             f"aliases {settings['ALIASES'] or '-'}; documents {documents}"
-            + ("; REBUILD RUNNING" if rebuilding else "")
+            + (f"; {rebuilding}" if rebuilding else "")
         )
