@@ -197,6 +197,22 @@ def test_a_second_rebuild_is_refused_while_one_runs():
     assert indexed(ProductDocument, "title") == database_titles()
 
 
+def test_another_index_holding_the_marker_alias_stops_the_rebuild():
+    make_rows(10)
+    before = behind(name())
+    other = f"{name()}-journal-20250101000000000000"  # as an earlier version named journals
+    client().indices.create(index=other, aliases={journal_alias(name()): {}})
+    try:
+        with pytest.raises(RebuildError, match=rf"The indices \['{other}'\] also hold"):
+            Rebuild("products").run()
+        assert not client().indices.exists(index=journal_index(name()))  # lock released
+        assert behind(name()) == before
+    finally:
+        client().indices.delete(index=other)
+    Rebuild("products").run()
+    assert indexed(ProductDocument, "title") == database_titles()
+
+
 def test_the_lease_is_renewed_while_the_rebuild_runs():
     make_rows(200)
     expiries: list[str] = []

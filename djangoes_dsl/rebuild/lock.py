@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
-from elasticsearch import BadRequestError
+from elasticsearch import ApiError, BadRequestError, TransportError
 
 from ..journal import Journal
 from .errors import RebuildError
@@ -260,13 +260,27 @@ class RebuildLock:
             )
 
     def renew(self, force: bool = False) -> None:
-        """Renew the lease (when a quarter of it has passed, or ``force``); fail if lost."""
+        """Renew the lease when a quarter of it has passed (or ``force``); fail if lost.
+
+        A request failing is retried at the next call, unless ``force``: a moment without
+        the node does not end a long fill, a lost lock always does.
+        """
         if not self.held:
             return
         if not force and time.monotonic() - self._renewed < self.lease / 4:
             return
-        self.verify()
-        self.journal.put_meta(self._meta())
+        try:
+            self.verify()
+            self.journal.put_meta(self._meta())
+        except (ApiError, TransportError) as exc:
+            if force:
+                raise
+            logger.warning(
+                "%s: could not renew the lease of the rebuild lock '%s' (%s); retrying.",
+                self.owner.key,
+                self.journal.index,
+                exc,
+            )
 
     def verify(self) -> None:
         """Raise ``RebuildError`` unless this rebuild still holds the lock."""

@@ -200,8 +200,9 @@ class Rebuild:
 
     def abort(self) -> None:
         """Undo what was done: before the swap, the new index goes and the old one serves."""
-        if self.finished:
+        if self.finished or not self.started:
             return
+        self.started = False
         if self.swapped or not self.created:
             self.lock.release()
         else:
