@@ -186,13 +186,13 @@ class RebuildLock:
 
     def _meta(self) -> dict[str, Any]:
         self.owner.expires = (_now() + datetime.timedelta(seconds=self.lease)).isoformat()
-        self._renewed = time.monotonic()
         return asdict(self.owner)
 
     def acquire(self) -> Recovery | None:
         """Take the lock, cleaning up after a dead holder; return what was cleaned up."""
         recovery = None
         for _ in range(self.attempts):
+            renewed = time.monotonic()
             try:
                 self.journal.create(self._meta())
             except BadRequestError as exc:
@@ -206,7 +206,7 @@ class RebuildLock:
                     raise self._busy(holder) from None
                 recovery = self._clean_up(holder, reason)
                 continue
-            self.held = True
+            self.held, self._renewed = True, renewed
             self._check_alone()
             return recovery
         raise RebuildError(
@@ -263,21 +263,27 @@ class RebuildLock:
                 f"rebuild runs, and run the rebuild again."
             )
 
-    def renew(self, force: bool = False) -> None:
-        """Renew the lease when a quarter of it has passed (or ``force``); fail if lost.
+    def renew(self, *, before_swap: bool = False) -> None:
+        """Renew the lease when a quarter of it has passed; fail if the lock was lost.
 
-        A request failing is retried at the next call, unless ``force``: a moment without
-        the node does not end a long fill, a lost lock always does.
+        A request failing is retried at the next call: a moment without the node does not
+        end a long fill, a lost lock always does. ``before_swap`` also checks, renewal due or
+        not, that this rebuild still holds the lock, and lets request errors raise: the
+        lease left is then at least three quarters of it, far more than a swap takes.
         """
         if not self.held:
             return
-        if not force and time.monotonic() - self._renewed < self.lease / 4:
+        started = time.monotonic()
+        due = started - self._renewed >= self.lease / 4
+        if not due and not before_swap:
             return
         try:
             self.verify()
-            self.journal.put_meta(self._meta())
+            if due:
+                self.journal.put_meta(self._meta())
+                self._renewed = started
         except (ApiError, TransportError) as exc:
-            if force:
+            if before_swap:
                 raise
             logger.warning(
                 "%s: could not renew the lease of the rebuild lock '%s' (%s); retrying.",

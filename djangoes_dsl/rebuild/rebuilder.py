@@ -189,7 +189,7 @@ class Rebuild:
             self.lock.renew()
             if not self.replay():
                 break
-        self.lock.renew(force=True)  # fails if another rebuild took over: never swap then
+        self.lock.renew(before_swap=True)  # never swap after another rebuild took over
         self.swap()
         self.swapped = True
         self.replay()
