@@ -7,12 +7,14 @@ from typing import Any
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import DatabaseError
+from elasticsearch import ApiError, TransportError
 
 import djangoes
 from djangoes import validation
+from djangoes.debug import exposed_credentials
 from djangoes.validation import ConfigurationError
 
-from . import conf, outbox
+from . import conf, outbox, schema
 from .registry import registry
 from .values import lookups_of, resolve_lookup
 
@@ -117,8 +119,6 @@ def check_credentials_in_reports(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Credentials that Django's error reports would show (HOSTS URLs, some PARAMS)."""
-    from djangoes.debug import exposed_credentials
-
     try:
         exposed = exposed_credentials()
     except ImportError:
@@ -312,10 +312,6 @@ def check_shared_kinds(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 @checks.register(TAG, deploy=True)
 def check_schema(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when a live index does not match what the code declares (``check --deploy``)."""
-    from elasticsearch import ApiError, TransportError
-
-    from . import schema
-
     try:
         served = schema.targets()
     except ImproperlyConfigured:

@@ -37,7 +37,8 @@ from django.utils import timezone
 
 from . import conf
 from .documents import Document
-from .indexing import IndexingFailure, Operations, document_label, report, send_operations
+from .indexing import IndexingFailure, Operations, report, send_operations
+from .journal import document_label
 from .models import PendingOperation
 from .registry import registry
 

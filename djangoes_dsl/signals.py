@@ -30,7 +30,7 @@ from djangoes.adapters.django import (
 
 from . import conf, delivery, outbox
 from .documents import Document
-from .indexing import Operations, report, send_operations
+from .indexing import Operations, errors_mode, report, send_operations
 from .pause import indexing_paused, is_paused
 from .registry import DocumentRegistry, registry
 
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 DEFAULT_SIGNAL_PROCESSOR = "djangoes_dsl.signals.TransactionSignalProcessor"
-DISABLED = ("disabled", "", None)
+DISABLED = conf.DISABLED_PROCESSOR
 
 # A pending operation: (Document, pk, index to delete from or None to re-read the row), or
 # (Document, _RELATED, instance) for a related row whose dependants are found after commit.
@@ -325,8 +325,6 @@ class TransactionSignalProcessor(BaseSignalProcessor):
 
     @staticmethod
     def errors_mode() -> str:
-        from .indexing import errors_mode
-
         return errors_mode()
 
     def enqueue(self, ops: list[_Op], using: str | None) -> None:
