@@ -17,7 +17,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, models, transaction
+from django.db import DEFAULT_DB_ALIAS, models
 from django.db import connections as db_connections
 from django.db.models import signals
 from django.utils.module_loading import import_string
@@ -26,9 +26,9 @@ from djangoes.adapters.django import (
     CommitHook,
     append_commit_hook,
     commit_hook_pending,
-    in_atomic_block,
     savepoint_ids,
 )
+from djangoes.transactions import on_commit, waits_for_commit
 
 from . import outbox
 from .documents import Document
@@ -283,7 +283,7 @@ class _Batch:
         if segment is None:
             segment = self.segments[key] = _Segment(alive=not key)
             if key:
-                transaction.on_commit(segment.confirm, using=connection.alias)
+                on_commit(connection, segment.confirm)
         self._append_hook(connection)
         self.ops.extend((segment, op) for op in ops)
         if self.durable:
@@ -317,7 +317,7 @@ class TransactionSignalProcessor(BaseSignalProcessor):
 
     def enqueue(self, ops: list[_Op], using: str | None) -> None:
         connection = db_connections[using or DEFAULT_DB_ALIAS]
-        if not in_atomic_block(connection):
+        if not waits_for_commit(connection):  # see djangoes.transactions for tests
             self.send(ops, connection.alias)
             return
         batch = self._batches.get(connection)

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping
 from contextvars import ContextVar
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from elastic_transport import HttpHeaders, SerializationError, Transport
@@ -16,6 +16,15 @@ from elasticsearch import ConnectionError as ClientConnectionError
 from .base import BaseBackend
 from .creation import BaseIndexCreation
 from .guard import UnreadableBody, WriteGuard
+
+
+class RequestObserver(Protocol):
+    """What ``GuardedTransport.observer`` is (see ``djangoes.test.journal``)."""
+
+    def before(self, transport: Transport, method: str, target: str) -> None: ...
+
+    def after(self, transport: Transport, method: str, target: str, response: Any) -> None: ...
+
 
 # The API method being called, for the guard's messages ("'indices.create' (PUT /x)").
 _endpoint_id: ContextVar[str | None] = ContextVar("djangoes_endpoint_id", default=None)
@@ -41,6 +50,9 @@ class GuardedTransport(Transport):
     """
 
     write_guard: WriteGuard | None = None
+    #: While test names are in force, what the test support does around each request it
+    #: lets through: send what the test committed, refresh before reads, record writes.
+    observer: ClassVar[RequestObserver | None] = None
 
     def perform_request(self, method: str, target: str, **kwargs: Any) -> Any:
         guard = self.write_guard
@@ -57,9 +69,14 @@ class GuardedTransport(Transport):
         on_success = guard.check(method, target, body_bytes, endpoint_id=_endpoint_id.get())
         if serialized:  # send the very bytes the guard read (JSON serializers pass bytes on)
             kwargs["body"] = serialized[0]
+        observer = self.observer
+        if observer is not None:
+            observer.before(self, method, target)
         response = super().perform_request(method, target, **kwargs)
         if on_success is not None and 200 <= response.meta.status < 300:
             on_success()
+        if observer is not None:
+            observer.after(self, method, target, response)
         return response
 
     def _body_bytes(self, body: Any, headers: Any) -> bytes | None:
@@ -91,6 +108,17 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
     """Create and destroy test indices with the official client; explain its errors."""
 
     creation_errors = (ApiError, TransportError)
+
+    def describe_index(self, key: str) -> dict[str, Any] | None:
+        backend = self.backend
+        concrete = backend.concrete_indices(backend.get_index(key)["NAME"])
+        if not concrete:
+            return None
+        client = backend.client
+        mappings = client.indices.get_mapping(index=concrete[0])[concrete[0]]["mappings"]
+        settings = client.indices.get_settings(index=concrete[0])[concrete[0]]["settings"]
+        aliases = client.indices.get_alias(index=concrete[0])[concrete[0]]["aliases"]
+        return {"mappings": mappings, "settings": settings, "aliases": sorted(aliases)}
 
     def hint(self, exc: BaseException) -> str:
         alias = self.backend.alias

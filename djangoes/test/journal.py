@@ -1,0 +1,543 @@
+"""Per-test isolation of index contents, and reads that see what a test wrote.
+
+While test names are in force every client of ``connections`` tells the ``Observer``
+installed here about the requests it sends (see ``GuardedTransport.observer``):
+
+- before any request, the writes the code under test committed are sent
+  (``djangoes.transactions.run_test_commits``), and a search (``_search``, ``_count``,
+  ``_msearch``, ...) first refreshes the test indices written since their last refresh, so a
+  test always reads its own writes;
+- after a write, the documents it changed — concrete index, id and version, as the response
+  reports them — are recorded in the innermost open ``Scope`` of the ``Journal``.
+
+Scopes nest like the transactions of Django's ``TestCase``: the run, a module or a class
+(what ``setUpTestData`` or a fixture wrote), a test. Closing a scope undoes its documents
+without recreating any index: a document only it wrote is deleted; a document an enclosing
+scope wrote is put back as it was when the scope opened (read with one ``_mget`` per scope
+whose documents a later scope may touch). Deletes and restores carry the last version the
+scope saw (``external_gte``), so the versions the next test sends are never refused.
+
+What is not undone: index-level changes (mappings, settings, aliases, indices created or
+deleted; documents in an index the scope deleted are put back only if the index exists
+again), writes by ``_update_by_query``/``_delete_by_query``/``_reindex``, bulk requests whose
+``filter_path`` hides the items, and requests that do not go through ``connections``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, quote, unquote
+
+from django.conf import settings
+from elastic_transport import Transport, TransportError
+
+from .. import connections
+from ..backends.elasticsearch import GuardedTransport
+from ..transactions import discard_test_commits, run_test_commits
+
+__all__ = ["Journal", "Observer", "Scope", "journal", "keep_documents", "scope"]
+
+logger = logging.getLogger("djangoes.test")
+
+#: Path segments of the requests that read through the search machinery (near real-time).
+SEARCH_SEGMENTS = frozenset(
+    {
+        "_search",
+        "_msearch",
+        "_count",
+        "_knn_search",
+        "_terms_enum",
+        "_eql",
+        "_sql",
+        "_query",
+        "_async_search",
+        "_rank_eval",
+        "_mvt",
+        "_graph",
+    }
+)
+_DOC_WRITES = frozenset({"_doc", "_create", "_update"})
+_KEEP_ATTRIBUTE = "djangoes_keep_documents"
+
+_F = TypeVar("_F")
+
+
+def keep_documents(test: _F) -> _F:
+    """Mark a test (function, method or class) whose documents stay after it.
+
+    Its writes then belong to the enclosing scope (the class, the module or the run) and are
+    undone when that one closes.
+    """
+    setattr(test, _KEEP_ATTRIBUTE, True)
+    return test
+
+
+def keeps_documents(*objects: Any) -> bool:
+    """Return whether any of ``objects`` (a test, its function, its class) is marked."""
+    return any(getattr(obj, _KEEP_ATTRIBUTE, False) for obj in objects if obj is not None)
+
+
+def isolation_enabled() -> bool:
+    """Return whether tests' documents are undone (``DJANGOES_TEST_ISOLATION``, default True)."""
+    return bool(getattr(settings, "DJANGOES_TEST_ISOLATION", True))
+
+
+@dataclass(frozen=True)
+class Server:
+    """The ES_SERVERS alias and HOSTS a write went to."""
+
+    alias: str
+    hosts: tuple[str, ...]
+
+
+#: A document: (server, concrete index, id).
+Key = tuple[Server, str, str]
+#: What a scope last did to a document: (version seen or None, whether it is deleted now).
+Change = tuple["int | None", bool]
+
+
+@dataclass(eq=False)
+class Scope:
+    """What one test, class, module or run wrote (see the module's docstring)."""
+
+    label: str
+    written: dict[Key, Change] = field(default_factory=dict)
+    #: Documents of enclosing scopes this scope changed: their state when it opened
+    #: (the ``_source``, or None when absent).
+    restore: dict[Key, dict[str, Any] | None] = field(default_factory=dict)
+    dropped: bool = False
+
+
+class Journal:
+    """The open scopes of this process and what each one wrote."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.scopes: list[Scope] = [Scope("run")]
+        #: The state now of documents written by open scopes (``_source`` or None).
+        self.known: dict[Key, dict[str, Any] | None] = {}
+        #: Documents written by open scopes whose state now is not in ``known``.
+        self.unknown: set[Key] = set()
+        #: Indices written since their last refresh, per server.
+        self.dirty: dict[Server, set[str]] = {}
+        self.pid = os.getpid()
+
+    @property
+    def top(self) -> Scope:
+        return self.scopes[-1]
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def record(self, server: Server, index: str, doc_id: str, change: Change) -> None:
+        """Record that the innermost scope changed document ``doc_id`` of ``index``."""
+        key = (server, index, doc_id)
+        with self.lock:
+            top = self.top
+            if key not in top.written and key not in top.restore and self._outer(key):
+                top.restore[key] = self.known.get(key)
+            top.written[key] = change
+            self.known.pop(key, None)
+            self.unknown.add(key)
+
+    def drop(self, server: Server, pattern: str) -> None:
+        """Record that the innermost scope deleted the indices ``pattern`` matches."""
+        with self.lock:
+            top = self.top
+            top.dropped = True
+            for scope in self.scopes:
+                for key in list(scope.written):
+                    if key[0] != server or not fnmatch.fnmatchcase(key[1], pattern):
+                        continue
+                    if scope is top and key not in top.restore:
+                        del top.written[key]  # gone with its index: nothing to undo
+                        self.unknown.discard(key)
+                        self.known.pop(key, None)
+                    else:  # an enclosing scope's document: put it back later, if it can be
+                        self.record(server, key[1], key[2], (None, True))
+
+    def _outer(self, key: Key) -> bool:
+        return any(key in scope.written for scope in self.scopes[:-1])
+
+    # -- scopes ------------------------------------------------------------------------------
+
+    def push(self, label: str) -> Scope:
+        """Open a scope inside the innermost one; return it."""
+        with self.lock:
+            if self.unknown:
+                self.known.update(_read_documents(self.unknown))
+                self.unknown.clear()
+            scope = Scope(label)
+            self.scopes.append(scope)
+            return scope
+
+    def pop(self, scope: Scope, keep: bool = False) -> None:
+        """Close ``scope`` (and any scope left open inside it): undo what it wrote, or with
+        ``keep`` hand it to the enclosing scope."""
+        with self.lock:
+            if scope not in self.scopes[1:]:
+                return
+            while self.scopes[-1] is not scope:
+                self.pop(self.scopes[-1])
+            self.scopes.pop()
+            if keep:
+                self._merge(scope)
+                return
+            actions: dict[Server, list[tuple[Key, Change, dict[str, Any] | None, bool]]] = {}
+            for key, change in scope.written.items():
+                restoring = key in scope.restore
+                state = scope.restore.get(key)
+                self.unknown.discard(key)
+                if restoring:
+                    self.known[key] = state
+                    # The scope that wrote it first must undo it with the version put back.
+                    owner = next((s for s in reversed(self.scopes) if key in s.written), None)
+                    if owner is not None:
+                        version = owner.written[key][0] if change[0] is None else change[0]
+                        owner.written[key] = (version, state is None)
+                if state is None and change[1]:
+                    continue  # deleted now, and to be absent: nothing to do
+                actions.setdefault(key[0], []).append((key, change, state, restoring))
+        for server, items in actions.items():
+            _undo(server, items, check_indices=scope.dropped)
+
+    def _merge(self, scope: Scope) -> None:
+        parent = self.top
+        for key, state in scope.restore.items():
+            if key not in parent.written and key not in parent.restore and self._outer(key):
+                parent.restore[key] = state
+        parent.written.update(scope.written)
+        parent.dropped = parent.dropped or scope.dropped
+
+    # -- refreshes ---------------------------------------------------------------------------
+
+    def written_since_refresh(self, server: Server, index: str) -> None:
+        with self.lock:
+            self.dirty.setdefault(server, set()).add(index)
+
+    def take_dirty(self, server: Server) -> list[str]:
+        with self.lock:
+            names = self.dirty.pop(server, None)
+        return sorted(names) if names else []
+
+    def refreshed(self, server: Server, expression: str) -> None:
+        """Forget the indices of ``server`` a refresh of ``expression`` covered."""
+        with self.lock:
+            dirty = self.dirty.get(server)
+            if not dirty:
+                return
+            items = [item for item in expression.split(",") if item]
+            if not items or any(item in ("_all", "*") for item in items):
+                dirty.clear()
+                return
+            names = _names_behind(server, items)
+            for name in list(dirty):
+                if any(name == n or name.startswith(f"{n}-") for n in names) or any(
+                    fnmatch.fnmatchcase(name, item) for item in items
+                ):
+                    dirty.discard(name)
+
+
+def _names_behind(server: Server, items: list[str]) -> set[str]:
+    """Return the test NAMEs behind ``items`` (names or aliases of the server's indices)."""
+    names = set(items)
+    backend = _backend_for(server)
+    if backend is not None:
+        for index in backend.server_indices.values():
+            if index["NAME"] in names or names.intersection(index["ALIASES"]):
+                names.add(index["NAME"])
+    return names
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+
+def _backend_for(server: Server) -> Any:
+    """Return the backend of ``connections`` that talks to ``server`` now, or None."""
+    try:
+        backend = connections[server.alias]
+    except Exception:
+        backend = None
+    if backend is not None and _hosts(backend) == server.hosts:
+        return backend
+    for candidate in connections.all(initialized_only=True):
+        if _hosts(candidate) == server.hosts:
+            return candidate
+    return None
+
+
+def _hosts(backend: Any) -> tuple[str, ...]:
+    return tuple(str(host) for host in backend.server.get("HOSTS", ()))
+
+
+def _send(
+    transport: Transport, method: str, target: str, body: Any = None, ndjson: bool = False
+) -> Any:
+    """Send a request of the test support itself: below the guard and the observer (its
+    targets are test indices the guard let through before)."""
+    headers = {"accept": "application/json"}
+    if body is not None:
+        headers["content-type"] = "application/x-ndjson" if ndjson else "application/json"
+    if isinstance(transport, GuardedTransport):
+        # The transport class after GuardedTransport in the MRO: no check, no observer.
+        base: Any = super(GuardedTransport, transport)
+        return base.perform_request(method, target, headers=headers, body=body)
+    return transport.perform_request(method, target, headers=headers, body=body)
+
+
+def _read_documents(keys: Iterable[Key]) -> dict[Key, dict[str, Any] | None]:
+    """Return the ``_source`` (None when absent) of every document in ``keys``."""
+    per_server: dict[Server, list[Key]] = {}
+    for key in keys:
+        per_server.setdefault(key[0], []).append(key)
+    found: dict[Key, dict[str, Any] | None] = {}
+    for server, server_keys in per_server.items():
+        backend = _backend_for(server)
+        for key in server_keys:
+            found[key] = None
+        if backend is None:
+            continue
+        for chunk in _chunks(server_keys, 1000):
+            docs = [{"_index": index, "_id": doc_id} for _, index, doc_id in chunk]
+            try:
+                response = _send(backend.client.transport, "POST", "/_mget", {"docs": docs})
+            except TransportError as exc:
+                logger.warning("Could not read %d test documents: %s", len(chunk), exc)
+                continue
+            for key, doc in zip(chunk, response.body.get("docs", []), strict=False):
+                if doc.get("found"):
+                    found[key] = doc.get("_source")
+    return found
+
+
+def _undo(
+    server: Server,
+    items: list[tuple[Key, Change, dict[str, Any] | None, bool]],
+    check_indices: bool,
+) -> None:
+    backend = _backend_for(server)
+    if backend is None:
+        return
+    transport = backend.client.transport
+    if check_indices:
+        existing = _existing_indices(transport, {key[1] for key, *_ in items})
+        items = [item for item in items if item[0][1] in existing]
+    lines: list[bytes] = []
+    for (_, index, doc_id), (version, _), state, _ in items:
+        meta: dict[str, Any] = {"_index": index, "_id": doc_id}
+        if version is not None:
+            meta["version"] = version
+            meta["version_type"] = "external_gte"
+        if state is None:
+            lines.append(json.dumps({"delete": meta}).encode())
+        else:
+            lines.append(json.dumps({"index": meta}).encode())
+            lines.append(json.dumps(state).encode())
+    if not lines:
+        return
+    for chunk in _chunks(lines, 2000):
+        try:
+            response = _send(transport, "POST", "/_bulk", b"\n".join(chunk) + b"\n", ndjson=True)
+        except TransportError as exc:
+            logger.warning("Could not undo %d test document writes: %s", len(chunk), exc)
+            continue
+        if response.body.get("errors"):
+            failed = [
+                result
+                for item in response.body.get("items", [])
+                for result in item.values()
+                if result.get("status", 500) >= 300 and result.get("status") != 404
+            ]
+            if failed:
+                logger.warning("Could not undo %d test document writes: %s", len(failed), failed)
+    for key, *_ in items:
+        journal.written_since_refresh(server, key[1])
+
+
+def _existing_indices(transport: Transport, names: set[str]) -> set[str]:
+    target = ",".join(quote(name, safe="") for name in sorted(names))
+    try:
+        response = _send(
+            transport,
+            "GET",
+            f"/{target}/_settings?ignore_unavailable=true&allow_no_indices=true"
+            f"&filter_path=*.settings.index.uuid",
+        )
+    except TransportError:
+        return set()
+    body = response.body if isinstance(response.body, dict) else {}
+    return set(body)
+
+
+_T = TypeVar("_T")
+
+
+def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- the observer ----------------------------------------------------------------------------
+
+
+class Observer:
+    """What the guarded transports call around each request while test names are in force."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.isolate = isolation_enabled()
+        self._servers: weakref.WeakKeyDictionary[Transport, Server | None] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def server(self, transport: Transport) -> Server | None:
+        """Return the server ``transport`` talks to (None: not a client of ``connections``)."""
+        try:
+            return self._servers[transport]
+        except KeyError:
+            pass
+        found = None
+        for backend in connections.all(initialized_only=True):
+            if backend.client.transport is transport:
+                found = Server(backend.alias, _hosts(backend))
+                break
+        self._servers[transport] = found
+        return found
+
+    def before(self, transport: Transport, method: str, target: str) -> None:
+        run_test_commits()
+        if not self.journal.dirty:
+            return
+        path = target.partition("?")[0]
+        if not SEARCH_SEGMENTS.intersection(path.split("/")) and "/_cat/count" not in path:
+            return
+        server = self.server(transport)
+        names = self.journal.take_dirty(server) if server is not None else []
+        if names:
+            expression = ",".join(quote(name, safe="") for name in names)
+            # On a connection error the request itself reports the node.
+            with suppress(TransportError):
+                _send(
+                    transport,
+                    "POST",
+                    f"/{expression}/_refresh?ignore_unavailable=true&allow_no_indices=true",
+                )
+
+    def after(self, transport: Transport, method: str, target: str, response: Any) -> None:
+        if method == "GET" or method == "HEAD" or not 200 <= response.meta.status < 300:
+            return
+        path, _, query = target.partition("?")
+        segments = [unquote(segment) for segment in path.split("/") if segment]
+        if not segments:
+            return
+        last = segments[-1]
+        if last == "_refresh":
+            server = self.server(transport)
+            if server is not None:
+                self.journal.refreshed(server, segments[0] if len(segments) == 2 else "")
+            return
+        body = response.body
+        if last == "_bulk":
+            if isinstance(body, dict):
+                server = self.server(transport)
+                if server is not None:
+                    refreshed = _refreshes(query)
+                    for item in body.get("items", ()):
+                        for op, result in item.items():
+                            self._written(server, op, result, refreshed)
+        elif len(segments) in (2, 3) and segments[1] in _DOC_WRITES:
+            server = self.server(transport)
+            if server is not None and isinstance(body, dict):
+                self._written(server, "delete" if method == "DELETE" else "index", body,
+                              _refreshes(query))  # fmt: skip
+        elif method == "DELETE" and len(segments) == 1 and not last.startswith("_"):
+            server = self.server(transport)
+            if server is not None and self.isolate:
+                for pattern in last.split(","):
+                    self.journal.drop(server, pattern)
+
+    def _written(self, server: Server, op: str, result: dict[str, Any], refreshed: bool) -> None:
+        status = result.get("status", 200)
+        outcome = result.get("result")
+        if not 200 <= status < 300 or outcome in ("noop", "not_found"):
+            return
+        index, doc_id = result.get("_index"), result.get("_id")
+        if not isinstance(index, str) or not isinstance(doc_id, str):
+            return
+        if not refreshed:
+            self.journal.written_since_refresh(server, index)
+        if self.isolate:
+            deleted = op == "delete" or outcome == "deleted"
+            self.journal.record(server, index, doc_id, (result.get("_version"), deleted))
+
+
+def _refreshes(query: str) -> bool:
+    if "refresh" not in query:
+        return False
+    return parse_qs(query, keep_blank_values=True).get("refresh", ["false"])[-1] in (
+        "",
+        "true",
+        "wait_for",
+    )
+
+
+# -- the process's journal -------------------------------------------------------------------
+
+_JOURNAL_LOCK = threading.RLock()
+journal = Journal()
+
+
+def install() -> None:
+    """Observe the guarded transports with this process's journal (a fresh one after a
+    fork: a parallel worker must not undo what its parent recorded)."""
+    global journal
+    with _JOURNAL_LOCK:
+        if journal.pid != os.getpid():
+            journal = Journal()
+        GuardedTransport.observer = Observer(journal)
+
+
+def uninstall() -> None:
+    """Stop observing: test names are no longer in force."""
+    GuardedTransport.observer = None
+
+
+@contextmanager
+def scope(label: str, keep: bool = False) -> Iterator[Scope]:
+    """Run the block in a scope of its own: undo its documents after it (unless ``keep``).
+
+    Before it opens and before it closes, the writes committed so far are sent, so they
+    belong to the scope they were made in.
+    """
+    opened = open_scope(label)
+    try:
+        yield opened
+    finally:
+        close_scope(opened, keep=keep)
+
+
+def open_scope(label: str) -> Scope:
+    """Open a scope (see ``scope``) and return it."""
+    run_test_commits()
+    return journal.push(label)
+
+
+def close_scope(opened: Scope, keep: bool = False) -> None:
+    """Close a scope ``open_scope`` returned: undo what it wrote unless ``keep``.
+
+    Writes committed in a test transaction but not sent yet are sent first when the
+    documents are kept, dropped otherwise (the test's rows roll back too).
+    """
+    if keep:
+        run_test_commits()
+    else:
+        discard_test_commits()
+    journal.pop(opened, keep=keep)
