@@ -64,18 +64,22 @@ def test_a_block_is_sent_when_it_exits():
 
 def test_a_rolled_back_block_indexes_nothing():
     Product.objects.create(sku="SOFA-1", title="Green sofa")
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Product.objects.create(sku="SOFA-2", title="Grey sofa")
-        Product.objects.create(sku="SOFA-1", title="Duplicate sofa")
+
+    def save_two():
+        with transaction.atomic():
+            Product.objects.create(sku="SOFA-2", title="Grey sofa")
+            Product.objects.create(sku="SOFA-1", title="Duplicate sofa")
+
+    with pytest.raises(IntegrityError):
+        save_two()
     assert found("sofa") == ["Green sofa"]
 
 
 def test_capture_on_commit_callbacks_still_runs_its_callbacks(django_capture_on_commit_callbacks):
     ran = []
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with transaction.atomic():
-            Product.objects.create(sku="RUG-1", title="Wool rug")
-            transaction.on_commit(lambda: ran.append("mine"))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        Product.objects.create(sku="RUG-1", title="Wool rug")
+        transaction.on_commit(lambda: ran.append("mine"))
     assert ran == ["mine"]
     assert len(callbacks) >= 1
     assert found("rug") == ["Wool rug"]

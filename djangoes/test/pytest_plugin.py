@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 
 import pytest
 
@@ -48,7 +49,10 @@ def djangoes_test_indices(request: pytest.FixtureRequest) -> Iterator[None]:
     from djangoes.test.utils import setup_djangoes, teardown_djangoes
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    keepdb = bool(config.getoption("reuse_db", False)) and not config.getoption("create_db", False)
+    # As pytest-django does for the database: --reuse-db keeps the indices after the run,
+    # and reuses them unless --create-db.
+    reuse = bool(config.getoption("reuse_db", False))
+    keepdb = reuse and not config.getoption("create_db", False)
     verbosity = max(0, config.option.verbose)
     with _uncaptured(config):
         state = setup_djangoes(
@@ -58,7 +62,7 @@ def djangoes_test_indices(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     finally:
         with _uncaptured(config):
-            teardown_djangoes(state, verbosity=verbosity)
+            teardown_djangoes(replace(state, keepdb=reuse), verbosity=verbosity)
 
 
 def _scope(request: pytest.FixtureRequest, label: str, keep: bool = False) -> Iterator[None]:
