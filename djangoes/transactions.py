@@ -32,8 +32,8 @@ from django.db import transaction
 from .adapters.django import (
     in_atomic_block,
     on_commit,
+    only_test_case_blocks,
     take_djangoes_hooks,
-    test_case_blocks_only,
 )
 
 __all__ = ["on_commit", "run_test_commits", "test_commits_active", "waits_for_commit"]
@@ -53,7 +53,7 @@ def test_commits_active() -> bool:
 def _at_test_boundary(connection: Any) -> bool:
     """Whether only a test case's blocks are open on ``connection``, and it can commit."""
     return (
-        test_case_blocks_only(connection)
+        only_test_case_blocks(connection)
         and test_commits_active()
         and not transaction.get_rollback(using=connection.alias)
     )
@@ -92,7 +92,7 @@ def discard_test_commits() -> None:
     be sent.
     """
     for connection in db_connections.all(initialized_only=True):
-        if in_atomic_block(connection) and test_case_blocks_only(connection):
+        if in_atomic_block(connection) and only_test_case_blocks(connection):
             take_djangoes_hooks(connection)
 
 

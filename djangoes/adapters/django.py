@@ -81,7 +81,7 @@ def commit_hook_pending(connection: Any, hook: CommitHook | None) -> bool:
     return hooks[-1][1] is function or any(pending[1] is function for pending in hooks)
 
 
-def test_case_blocks_only(connection: Any) -> bool:
+def only_test_case_blocks(connection: Any) -> bool:
     """Return whether ``connection`` is inside atomic blocks that test cases opened, and
     only those (Django's ``TestCase`` marks its blocks ``_from_testcase``)."""
     blocks = connection.atomic_blocks
