@@ -16,3 +16,5 @@ for _index in ES_INDICES.values():
         "NAME": f"{TAG}_{_index['NAME']}",
         "ALIASES": [f"{TAG}_{alias}" for alias in _index.get("ALIASES", [])],
     }
+
+DJANGOES_TEST_ISOLATION = os.environ.get("DJANGOES_TEST_ISOLATION", "1") != "0"

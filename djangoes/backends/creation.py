@@ -70,7 +70,7 @@ class BaseIndexCreation:
                     f"declaration ({difference})..."
                 )
                 backend.delete_index(key)
-                backend.create_index(key)
+                self._create(key)
                 return
             if verbosity >= 1:
                 self.log(f"Creating test index {self._describe(key)}...")
@@ -82,12 +82,19 @@ class BaseIndexCreation:
                 if verbosity >= 1:
                     self.log(f"Destroying old test index {self._describe(key)}...")
                 backend.delete_index(key)
-            backend.create_index(key)
+            self._create(key)
         except self.creation_errors as exc:
             raise TestIndexCreationError(
                 f"Could not create the test index {self._describe(key)} on {backend!r}: "
                 f"{type(exc).__name__}: {backend.redact(str(exc))}. {self.hint(exc)}"
             ) from exc
+
+    def _create(self, key: str) -> None:
+        self.backend.create_index(key)
+        self.tune_test_index(key)
+
+    def tune_test_index(self, key: str) -> None:
+        """Adjust the new test index ``key`` for tests (settings its SETTINGS leave unset)."""
 
     def index_difference(self, key: str) -> str | None:
         """Return how the existing test index ``key`` differs from what it would be created
@@ -104,8 +111,8 @@ class BaseIndexCreation:
         difference = _difference(body.get("mappings") or {}, live.get("mappings") or {})
         if difference is not None:
             return f"mapping: {difference}"
-        declared_settings = _flat_settings(body.get("settings") or {})
-        live_settings = _flat_settings(live.get("settings") or {})
+        declared_settings = flat_settings(body.get("settings") or {})
+        live_settings = flat_settings(live.get("settings") or {})
         for name, value in declared_settings.items():
             if live_settings.get(name) != value:
                 return (
@@ -173,7 +180,7 @@ def _difference(declared: Any, live: Any, path: str = "") -> str | None:
     return None
 
 
-def _flat_settings(settings: dict[str, Any]) -> dict[str, Any]:
+def flat_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Return index settings as ``{"analysis.analyzer.x.type": "custom", ...}``, without
     the ``index.`` prefix, values as Elasticsearch reports them."""
     flat: dict[str, Any] = {}

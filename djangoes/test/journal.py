@@ -26,19 +26,19 @@ again), writes by ``_update_by_query``/``_delete_by_query``/``_reindex``, bulk r
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, unquote
 
 from django.conf import settings
 from elastic_transport import Transport, TransportError
+from elasticsearch import ApiError, Elasticsearch
 
 from .. import connections
 from ..backends.elasticsearch import GuardedTransport
@@ -171,6 +171,7 @@ class Journal:
 
     def push(self, label: str) -> Scope:
         """Open a scope inside the innermost one; return it."""
+        wait()
         with self.lock:
             if self.unknown:
                 self.known.update(_read_documents(self.unknown))
@@ -182,6 +183,7 @@ class Journal:
     def pop(self, scope: Scope, keep: bool = False) -> None:
         """Close ``scope`` (and any scope left open inside it): undo what it wrote, or with
         ``keep`` hand it to the enclosing scope."""
+        wait()
         with self.lock:
             if scope not in self.scopes[1:]:
                 return
@@ -191,7 +193,7 @@ class Journal:
             if keep:
                 self._merge(scope)
                 return
-            actions: dict[Server, list[tuple[Key, Change, dict[str, Any] | None, bool]]] = {}
+            actions: dict[Server, list[Undo]] = {}
             for key, change in scope.written.items():
                 restoring = key in scope.restore
                 state = scope.restore.get(key)
@@ -205,9 +207,14 @@ class Journal:
                         owner.written[key] = (version, state is None)
                 if state is None and change[1]:
                     continue  # deleted now, and to be absent: nothing to do
-                actions.setdefault(key[0], []).append((key, change, state, restoring))
+                actions.setdefault(key[0], []).append((key, change, state))
+        work = []
         for server, items in actions.items():
-            _undo(server, items, check_indices=scope.dropped)
+            client = _client(server)
+            if client is not None:
+                work.append((client, server, items))
+        if work:
+            _in_background(lambda: _undo_all(work, scope.dropped))
 
     def _merge(self, scope: Scope) -> None:
         parent = self.top
@@ -259,6 +266,31 @@ def _names_behind(server: Server, items: list[str]) -> set[str]:
 
 # -- sending ---------------------------------------------------------------------------------
 
+# The requests of the test support itself go through clients of their own, one per server,
+# built from the settings of the connection that wrote (without the guard: their targets are
+# test indices the guard let through before). The undoing of a scope runs in the background
+# while the test framework moves on; every request through ``connections`` waits for it
+# first, so nothing observes the indices before it is done.
+
+_clients: dict[Server, Elasticsearch] = {}
+_clients_lock = threading.Lock()
+_pending: list[threading.Thread] = []
+
+
+def wait() -> None:
+    """Wait until the undoing of the scopes closed so far is done."""
+    while _pending:
+        thread = _pending.pop()
+        if thread is not threading.current_thread():
+            thread.join()
+
+
+def _in_background(work: Callable[[], None]) -> None:
+    wait()
+    thread = threading.Thread(target=work, name="djangoes-test-undo", daemon=True)
+    _pending.append(thread)
+    thread.start()
+
 
 def _backend_for(server: Server) -> Any:
     """Return the backend of ``connections`` that talks to ``server`` now, or None."""
@@ -278,19 +310,26 @@ def _hosts(backend: Any) -> tuple[str, ...]:
     return tuple(str(host) for host in backend.server.get("HOSTS", ()))
 
 
-def _send(
-    transport: Transport, method: str, target: str, body: Any = None, ndjson: bool = False
-) -> Any:
-    """Send a request of the test support itself: below the guard and the observer (its
-    targets are test indices the guard let through before)."""
-    headers = {"accept": "application/json"}
-    if body is not None:
-        headers["content-type"] = "application/x-ndjson" if ndjson else "application/json"
-    if isinstance(transport, GuardedTransport):
-        # The transport class after GuardedTransport in the MRO: no check, no observer.
-        base: Any = super(GuardedTransport, transport)
-        return base.perform_request(method, target, headers=headers, body=body)
-    return transport.perform_request(method, target, headers=headers, body=body)
+def _client(server: Server) -> Elasticsearch | None:
+    """Return the test support's own client for ``server`` (None: no connection has it)."""
+    with _clients_lock:
+        client = _clients.get(server)
+        if client is None:
+            backend = _backend_for(server)
+            if backend is None:
+                return None
+            client = Elasticsearch(hosts=list(backend.server["HOSTS"]), **backend.server["PARAMS"])
+            _clients[server] = client
+        return client
+
+
+def close_clients() -> None:
+    wait()
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
 
 
 def _read_documents(keys: Iterable[Key]) -> dict[Key, dict[str, Any] | None]:
@@ -298,18 +337,18 @@ def _read_documents(keys: Iterable[Key]) -> dict[Key, dict[str, Any] | None]:
     per_server: dict[Server, list[Key]] = {}
     for key in keys:
         per_server.setdefault(key[0], []).append(key)
-    found: dict[Key, dict[str, Any] | None] = {}
+    found: dict[Key, dict[str, Any] | None] = dict.fromkeys(
+        (key for server_keys in per_server.values() for key in server_keys), None
+    )
     for server, server_keys in per_server.items():
-        backend = _backend_for(server)
-        for key in server_keys:
-            found[key] = None
-        if backend is None:
+        client = _client(server)
+        if client is None:
             continue
         for chunk in _chunks(server_keys, 1000):
             docs = [{"_index": index, "_id": doc_id} for _, index, doc_id in chunk]
             try:
-                response = _send(backend.client.transport, "POST", "/_mget", {"docs": docs})
-            except TransportError as exc:
+                response = client.mget(docs=docs)
+            except (ApiError, TransportError) as exc:
                 logger.warning("Could not read %d test documents: %s", len(chunk), exc)
                 continue
             for key, doc in zip(chunk, response.body.get("docs", []), strict=False):
@@ -318,63 +357,55 @@ def _read_documents(keys: Iterable[Key]) -> dict[Key, dict[str, Any] | None]:
     return found
 
 
-def _undo(
-    server: Server,
-    items: list[tuple[Key, Change, dict[str, Any] | None, bool]],
-    check_indices: bool,
-) -> None:
-    backend = _backend_for(server)
-    if backend is None:
-        return
-    transport = backend.client.transport
-    if check_indices:
-        existing = _existing_indices(transport, {key[1] for key, *_ in items})
-        items = [item for item in items if item[0][1] in existing]
-    lines: list[bytes] = []
-    for (_, index, doc_id), (version, _), state, _ in items:
-        meta: dict[str, Any] = {"_index": index, "_id": doc_id}
-        if version is not None:
-            meta["version"] = version
-            meta["version_type"] = "external_gte"
-        if state is None:
-            lines.append(json.dumps({"delete": meta}).encode())
-        else:
-            lines.append(json.dumps({"index": meta}).encode())
-            lines.append(json.dumps(state).encode())
-    if not lines:
-        return
-    for chunk in _chunks(lines, 2000):
-        try:
-            response = _send(transport, "POST", "/_bulk", b"\n".join(chunk) + b"\n", ndjson=True)
-        except TransportError as exc:
-            logger.warning("Could not undo %d test document writes: %s", len(chunk), exc)
-            continue
-        if response.body.get("errors"):
-            failed = [
-                result
-                for item in response.body.get("items", [])
-                for result in item.values()
-                if result.get("status", 500) >= 300 and result.get("status") != 404
-            ]
-            if failed:
-                logger.warning("Could not undo %d test document writes: %s", len(failed), failed)
-    for key, *_ in items:
+Undo = tuple[Key, Change, "dict[str, Any] | None"]
+
+
+def _undo(client: Elasticsearch, server: Server, items: list[Undo], check_indices: bool) -> None:
+    """Put back (or delete) the documents of ``items``: one bulk request per 1000."""
+    try:
+        if check_indices:
+            existing = _existing_indices(client, {key[1] for key, _, _ in items})
+            items = [item for item in items if item[0][1] in existing]
+        actions: list[dict[str, Any]] = []
+        for (_, index, doc_id), (version, _), state in items:
+            meta: dict[str, Any] = {"_index": index, "_id": doc_id}
+            if version is not None:
+                meta["version"] = version
+                meta["version_type"] = "external_gte"
+            if state is None:
+                actions.append({"delete": meta})
+            else:
+                actions += [{"index": meta}, state]
+        for chunk in _chunks(actions, 2000):
+            response = client.bulk(operations=chunk)
+            if response.body.get("errors"):
+                failed = [
+                    result
+                    for item in response.body.get("items", [])
+                    for result in item.values()
+                    if result.get("status", 500) >= 300 and result.get("status") != 404
+                ]
+                if failed:
+                    logger.warning("Could not undo %d test writes: %s", len(failed), failed)
+    except (ApiError, TransportError) as exc:
+        logger.warning("Could not undo %d test writes: %s", len(items), exc)
+    for key, _, _ in items:
         journal.written_since_refresh(server, key[1])
 
 
-def _existing_indices(transport: Transport, names: set[str]) -> set[str]:
-    target = ",".join(quote(name, safe="") for name in sorted(names))
-    try:
-        response = _send(
-            transport,
-            "GET",
-            f"/{target}/_settings?ignore_unavailable=true&allow_no_indices=true"
-            f"&filter_path=*.settings.index.uuid",
-        )
-    except TransportError:
-        return set()
-    body = response.body if isinstance(response.body, dict) else {}
-    return set(body)
+def _undo_all(work: list[tuple[Elasticsearch, Server, list[Undo]]], check: bool) -> None:
+    for client, server, items in work:
+        _undo(client, server, items, check)
+
+
+def _existing_indices(client: Elasticsearch, names: set[str]) -> set[str]:
+    response = client.indices.get_settings(
+        index=sorted(names),
+        ignore_unavailable=True,
+        allow_no_indices=True,
+        filter_path="*.settings.index.uuid",
+    )
+    return set(response.body) if isinstance(response.body, dict) else set()
 
 
 _T = TypeVar("_T")
@@ -413,6 +444,7 @@ class Observer:
         return found
 
     def before(self, transport: Transport, method: str, target: str) -> None:
+        wait()
         run_test_commits()
         if not self.journal.dirty:
             return
@@ -421,15 +453,11 @@ class Observer:
             return
         server = self.server(transport)
         names = self.journal.take_dirty(server) if server is not None else []
-        if names:
-            expression = ",".join(quote(name, safe="") for name in names)
+        client = _client(server) if server is not None and names else None
+        if client is not None:
             # On a connection error the request itself reports the node.
-            with suppress(TransportError):
-                _send(
-                    transport,
-                    "POST",
-                    f"/{expression}/_refresh?ignore_unavailable=true&allow_no_indices=true",
-                )
+            with suppress(ApiError, TransportError):
+                client.indices.refresh(index=names, ignore_unavailable=True, allow_no_indices=True)
 
     def after(self, transport: Transport, method: str, target: str, response: Any) -> None:
         if method == "GET" or method == "HEAD" or not 200 <= response.meta.status < 300:
@@ -508,6 +536,7 @@ def install() -> None:
 def uninstall() -> None:
     """Stop observing: test names are no longer in force."""
     GuardedTransport.observer = None
+    close_clients()
 
 
 @contextmanager
