@@ -1,6 +1,6 @@
 """What per-test isolation of index contents costs: N small tests, with and without it.
 
-    DJANGOES_TEST_URL=http://127.0.0.1:9200 python -m tests.benchmarks.isolation [--tests 200] [--runs 3]
+    python -m tests.benchmarks.isolation [--tests 200] [--runs 3]   (DJANGOES_TEST_URL: the node)
 
 Writes a module of N pytest-django tests (each saves a row, which is indexed at once, and
 finds it with a search) and runs it in child pytest sessions, alternately with
