@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from .base import BaseBackend
@@ -25,6 +25,10 @@ class BaseIndexCreation:
     #: Exceptions of the backend's client that creating an index may raise; they are
     #: re-raised as TestIndexCreationError with a hint (see ``hint``).
     creation_errors: tuple[type[BaseException], ...] = ()
+
+    #: Index settings every index gets while test names are in force, unless its SETTINGS
+    #: say otherwise (``index.`` prefix left out); see ``test_index_body``.
+    test_index_settings: ClassVar[dict[str, str]] = {}
 
     def __init__(self, backend: BaseBackend) -> None:
         self.backend = backend
@@ -91,10 +95,6 @@ class BaseIndexCreation:
 
     def _create(self, key: str) -> None:
         self.backend.create_index(key)
-        self.tune_test_index(key)
-
-    def tune_test_index(self, key: str) -> None:
-        """Adjust the new test index ``key`` for tests (settings its SETTINGS leave unset)."""
 
     def index_difference(self, key: str) -> str | None:
         """Return how the existing test index ``key`` differs from what it would be created
@@ -145,6 +145,20 @@ class BaseIndexCreation:
     def hint(self, exc: BaseException) -> str:
         """Return what to do about ``exc``, raised while creating a test index."""
         return "See the server's log."
+
+
+def test_index_body(backend: BaseBackend, body: dict[str, Any]) -> None:
+    """Add ``test_index_settings`` of the backend's creation to ``body`` (in place), for a
+    backend that uses test names, where its SETTINGS leave them unset."""
+    if backend.write_guard is None:
+        return
+    extra = backend.creation.test_index_settings
+    declared = flat_settings(body.get("settings") or {})
+    missing = {name: value for name, value in extra.items() if name not in declared}
+    if missing:
+        settings = body.setdefault("settings", {})
+        for name, value in missing.items():
+            settings[f"index.{name}"] = value
 
 
 def _scalar(value: Any) -> Any:

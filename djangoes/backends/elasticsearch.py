@@ -14,7 +14,7 @@ from elasticsearch import ApiError, AuthenticationException, Elasticsearch, Tran
 from elasticsearch import ConnectionError as ClientConnectionError
 
 from .base import BaseBackend
-from .creation import BaseIndexCreation, flat_settings
+from .creation import BaseIndexCreation
 from .guard import UnreadableBody, WriteGuard
 
 
@@ -109,20 +109,8 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
 
     creation_errors = (ApiError, TransportError)
 
-    #: Settings of every test index unless its SETTINGS say otherwise: a test run needs no
-    #: fsync of the translog on each write (which costs most of a small write's time).
+    # A test run needs no fsync of the translog on each write (most of a small write's time).
     test_index_settings: ClassVar[dict[str, str]] = {"translog.durability": "async"}
-
-    def tune_test_index(self, key: str) -> None:
-        declared = flat_settings(self.backend.get_index(key)["SETTINGS"] or {})
-        settings = {
-            f"index.{name}": value
-            for name, value in self.test_index_settings.items()
-            if name not in declared
-        }
-        if settings:
-            name = self.backend.get_index(key)["NAME"]
-            self.backend.client.indices.put_settings(index=name, settings=settings)
 
     def describe_index(self, key: str) -> dict[str, Any] | None:
         backend = self.backend
