@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .base import BaseBackend
@@ -25,10 +25,6 @@ class BaseIndexCreation:
     #: Exceptions of the backend's client that creating an index may raise; they are
     #: re-raised as TestIndexCreationError with a hint (see ``hint``).
     creation_errors: tuple[type[BaseException], ...] = ()
-
-    #: Index settings every index gets while test names are in force, unless its SETTINGS
-    #: say otherwise (``index.`` prefix left out); see ``test_index_body``.
-    test_index_settings: ClassVar[dict[str, str]] = {}
 
     def __init__(self, backend: BaseBackend) -> None:
         self.backend = backend
@@ -74,7 +70,7 @@ class BaseIndexCreation:
                     f"declaration ({difference})..."
                 )
                 backend.delete_index(key)
-                self._create(key)
+                backend.create_index(key)
                 return
             if verbosity >= 1:
                 self.log(f"Creating test index {self._describe(key)}...")
@@ -86,15 +82,12 @@ class BaseIndexCreation:
                 if verbosity >= 1:
                     self.log(f"Destroying old test index {self._describe(key)}...")
                 backend.delete_index(key)
-            self._create(key)
+            backend.create_index(key)
         except self.creation_errors as exc:
             raise TestIndexCreationError(
                 f"Could not create the test index {self._describe(key)} on {backend!r}: "
                 f"{type(exc).__name__}: {backend.redact(str(exc))}. {self.hint(exc)}"
             ) from exc
-
-    def _create(self, key: str) -> None:
-        self.backend.create_index(key)
 
     def index_difference(self, key: str) -> str | None:
         """Return how the existing test index ``key`` differs from what it would be created
@@ -145,20 +138,6 @@ class BaseIndexCreation:
     def hint(self, exc: BaseException) -> str:
         """Return what to do about ``exc``, raised while creating a test index."""
         return "See the server's log."
-
-
-def test_index_body(backend: BaseBackend, body: dict[str, Any]) -> None:
-    """Add ``test_index_settings`` of the backend's creation to ``body`` (in place), for a
-    backend that uses test names, where its SETTINGS leave them unset."""
-    if backend.write_guard is None:
-        return
-    extra = backend.creation.test_index_settings
-    declared = flat_settings(body.get("settings") or {})
-    missing = {name: value for name, value in extra.items() if name not in declared}
-    if missing:
-        settings = body.setdefault("settings", {})
-        for name, value in missing.items():
-            settings[f"index.{name}"] = value
 
 
 def _scalar(value: Any) -> Any:

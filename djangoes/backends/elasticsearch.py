@@ -109,9 +109,6 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
 
     creation_errors = (ApiError, TransportError)
 
-    # A test run needs no fsync of the translog on each write (most of a small write's time).
-    test_index_settings: ClassVar[dict[str, str]] = {"translog.durability": "async"}
-
     def describe_index(self, key: str) -> dict[str, Any] | None:
         backend = self.backend
         concrete = backend.concrete_indices(backend.get_index(key)["NAME"])

@@ -530,6 +530,9 @@ def install() -> None:
     with _JOURNAL_LOCK:
         if journal.pid != os.getpid():
             journal = Journal()
+            # The parent's clients and undoing threads are not this process's.
+            _clients.clear()
+            _pending.clear()
         GuardedTransport.observer = Observer(journal)
 
 

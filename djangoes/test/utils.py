@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from .. import connections as default_connections
-from ..backends.base import BaseBackend
-from ..backends.creation import test_index_body
 from ..handler import ConnectionHandler
-from ..signals import prepare_index_body
 from . import journal
-
-
-def _test_index_settings(*, backend: BaseBackend, body: dict[str, Any], **kwargs: Any) -> None:
-    test_index_body(backend, body)
-
-
-# Every index created while test names are in force (the test indices, a rebuild's new
-# index in a test) gets the creation's test settings.
-prepare_index_body.connect(_test_index_settings, dispatch_uid="djangoes.test.index_settings")
 
 
 @dataclass(frozen=True)
