@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from functools import cache
 from typing import Any, ClassVar, Protocol
@@ -19,11 +20,11 @@ from .guard import UnreadableBody, WriteGuard
 
 
 class RequestObserver(Protocol):
-    """What ``GuardedTransport.observer`` is (see ``djangoes.test.journal``)."""
+    """What ``GuardedTransport.observer`` is (see ``djangoes.test.journal.Observer``)."""
 
-    def before(self, transport: Transport, method: str, target: str) -> None: ...
-
-    def after(self, transport: Transport, method: str, target: str, response: Any) -> None: ...
+    def observe(
+        self, transport: Transport, method: str, target: str, kwargs: dict[str, Any]
+    ) -> AbstractContextManager[Callable[[Any], None]]: ...
 
 
 # The API method being called, for the guard's messages ("'indices.create' (PUT /x)").
@@ -70,13 +71,14 @@ class GuardedTransport(Transport):
         if serialized:  # send the very bytes the guard read (JSON serializers pass bytes on)
             kwargs["body"] = serialized[0]
         observer = self.observer
-        if observer is not None:
-            observer.before(self, method, target)
-        response = super().perform_request(method, target, **kwargs)
+        if observer is None:
+            response = super().perform_request(method, target, **kwargs)
+        else:
+            with observer.observe(self, method, target, kwargs) as seen:
+                response = super().perform_request(method, target, **kwargs)
+                seen(response)
         if on_success is not None and 200 <= response.meta.status < 300:
             on_success()
-        if observer is not None:
-            observer.after(self, method, target, response)
         return response
 
     def _body_bytes(self, body: Any, headers: Any) -> bytes | None:

@@ -26,6 +26,7 @@ again), writes by ``_update_by_query``/``_delete_by_query``/``_reindex``, bulk r
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import os
 import threading
@@ -129,6 +130,8 @@ class Journal:
         self.unknown: set[Key] = set()
         #: Indices written since their last refresh, per server.
         self.dirty: dict[Server, set[str]] = {}
+        #: Bulk operations that undo closed scopes, not sent yet, per server.
+        self.pending: dict[Server, list[Operation]] = {}
         self.pid = os.getpid()
 
     @property
@@ -171,7 +174,7 @@ class Journal:
 
     def push(self, label: str) -> Scope:
         """Open a scope inside the innermost one; return it."""
-        wait()
+        self.flush()
         with self.lock:
             if self.unknown:
                 self.known.update(_read_documents(self.unknown))
@@ -183,7 +186,6 @@ class Journal:
     def pop(self, scope: Scope, keep: bool = False) -> None:
         """Close ``scope`` (and any scope left open inside it): undo what it wrote, or with
         ``keep`` hand it to the enclosing scope."""
-        wait()
         with self.lock:
             if scope not in self.scopes[1:]:
                 return
@@ -208,13 +210,31 @@ class Journal:
                 if state is None and change[1]:
                     continue  # deleted now, and to be absent: nothing to do
                 actions.setdefault(key[0], []).append((key, change, state))
-        work = []
         for server, items in actions.items():
-            client = _client(server)
+            if scope.dropped:  # which indices exist again must be asked: at once, alone
+                client = _client(server)
+                if client is not None:
+                    operations = _undo_operations(client, items, check_indices=True)
+                    _send_undo(client, server, operations)
+            else:
+                with self.lock:
+                    self.pending.setdefault(server, []).extend(_undo_operations(None, items))
+
+    def take_pending(self, server: Server) -> list[Operation]:
+        with self.lock:
+            return self.pending.pop(server, [])
+
+    def requeue(self, server: Server, operations: list[Operation]) -> None:
+        with self.lock:
+            self.pending[server] = operations + self.pending.get(server, [])
+
+    def flush(self, server: Server | None = None) -> None:
+        """Send what closed scopes left to undo (on ``server``, or everywhere)."""
+        for target in [server] if server is not None else list(self.pending):
+            operations = self.take_pending(target)
+            client = _client(target) if operations else None
             if client is not None:
-                work.append((client, server, items))
-        if work:
-            _in_background(lambda: _undo_all(work, scope.dropped))
+                _send_undo(client, target, operations)
 
     def _merge(self, scope: Scope) -> None:
         parent = self.top
@@ -268,28 +288,13 @@ def _names_behind(server: Server, items: list[str]) -> set[str]:
 
 # The requests of the test support itself go through clients of their own, one per server,
 # built from the settings of the connection that wrote (without the guard: their targets are
-# test indices the guard let through before). The undoing of a scope runs in the background
-# while the test framework moves on; every request through ``connections`` waits for it
-# first, so nothing observes the indices before it is done.
+# test indices the guard let through before). What closing a scope undoes waits in
+# ``Journal.pending`` and goes with the next request to that server: ahead of the actions of
+# the next bulk request (one request, one translog sync), or on its own just before any other
+# request — so nothing sees the indices before it is done.
 
 _clients: dict[Server, Elasticsearch] = {}
 _clients_lock = threading.Lock()
-_pending: list[threading.Thread] = []
-
-
-def wait() -> None:
-    """Wait until the undoing of the scopes closed so far is done."""
-    while _pending:
-        thread = _pending.pop()
-        if thread is not threading.current_thread():
-            thread.join()
-
-
-def _in_background(work: Callable[[], None]) -> None:
-    wait()
-    thread = threading.Thread(target=work, name="djangoes-test-undo", daemon=True)
-    _pending.append(thread)
-    thread.start()
 
 
 def _backend_for(server: Server) -> Any:
@@ -324,7 +329,6 @@ def _client(server: Server) -> Elasticsearch | None:
 
 
 def close_clients() -> None:
-    wait()
     with _clients_lock:
         clients = list(_clients.values())
         _clients.clear()
@@ -358,44 +362,73 @@ def _read_documents(keys: Iterable[Key]) -> dict[Key, dict[str, Any] | None]:
 
 
 Undo = tuple[Key, Change, "dict[str, Any] | None"]
+#: One bulk operation: its action line and, for ``index``, the document.
+Operation = tuple[dict[str, Any], "dict[str, Any] | None"]
 
 
-def _undo(client: Elasticsearch, server: Server, items: list[Undo], check_indices: bool) -> None:
-    """Put back (or delete) the documents of ``items``: one bulk request per 1000."""
-    try:
-        if check_indices:
+def _undo_operations(
+    client: Elasticsearch | None, items: list[Undo], check_indices: bool = False
+) -> list[Operation]:
+    """Return the bulk operations that put back (or delete) the documents of ``items``."""
+    if check_indices and client is not None:
+        try:
             existing = _existing_indices(client, {key[1] for key, _, _ in items})
-            items = [item for item in items if item[0][1] in existing]
-        actions: list[dict[str, Any]] = []
-        for (_, index, doc_id), (version, _), state in items:
-            meta: dict[str, Any] = {"_index": index, "_id": doc_id}
-            if version is not None:
-                meta["version"] = version
-                meta["version_type"] = "external_gte"
-            if state is None:
-                actions.append({"delete": meta})
-            else:
-                actions += [{"index": meta}, state]
-        for chunk in _chunks(actions, 2000):
-            response = client.bulk(operations=chunk)
-            if response.body.get("errors"):
-                failed = [
-                    result
-                    for item in response.body.get("items", [])
-                    for result in item.values()
-                    if result.get("status", 500) >= 300 and result.get("status") != 404
-                ]
-                if failed:
-                    logger.warning("Could not undo %d test writes: %s", len(failed), failed)
-    except (ApiError, TransportError) as exc:
-        logger.warning("Could not undo %d test writes: %s", len(items), exc)
-    for key, _, _ in items:
-        journal.written_since_refresh(server, key[1])
+        except (ApiError, TransportError) as exc:
+            logger.warning("Could not undo %d test writes: %s", len(items), exc)
+            return []
+        items = [item for item in items if item[0][1] in existing]
+    operations: list[Operation] = []
+    for (_, index, doc_id), (version, _), state in items:
+        meta: dict[str, Any] = {"_index": index, "_id": doc_id}
+        if version is not None:
+            meta["version"] = version
+            meta["version_type"] = "external_gte"
+        operations.append(({"delete": meta}, None) if state is None else ({"index": meta}, state))
+    return operations
 
 
-def _undo_all(work: list[tuple[Elasticsearch, Server, list[Undo]]], check: bool) -> None:
-    for client, server, items in work:
-        _undo(client, server, items, check)
+def ndjson(operations: list[Operation]) -> bytes:
+    """Return ``operations`` as the lines of a bulk body."""
+    lines = []
+    for action, source in operations:
+        lines.append(json.dumps(action))
+        if source is not None:
+            lines.append(json.dumps(source))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _send_undo(client: Elasticsearch, server: Server, operations: list[Operation]) -> None:
+    """Send ``operations`` in bulk requests of their own."""
+    for chunk in _chunks(operations, 1000):
+        try:
+            lines = [
+                line for action, source in chunk for line in (action, source) if line is not None
+            ]
+            response = client.bulk(operations=lines)
+        except (ApiError, TransportError) as exc:
+            logger.warning("Could not undo %d test writes: %s", len(chunk), exc)
+            continue
+        report_undo(response.body.get("items", []))
+    _undone(server, operations)
+
+
+def _undone(server: Server, operations: list[Operation]) -> None:
+    with journal.lock:
+        journal.dirty.setdefault(server, set()).update(
+            next(iter(action.values()))["_index"] for action, _ in operations
+        )
+
+
+def report_undo(items: list[dict[str, Any]]) -> None:
+    """Log the operations of an undo that failed (absent or newer documents are fine)."""
+    failed = [
+        result
+        for item in items
+        for result in item.values()
+        if result.get("status", 500) >= 300 and result.get("status") not in (404, 409)
+    ]
+    if failed:
+        logger.warning("Could not undo %d test writes: %s", len(failed), failed)
 
 
 def _existing_indices(client: Elasticsearch, names: set[str]) -> set[str]:
@@ -443,21 +476,60 @@ class Observer:
         self._servers[transport] = found
         return found
 
-    def before(self, transport: Transport, method: str, target: str) -> None:
-        wait()
+    @contextmanager
+    def observe(
+        self, transport: Transport, method: str, target: str, kwargs: dict[str, Any]
+    ) -> Iterator[Callable[[Any], None]]:
+        """Around one request: before it, send what the code under test committed and what
+        closed scopes left to undo (ahead of a bulk request's own actions, whose response
+        then hides theirs), and refresh before a search; after it, record what it wrote."""
         run_test_commits()
-        if not self.journal.dirty:
-            return
-        path = target.partition("?")[0]
-        if not SEARCH_SEGMENTS.intersection(path.split("/")) and "/_cat/count" not in path:
-            return
         server = self.server(transport)
-        names = self.journal.take_dirty(server) if server is not None else []
-        client = _client(server) if server is not None and names else None
+        merged: list[Operation] = []
+        if server is not None and self.journal.pending.get(server):
+            body = kwargs.get("body")
+            if isinstance(body, bytes) and _mergeable(method, target):
+                merged = self.journal.take_pending(server)
+                kwargs["body"] = ndjson(merged) + body
+                _undone(server, merged)
+            else:
+                self.journal.flush(server)
+        if server is not None and self.journal.dirty.get(server) and _searches(target):
+            self._refresh(server)
+        responses: list[Any] = []
+        try:
+            yield responses.append
+        except BaseException:
+            if merged:  # perhaps not applied: they go again with the next request
+                self.journal.requeue(server, merged)  # type: ignore[arg-type]
+            raise
+        if not responses:
+            return
+        response = responses[0]
+        if merged:
+            self._split(server, response, merged)  # type: ignore[arg-type]
+        self.after(transport, method, target, response)
+
+    def _refresh(self, server: Server) -> None:
+        names = self.journal.take_dirty(server)
+        client = _client(server) if names else None
         if client is not None:
             # On a connection error the request itself reports the node.
             with suppress(ApiError, TransportError):
                 client.indices.refresh(index=names, ignore_unavailable=True, allow_no_indices=True)
+
+    def _split(self, server: Server, response: Any, merged: list[Operation]) -> None:
+        """Take the items of the merged operations out of a bulk response."""
+        body = response.body
+        items = body.get("items") if isinstance(body, dict) else None
+        if not 200 <= response.meta.status < 300 or not isinstance(items, list):
+            self.journal.requeue(server, merged)  # the request was refused as a whole
+            return
+        report_undo(items[: len(merged)])
+        del items[: len(merged)]
+        body["errors"] = any(
+            result.get("status", 500) >= 300 for item in items for result in item.values()
+        )
 
     def after(self, transport: Transport, method: str, target: str, response: Any) -> None:
         if method == "GET" or method == "HEAD" or not 200 <= response.meta.status < 300:
@@ -507,6 +579,24 @@ class Observer:
             self.journal.record(server, index, doc_id, (result.get("_version"), deleted))
 
 
+def _searches(target: str) -> bool:
+    path = target.partition("?")[0]
+    return bool(SEARCH_SEGMENTS.intersection(path.split("/"))) or "/_cat/count" in path
+
+
+#: Query parameters that would change what the merged operations do, or hide their items.
+_UNMERGEABLE = ("filter_path", "routing", "require_alias", "require_data_stream", "pipeline")
+
+
+def _mergeable(method: str, target: str) -> bool:
+    path, _, query = target.partition("?")
+    return (
+        method in ("POST", "PUT")
+        and path.rstrip("/").endswith("/_bulk")
+        and not any(name in query for name in _UNMERGEABLE)
+    )
+
+
 def _refreshes(query: str) -> bool:
     if "refresh" not in query:
         return False
@@ -530,14 +620,18 @@ def install() -> None:
     with _JOURNAL_LOCK:
         if journal.pid != os.getpid():
             journal = Journal()
-            # The parent's clients and undoing threads are not this process's.
-            _clients.clear()
-            _pending.clear()
+            _clients.clear()  # the parent's, with its sockets
         GuardedTransport.observer = Observer(journal)
+
+
+def flush() -> None:
+    """Send what closed scopes left to undo, everywhere (at the end of a run)."""
+    journal.flush()
 
 
 def uninstall() -> None:
     """Stop observing: test names are no longer in force."""
+    journal.flush()
     GuardedTransport.observer = None
     close_clients()
 

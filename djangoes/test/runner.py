@@ -81,6 +81,7 @@ def test_scopes() -> Iterator[TestScopes]:
     finally:
         _active.remove(scopes)
         scopes.end()
+        journal.flush()  # a parallel worker ends without tearing anything down
 
 
 class ScopedResultMixin:
