@@ -212,6 +212,7 @@ class Journal:
                 actions.setdefault(key[0], []).append((key, change, state))
         for server, items in actions.items():
             if scope.dropped:  # which indices exist again must be asked: at once, alone
+                self.flush(server)  # in order: what earlier scopes left first
                 client = _client(server)
                 if client is not None:
                     operations = _undo_operations(client, items, check_indices=True)
