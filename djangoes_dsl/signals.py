@@ -16,7 +16,7 @@ from typing import Any, cast
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, models, transaction
+from django.db import DEFAULT_DB_ALIAS, models
 from django.db import connections as db_connections
 from django.db.models import signals
 
@@ -24,9 +24,9 @@ from djangoes.adapters.django import (
     CommitHook,
     append_commit_hook,
     commit_hook_pending,
-    in_atomic_block,
     savepoint_ids,
 )
+from djangoes.transactions import on_commit, waits_for_commit
 
 from . import conf, delivery, outbox
 from .documents import Document
@@ -297,7 +297,7 @@ class _Batch:
         if segment is None:
             segment = self.segments[key] = _Segment(alive=not key)
             if key:
-                transaction.on_commit(segment.confirm, using=connection.alias)
+                on_commit(connection, segment.confirm)
         self._append_hook(connection)
         self.ops.extend((segment, op) for op in ops)
         if self.durable:
@@ -329,7 +329,7 @@ class TransactionSignalProcessor(BaseSignalProcessor):
 
     def enqueue(self, ops: list[_Op], using: str | None) -> None:
         connection = db_connections[using or DEFAULT_DB_ALIAS]
-        if not in_atomic_block(connection):
+        if not waits_for_commit(connection):  # see djangoes.transactions for tests
             super().enqueue(ops, connection.alias)  # autocommit: the change is committed
             return
         batch = self._batches.get(connection)

@@ -71,3 +71,7 @@ ES_INDICES = {
         "SETTINGS": {"number_of_shards": 1, "number_of_replicas": 0},
     },
 }
+
+# Undo each test's documents after it (djangoes.test); DJANGOES_TEST_ISOLATION=0 in the
+# environment switches it off, to measure what it costs.
+DJANGOES_TEST_ISOLATION = os.environ.get("DJANGOES_TEST_ISOLATION", "1") != "0"

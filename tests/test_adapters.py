@@ -19,8 +19,11 @@ from djangoes.adapters.django import (
     append_commit_hook,
     commit_hook_pending,
     in_atomic_block,
+    on_commit,
+    only_test_case_blocks,
     parallel_worker_id,
     savepoint_ids,
+    take_djangoes_hooks,
 )
 from djangoes_dsl import adapters
 from tests.apps.blog.search_indices import ArticleDocument
@@ -64,6 +67,51 @@ def test_a_commit_hook_is_dropped_with_the_whole_transaction():
         pass
     assert ran == []
     assert not commit_hook_pending(connection, hook), VERSIONS
+
+
+@pytest.mark.django_db
+def test_the_blocks_a_test_case_opened_are_told_apart():
+    assert only_test_case_blocks(connection), VERSIONS  # pytest-django's TestCase blocks
+    with transaction.atomic():
+        assert not only_test_case_blocks(connection)
+        with transaction.atomic(savepoint=False):
+            assert not only_test_case_blocks(connection)
+    assert only_test_case_blocks(connection)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_test_case_blocks_in_a_transactional_test():
+    assert not only_test_case_blocks(connection)
+    with transaction.atomic():
+        assert not only_test_case_blocks(connection)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_djangoes_hooks_are_taken_out_in_order_and_the_others_stay():
+    ran = []
+    with transaction.atomic():
+        on_commit(connection, lambda: ran.append("savepoint-bound"))
+        transaction.on_commit(lambda: ran.append("not ours"))
+        append_commit_hook(connection, lambda: ran.append("whole transaction"), robust=False)
+        taken = take_djangoes_hooks(connection)
+        assert take_djangoes_hooks(connection) == []
+        for function, _robust in taken:
+            function()
+        assert [robust for _, robust in taken] == [False, False]
+        assert ran == ["savepoint-bound", "whole transaction"], VERSIONS
+    assert ran == ["savepoint-bound", "whole transaction", "not ours"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_savepoint_bound_hook_goes_with_its_savepoint():
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                on_commit(connection, lambda: None)
+                raise LookupError("roll back the savepoint")
+        except LookupError:
+            pass
+        assert take_djangoes_hooks(connection) == [], VERSIONS
 
 
 def test_the_parallel_worker_number_and_the_worker_initializer_exist():

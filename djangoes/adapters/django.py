@@ -9,6 +9,13 @@
   is still pending; ``BaseDatabaseWrapper.run_on_commit`` and ``savepoint_ids`` hold that
   state, and ``in_atomic_block`` tells whether changes wait for a commit (autocommit may be
   off outside any ``atomic()``, where ``on_commit()`` refuses to register hooks).
+- The atomic blocks a test case opened. Django's ``TestCase`` (and pytest-django's
+  non-transactional ``django_db``) runs each test inside atomic blocks that never commit; it
+  marks them ``_from_testcase`` and the connection lists the open blocks in
+  ``atomic_blocks``. djangoes treats the test's own blocks as the commit boundary while test
+  index names are in force (see ``djangoes.transactions``), which needs to know whether every
+  open block is one of them, and to run its own commit hooks (only those: they are tagged)
+  when the blocks of the code under test have exited.
 - The number of a parallel test worker. Django's test runner numbers its workers (their
   test databases get that suffix) in a module global and gives no public accessor.
 """
@@ -18,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.test import runner as django_runner
 
 #: A hook as Django keeps it in ``run_on_commit``: (savepoint ids, function, robust).
@@ -34,13 +42,31 @@ def savepoint_ids(connection: Any) -> frozenset[str]:
     return frozenset(connection.savepoint_ids)
 
 
+class DjangoesHook:
+    """A commit hook of djangoes: tagged so that ``take_djangoes_hooks`` finds it."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self.function = function
+
+    def __call__(self) -> Any:
+        return self.function()
+
+
+def on_commit(connection: Any, function: Callable[[], Any]) -> None:
+    """Run ``function`` on commit unless the savepoints open now roll back (``on_commit``),
+    tagged as a djangoes hook."""
+    transaction.on_commit(DjangoesHook(function), using=connection.alias)
+
+
 def append_commit_hook(connection: Any, function: Callable[[], Any], robust: bool) -> CommitHook:
     """Run ``function`` when the transaction on ``connection`` commits, whatever savepoints
     roll back in between; return the hook (for ``commit_hook_pending``).
 
     Only a rollback of the whole transaction drops it. ``robust`` as for ``on_commit``.
     """
-    hook: CommitHook = (set(), function, robust)
+    hook: CommitHook = (set(), DjangoesHook(function), robust)
     connection.run_on_commit.append(hook)
     return hook
 
@@ -53,6 +79,26 @@ def commit_hook_pending(connection: Any, hook: CommitHook | None) -> bool:
     # A savepoint rollback rebuilds the list (and its tuples): compare the functions.
     function = hook[1]
     return hooks[-1][1] is function or any(pending[1] is function for pending in hooks)
+
+
+def only_test_case_blocks(connection: Any) -> bool:
+    """Return whether ``connection`` is inside atomic blocks that test cases opened, and
+    only those (Django's ``TestCase`` marks its blocks ``_from_testcase``)."""
+    blocks = connection.atomic_blocks
+    return bool(blocks) and all(block._from_testcase for block in blocks)
+
+
+def take_djangoes_hooks(connection: Any) -> list[tuple[Callable[[], Any], bool]]:
+    """Remove the djangoes hooks from the pending commit hooks of ``connection``; return
+    them, in the order they were registered, as ``(function, robust)``."""
+    taken = [(hook[1], hook[2]) for hook in connection.run_on_commit if _ours(hook)]
+    if taken:
+        connection.run_on_commit = [hook for hook in connection.run_on_commit if not _ours(hook)]
+    return taken
+
+
+def _ours(hook: CommitHook) -> bool:
+    return isinstance(hook[1], DjangoesHook)
 
 
 def parallel_worker_id() -> int:

@@ -8,7 +8,8 @@ destroy them after, with messages at verbosity 1 and more.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .base import BaseBackend
@@ -48,17 +49,36 @@ class BaseIndexCreation:
         return created
 
     def create_test_index(self, key: str, verbosity: int = 1, keepdb: bool = False) -> None:
-        """Create the test index ``key``; replace (or, with ``keepdb``, keep) a leftover."""
+        """Create the test index ``key``; replace (or, with ``keepdb``, keep) a leftover.
+
+        With ``keepdb`` an existing index is kept only while it still matches what it would
+        be created with (mappings, settings, aliases: see ``index_difference``); otherwise
+        it is recreated, with a message. Without ``keepdb`` a leftover of an earlier run is
+        replaced, with a message, as Django does for a test database.
+        """
         backend = self.backend
         try:
             exists = bool(backend.concrete_indices(backend.get_index(key)["NAME"]))
             if exists and keepdb:
-                if verbosity >= 1:
-                    self.log(f"Using existing test index {self._describe(key)}...")
+                difference = self.index_difference(key)
+                if difference is None:
+                    if verbosity >= 1:
+                        self.log(f"Using existing test index {self._describe(key)}...")
+                    return
+                self.log(
+                    f"Recreating test index {self._describe(key)}: it no longer matches its "
+                    f"declaration ({difference})..."
+                )
+                backend.delete_index(key)
+                backend.create_index(key)
                 return
             if verbosity >= 1:
                 self.log(f"Creating test index {self._describe(key)}...")
             if exists:
+                self.log(
+                    f"Got an error creating the test index: index "
+                    f"'{backend.get_index(key)['NAME']}' already exists (left by an earlier run)."
+                )
                 if verbosity >= 1:
                     self.log(f"Destroying old test index {self._describe(key)}...")
                 backend.delete_index(key)
@@ -70,6 +90,34 @@ class BaseIndexCreation:
                 f"Could not create the test index {self._describe(key)} on {backend!r}: "
                 f"{type(exc).__name__}: {detail}.{' ' + hint if hint else ''}"
             ) from exc
+
+    def index_difference(self, key: str) -> str | None:
+        """Return how the existing test index ``key`` differs from what it would be created
+        with, or None when it matches.
+
+        Everything declared must be there as declared: each mapping entry (fields the index
+        gained by dynamic mapping do not count), each setting, each alias.
+        """
+        backend = self.backend
+        body = backend.get_index_body(key)
+        live = self.describe_index(key)
+        if live is None:
+            return "it cannot be read"
+        difference = _difference(body.get("mappings") or {}, live.get("mappings") or {})
+        if difference is not None:
+            return f"mapping: {difference}"
+        declared_settings = flat_settings(body.get("settings") or {})
+        live_settings = flat_settings(live.get("settings") or {})
+        for name, value in declared_settings.items():
+            if live_settings.get(name) != value:
+                return (
+                    f"setting '{name}': declared {value!r}, the index has "
+                    f"{live_settings.get(name)!r}"
+                )
+        missing = sorted(set(body.get("aliases") or ()) - set(live.get("aliases") or ()))
+        if missing:
+            return f"alias(es) {missing} missing"
+        return None
 
     def destroy_test_indices(
         self, keys: list[str] | None = None, verbosity: int = 1, keepdb: bool = False
@@ -84,6 +132,63 @@ class BaseIndexCreation:
                 self.log(f"Destroying test index {self._describe(key)}...")
             self.backend.delete_index(key)
 
+    def describe_index(self, key: str) -> dict[str, Any] | None:
+        """Return the existing index ``key`` as ``{"mappings", "settings", "aliases"}``
+        (the concrete index behind NAME), or None when there is none."""
+        raise NotImplementedError("A creation class must provide 'describe_index()'.")
+
     def hint(self, exc: BaseException) -> str:
         """Return what to do about ``exc``, raised while creating a test index."""
         return "See the server's log."
+
+
+def _scalar(value: Any) -> Any:
+    """Return ``value`` as Elasticsearch reports it back (settings and flags as text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _difference(declared: Any, live: Any, path: str = "") -> str | None:
+    """Return where ``declared`` is not found in ``live`` (dicts: a subset; the rest equal)."""
+    where = path or "the root"
+    if isinstance(declared, dict):
+        if not isinstance(live, dict):
+            return f"{where} is declared as an object, the index has {live!r}"
+        for name, value in declared.items():
+            if name not in live:
+                return f"{path + '.' if path else ''}{name} is missing"
+            found = _difference(value, live[name], f"{path + '.' if path else ''}{name}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(declared, (list, tuple)):
+        if not isinstance(live, list) or [_scalar(v) for v in declared] != [
+            _scalar(v) for v in live
+        ]:
+            return f"{where}: declared {list(declared)!r}, the index has {live!r}"
+        return None
+    if _scalar(declared) != _scalar(live):
+        return f"{where}: declared {declared!r}, the index has {live!r}"
+    return None
+
+
+def flat_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Return index settings as ``{"analysis.analyzer.x.type": "custom", ...}``, without
+    the ``index.`` prefix, values as Elasticsearch reports them."""
+    flat: dict[str, Any] = {}
+    for name, value in _flatten(settings, ""):
+        flat[name[len("index.") :] if name.startswith("index.") else name] = value
+    return flat
+
+
+def _flatten(settings: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{name}.")
+        elif isinstance(value, (list, tuple)):
+            yield f"{prefix}{name}", [_scalar(item) for item in value]
+        else:
+            yield f"{prefix}{name}", _scalar(value)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
@@ -29,6 +30,15 @@ from .base import BaseBackend
 from .compat import IncompatibleServerError, incompatible_server
 from .creation import BaseIndexCreation
 from .guard import UnreadableBody, WriteGuard
+
+
+class RequestObserver(Protocol):
+    """What ``GuardedTransport.observer`` is (see ``djangoes.test.journal.Observer``)."""
+
+    def observe(
+        self, transport: Transport, method: str, target: str, kwargs: dict[str, Any]
+    ) -> AbstractContextManager[Callable[[Any], None]]: ...
+
 
 # The API method being called, for the guard's messages ("'indices.create' (PUT /x)").
 _endpoint_id: ContextVar[str | None] = ContextVar("djangoes_endpoint_id", default=None)
@@ -72,6 +82,9 @@ class GuardedTransport(Transport):
     """
 
     write_guard: WriteGuard | None = None
+    #: While test names are in force, what the test support does around each request it
+    #: lets through: send what the test committed, refresh before reads, record writes.
+    observer: ClassVar[RequestObserver | None] = None
 
     def perform_request(self, method: str, target: str, **kwargs: Any) -> Any:
         guard = self.write_guard
@@ -88,7 +101,13 @@ class GuardedTransport(Transport):
         on_success = guard.check(method, target, body_bytes, endpoint_id=_endpoint_id.get())
         if serialized:  # send the very bytes the guard read (JSON serializers pass bytes on)
             kwargs["body"] = serialized[0]
-        response = super().perform_request(method, target, **kwargs)
+        observer = self.observer
+        if observer is None:
+            response = super().perform_request(method, target, **kwargs)
+        else:
+            with observer.observe(self, method, target, kwargs) as seen:
+                response = super().perform_request(method, target, **kwargs)
+                seen(response)
         if on_success is not None and 200 <= response.meta.status < 300:
             on_success()
         return response
@@ -122,6 +141,17 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
     """Create and destroy test indices with the official client; explain its errors."""
 
     creation_errors = (ApiError, TransportError)
+
+    def describe_index(self, key: str) -> dict[str, Any] | None:
+        backend = self.backend
+        concrete = backend.concrete_indices(backend.get_index(key)["NAME"])
+        if not concrete:
+            return None
+        client = backend.client
+        mappings = client.indices.get_mapping(index=concrete[0])[concrete[0]]["mappings"]
+        settings = client.indices.get_settings(index=concrete[0])[concrete[0]]["settings"]
+        aliases = client.indices.get_alias(index=concrete[0])[concrete[0]]["aliases"]
+        return {"mappings": mappings, "settings": settings, "aliases": sorted(aliases)}
 
     def hint(self, exc: BaseException) -> str:
         alias = self.backend.alias

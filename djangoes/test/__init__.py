@@ -1,5 +1,7 @@
-"""Test support: test index names, test indices created and destroyed around tests."""
+"""Test support: test index names, test indices created and destroyed around tests, each
+test's documents undone after it."""
 
+from .journal import keep_documents
 from .runner import DiscoverRunner
 from .testcases import SimpleTestCase, TestCase, TransactionTestCase
 from .utils import create_test_indices, destroy_test_indices, setup_djangoes, teardown_djangoes
@@ -11,6 +13,7 @@ __all__ = [
     "TransactionTestCase",
     "create_test_indices",
     "destroy_test_indices",
+    "keep_documents",
     "setup_djangoes",
     "teardown_djangoes",
 ]

@@ -1,15 +1,20 @@
-"""pytest plugin: with pytest-django, run every test against the test indices.
+"""pytest plugin: with pytest-django, run every test against the test indices, isolated.
 
 Registered as the ``djangoes`` pytest11 entry point. For the session it switches every
 connection to its test names (``test_<NAME>``; ``test_<NAME>_<worker>`` under pytest-xdist),
-creates the test indices with their SETTINGS, and deletes them at the end. Disable it with
-``-p no:djangoes``.
+creates the test indices with their SETTINGS (``--reuse-db`` keeps them from the last run,
+checked against their declaration; ``--create-db`` recreates them), and deletes them at the
+end (kept with ``--reuse-db``). The documents each test writes are undone after it, those a
+module or class fixture (or ``setUpTestData``) writes after the module or class. Disable it
+with ``-p no:djangoes``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 
 import pytest
 
@@ -22,17 +27,82 @@ def _django_ready(config: pytest.Config) -> bool:
     return settings.configured
 
 
+def _uncaptured(config: pytest.Config) -> AbstractContextManager[object]:
+    """Let the test-index messages through to the terminal, as Django's runner prints them."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    return capture.global_and_fixture_disabled() if capture is not None else nullcontext()
+
+
+def _observing() -> bool:
+    from djangoes.backends.elasticsearch import GuardedTransport
+
+    return GuardedTransport.observer is not None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def djangoes_test_indices(request: pytest.FixtureRequest) -> Iterator[None]:
     """Use test index names for the whole session and create the test indices."""
-    if not _django_ready(request.config):
+    config = request.config
+    if not _django_ready(config):
         yield
         return
     from djangoes.test.utils import setup_djangoes, teardown_djangoes
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    state = setup_djangoes(suffix=f"_{worker}" if worker else "")
+    # As pytest-django does for the database: --reuse-db keeps the indices after the run,
+    # and reuses them unless --create-db.
+    reuse = bool(config.getoption("reuse_db", False))
+    keepdb = reuse and not config.getoption("create_db", False)
+    verbosity = max(0, config.option.verbose)
+    with _uncaptured(config):
+        state = setup_djangoes(
+            suffix=f"_{worker}" if worker else "", keepdb=keepdb, verbosity=verbosity
+        )
     try:
         yield
     finally:
-        teardown_djangoes(state)
+        with _uncaptured(config):
+            teardown_djangoes(replace(state, keepdb=reuse), verbosity=verbosity)
+
+
+def _scope(request: pytest.FixtureRequest, label: str, keep: bool = False) -> Iterator[None]:
+    if not _django_ready(request.config) or not _observing():
+        yield
+        return
+    from djangoes.test import journal
+
+    opened = journal.open_scope(label)
+    try:
+        yield
+    finally:
+        journal.close_scope(opened, keep=keep)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def djangoes_module_documents(
+    request: pytest.FixtureRequest, djangoes_test_indices: None
+) -> Iterator[None]:
+    """Undo the documents written while the module ran (its module fixtures' included)."""
+    yield from _scope(request, request.node.nodeid)
+
+
+@pytest.fixture(scope="class", autouse=True)
+def djangoes_class_documents(
+    request: pytest.FixtureRequest, djangoes_module_documents: None
+) -> Iterator[None]:
+    """Undo the documents written while the class ran (``setUpTestData`` included)."""
+    if request.cls is None:
+        yield
+        return
+    yield from _scope(request, request.node.nodeid)
+
+
+@pytest.fixture(autouse=True)
+def djangoes_test_documents(
+    request: pytest.FixtureRequest, djangoes_class_documents: None
+) -> Iterator[None]:
+    """Undo the documents the test wrote; ``djangoes.test.keep_documents`` keeps them."""
+    from djangoes.test.journal import keeps_documents
+
+    keep = keeps_documents(getattr(request, "function", None), request.cls)
+    yield from _scope(request, request.node.nodeid, keep=keep)

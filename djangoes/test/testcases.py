@@ -1,4 +1,4 @@
-"""Django test cases whose classes run against freshly created test indices."""
+"""Django test cases that run against the test indices, each test's documents undone."""
 
 from __future__ import annotations
 
@@ -6,37 +6,43 @@ from typing import Any
 
 from django import test
 
-from .utils import TestState, create_test_indices, setup_djangoes, teardown_djangoes
+from .. import connections
+from ..adapters.django import parallel_worker_id
+from ..backends.elasticsearch import GuardedTransport
+from . import journal
+from .utils import setup_djangoes, teardown_djangoes
 
 
 class DjangoesTestMixin:
-    """Create the test indices (with their SETTINGS) before the class, delete them after.
+    """Run the class against the test indices; undo each test's documents after it.
 
-    Each test class gets empty indices; tests within a class share them. When the runner or
-    the pytest plugin made the same indices for the whole run, they are left in place after
-    the class (emptied), for the tests that follow.
+    When test names are not in force yet (a runner other than ``djangoes.test.DiscoverRunner``,
+    no pytest plugin), the class switches to them and creates the test indices (with their
+    SETTINGS) before it runs, and deletes them after. Otherwise it uses the run's indices.
+    Either way the documents written in ``setUpClass``/``setUpTestData`` are undone after
+    the class, and those of each test after the test, as Django rolls back their rows.
     """
 
     @classmethod
     def setUpClass(cls) -> None:
-        # Before Django's own set-up: should it fail, the class cleanup still restores names.
-        state = setup_djangoes(suffix=cls._djangoes_suffix())
-        cls.addClassCleanup(_teardown_class, state)  # type: ignore[attr-defined]
+        # Before Django's own set-up: should it fail, the class cleanup still undoes this.
+        if connections.test_mode:
+            if GuardedTransport.observer is None:
+                journal.install()
+            scope = journal.open_scope(cls.__qualname__)
+            cls.addClassCleanup(journal.close_scope, scope)  # type: ignore[attr-defined]
+        else:
+            worker = parallel_worker_id()  # Django's runner in parallel: one suffix each
+            state = setup_djangoes(suffix=f"_{worker}" if worker else connections.test_suffix)
+            cls.addClassCleanup(teardown_djangoes, state)  # type: ignore[attr-defined]
         super().setUpClass()  # type: ignore[misc]
 
-    @classmethod
-    def _djangoes_suffix(cls) -> str:
-        from .. import connections
-
-        # Keep the suffix a parallel worker (runner or pytest-xdist) has already chosen.
-        return connections.test_suffix
-
-
-def _teardown_class(state: TestState) -> None:
-    if state.previous == (True, state.handler.test_suffix):
-        create_test_indices(state.handler)  # the run's indices: replace them with empty ones
-    else:
-        teardown_djangoes(state)
+    def run(self, result: Any = None) -> Any:
+        """Run the test in a scope of its own (``djangoes.test.keep_documents`` keeps its
+        documents for the class)."""
+        method = getattr(type(self), self.id().rsplit(".", 1)[-1], None)  # type: ignore[attr-defined]
+        with journal.scope(self.id(), keep=journal.keeps_documents(method, type(self))):  # type: ignore[attr-defined]
+            return super().run(result)  # type: ignore[misc]
 
 
 class SimpleTestCase(DjangoesTestMixin, test.SimpleTestCase):
@@ -51,4 +57,4 @@ class TestCase(DjangoesTestMixin, test.TestCase):
     pass
 
 
-__all__: list[Any] = ["SimpleTestCase", "TestCase", "TransactionTestCase"]
+__all__: list[Any] = ["DjangoesTestMixin", "SimpleTestCase", "TestCase", "TransactionTestCase"]
