@@ -194,3 +194,42 @@ def check_outbox(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 )
             )
     return messages
+
+
+@checks.register(TAG)
+def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """DJANGOES_DELIVERY must name a mode whose task engine can be imported."""
+    from importlib.util import find_spec
+
+    from . import delivery
+
+    try:
+        mode = delivery.mode()
+        delivery.queue()
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(
+                str(exc), hint="Fix the setting as the message says.", id="djangoes_dsl.E050"
+            )
+        ]
+    missing = {
+        delivery.DJANGO_TASKS: (
+            find_spec("django.tasks") is None and find_spec("django_tasks") is None,
+            "Install the django-tasks backport (pip install 'djangoes[tasks]'), or use "
+            "Django 6.0, whose django.tasks is built in.",
+        ),
+        delivery.CELERY: (
+            find_spec("celery") is None,
+            "Install Celery (pip install 'djangoes[celery]') and define your Celery app.",
+        ),
+    }
+    absent, hint = missing.get(mode, (False, ""))
+    if not absent:
+        return []
+    return [
+        checks.Error(
+            f"DJANGOES_DELIVERY is {mode!r}, but its task engine cannot be imported.",
+            hint=hint,
+            id="djangoes_dsl.E051",
+        )
+    ]

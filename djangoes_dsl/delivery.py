@@ -51,6 +51,50 @@ def records_first() -> bool:
     return outbox.durable() or queued()
 
 
+def queue() -> str | None:
+    """Return ``DJANGOES_TASK_QUEUE``: the queue djangoes's tasks go to (``None``: the
+    engine's default queue)."""
+    value = getattr(settings, "DJANGOES_TASK_QUEUE", None)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ImproperlyConfigured(
+            f"DJANGOES_TASK_QUEUE is {value!r}; it must be the name of a queue of your task "
+            f"engine, or None for its default queue."
+        )
+    return value
+
+
+def submit(name: str, *args: object, engine: str | None = None) -> None:
+    """Enqueue djangoes's task ``name`` (``deliver_batch``, ``fill_range``, ...) with
+    ``args`` on ``engine`` (default: ``DJANGOES_DELIVERY``); raise what the engine raises."""
+    chosen = engine or mode()
+    if chosen == INLINE:
+        raise ImproperlyConfigured(
+            f"The task {name!r} needs a task engine, and DJANGOES_DELIVERY is 'inline'. Set "
+            f"DJANGOES_DELIVERY to 'django_tasks' or 'celery' (and run its workers)."
+        )
+    from . import tasks  # the engine's package is imported only when it is chosen
+
+    chosen_queue = queue()
+    if chosen == DJANGO_TASKS:
+        task = getattr(tasks, name, None)
+        if task is None:
+            raise ImproperlyConfigured(
+                "DJANGOES_DELIVERY is 'django_tasks', but neither django.tasks (Django 6.0) "
+                "nor the django-tasks backport can be imported: pip install django-tasks."
+            )
+        if chosen_queue:
+            task = task.using(queue_name=chosen_queue)
+        task.enqueue(*args)
+        return
+    task = getattr(tasks, f"{name}_celery", None)
+    if task is None:
+        raise ImproperlyConfigured(
+            "DJANGOES_DELIVERY is 'celery', but Celery cannot be imported: pip install celery."
+        )
+    options = {"queue": chosen_queue} if chosen_queue else {}
+    task.apply_async(args, retry=False, **options)
+
+
 def enqueue(database: str, ids: list[int]) -> None:
     """Hand the outbox rows ``ids`` of ``database`` to a task worker. Never raises: a batch
     that cannot be enqueued (the broker is down) stays in the outbox for the drainer."""
@@ -58,17 +102,16 @@ def enqueue(database: str, ids: list[int]) -> None:
         return
     chosen = mode()
     try:
-        from . import tasks  # the engine's package is imported only when it is chosen
-
-        if chosen == DJANGO_TASKS:
-            tasks.deliver_batch.enqueue(database, ids)
-        else:
-            tasks.deliver_batch_celery.apply_async((database, ids), retry=False)
-    except Exception:
-        logger.exception(
-            "Could not enqueue the delivery of %d indexing operation(s) (%s); they stay in the "
-            "outbox of database %r, where the drainer finds them.",
+        submit("deliver_batch", database, ids, engine=chosen)
+    except Exception as exc:
+        # Only the exception's type and text: a broker URL in a traceback's locals or
+        # arguments could carry a password.
+        logger.error(
+            "Could not enqueue the delivery of %d indexing operation(s) (%s: %s: %s); they "
+            "stay in the outbox of database %r, where the drainer finds them.",
             len(ids),
             chosen,
+            type(exc).__name__,
+            exc,
             database,
         )

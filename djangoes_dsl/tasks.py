@@ -1,17 +1,31 @@
 """Tasks for the task engine your project runs (see ``djangoes_dsl.delivery``).
 
-Defined for each engine that is installed: ``deliver_batch`` on Django's tasks framework
-(``django.tasks``, or the ``django-tasks`` backport), ``deliver_batch_celery`` on Celery
-(found by ``app.autodiscover_tasks()``, named ``djangoes_dsl.deliver_batch``).
+Defined for each engine that is installed:
+
+- on Django's tasks framework (``django.tasks``, or the ``django-tasks`` backport):
+  ``deliver_batch`` (one per committed batch) and ``drain_outbox`` (the periodic drain);
+- on Celery (found by ``app.autodiscover_tasks()``): ``deliver_batch_celery`` and
+  ``drain_outbox_celery``, named ``djangoes_dsl.deliver_batch`` and
+  ``djangoes_dsl.drain_outbox`` (the names to use in ``beat_schedule``).
+
+Every task is safe to run twice, or at the same time on several workers: rows are claimed
+before they are sent, and a write never takes a document back in time.
 """
 
 from __future__ import annotations
 
 from importlib.util import find_spec
 
-from .outbox import deliver
+from .outbox import deliver, drain
 
 __all__: list[str] = []
+
+
+def drain_due() -> dict[str, int]:
+    """Send every outbox operation whose back-off is over, once; return the counts."""
+    result = drain(due_only=True)
+    return {"sent": result.sent, "retried_later": result.retried_later, "failed": result.failed}
+
 
 if find_spec("django.tasks") is not None:
     from django.tasks import task
@@ -27,15 +41,32 @@ if task is not None:
         """Send the indexing operations recorded as outbox rows ``ids`` of ``database``."""
         return deliver(database, ids)
 
-    __all__ += ["deliver_batch"]
+    @task()
+    def drain_outbox() -> dict[str, int]:
+        """Send the outbox operations whose back-off is over (run it every minute)."""
+        return drain_due()
+
+    __all__ += ["deliver_batch", "drain_outbox"]
 
 
 if find_spec("celery") is not None:
     from celery import shared_task
 
-    @shared_task(name="djangoes_dsl.deliver_batch", acks_late=True, reject_on_worker_lost=True)
+    # acks_late with reject_on_worker_lost: a task whose worker dies goes back to the
+    # broker. Results are not kept: nothing waits for them.
+    @shared_task(
+        name="djangoes_dsl.deliver_batch",
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+    )
     def deliver_batch_celery(database: str, ids: list[int]) -> dict[str, int]:
         """Send the indexing operations recorded as outbox rows ``ids`` of ``database``."""
         return deliver(database, ids)
 
-    __all__ += ["deliver_batch_celery"]
+    @shared_task(name="djangoes_dsl.drain_outbox", ignore_result=True)
+    def drain_outbox_celery() -> dict[str, int]:
+        """Send the outbox operations whose back-off is over (schedule it with beat)."""
+        return drain_due()
+
+    __all__ += ["deliver_batch_celery", "drain_outbox_celery"]
