@@ -105,3 +105,13 @@ def queued(task_worker):
             raise AssertionError(
                 f"{task_worker.engine} worker log:\n{task_worker.tail()}"
             ) from None
+
+
+@pytest.fixture(scope="session")
+def fault_node():
+    """The fault suite's own node (tests/faults.py), started once, stopped by its PID."""
+    from tests.faults import start_fault_node
+
+    node = start_fault_node()
+    yield node
+    node.stop()
