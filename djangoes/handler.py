@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -12,9 +11,12 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.connection import BaseConnectionHandler
 from django.utils.module_loading import import_string
+from django.views.decorators.debug import sensitive_variables
 
+from . import validation
 from .exceptions import ConnectionDoesNotExist, IndexDoesNotExist
 from .signals import connections_reset
+from .validation import ConfigurationError
 
 if TYPE_CHECKING:
     from .backends.base import BaseBackend
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_ES_ALIAS = "default"
 DEFAULT_ENGINE = "djangoes.backends.elasticsearch.ElasticsearchBackend"
 DEFAULT_HOSTS = ["http://127.0.0.1:9200"]
-TEST_PREFIX = "test_"
+TEST_PREFIX = validation.TEST_PREFIX
 
 
 def load_backend(path: str) -> type[BaseBackend]:
@@ -73,7 +75,8 @@ class ConnectionHandler(BaseConnectionHandler):
     def servers(self) -> dict[str, dict[str, Any]]:
         """Return the configured ES_SERVERS, every alias with its defaults filled in.
 
-        Raise ImproperlyConfigured when servers are configured without ``default``.
+        Raise ImproperlyConfigured (a ``djangoes.validation.ConfigurationError``) naming the
+        first invalid setting, e.g. when servers are configured without ``default``.
         """
         return self.settings
 
@@ -87,117 +90,125 @@ class ConnectionHandler(BaseConnectionHandler):
         """
         return self._generation
 
-    def configure_settings(self, settings: Any) -> dict[str, dict[str, Any]]:
+    def _raw_servers(self, settings: Any) -> Any:
         if settings is None:
             settings = getattr(django_settings, "ES_SERVERS", None)
-        if settings is None or settings == {}:
+        if settings is None or (isinstance(settings, Mapping) and not settings):
             settings = {DEFAULT_ES_ALIAS: {}}
-        _require(settings, Mapping, "ES_SERVERS", "a dict of server aliases to settings")
-        settings = copy.deepcopy(dict(settings))
-        if DEFAULT_ES_ALIAS not in settings:
-            raise ImproperlyConfigured("You must define a 'default' ElasticSearch server")
-        for alias, server in settings.items():
-            _require(server, Mapping, f"ES_SERVERS['{alias}']", "a dict of settings")
-            settings[alias] = dict(server)
-        for alias, server in settings.items():
-            self._fill_server_defaults(alias, server)
         return settings
+
+    @sensitive_variables()
+    def configure_settings(self, settings: Any) -> dict[str, dict[str, Any]]:
+        servers, errors = validation.check_servers(self._raw_servers(settings))
+        if errors:
+            raise errors[0]
+        for alias, server in servers.items():
+            self._fill_server_defaults(alias, server)
+        return servers
 
     @property
     def indices(self) -> dict[str, dict[str, Any]]:
-        """Return the configured ES_INDICES, every key with its defaults filled in."""
+        """Return the configured ES_INDICES, every key with its defaults filled in.
+
+        Raise ImproperlyConfigured (a ``djangoes.validation.ConfigurationError``) naming the
+        first invalid setting.
+        """
         try:
             return self.__dict__["_indices_settings"]
         except KeyError:
             pass
-        raw = self._indices_arg
-        if raw is None:
-            raw = getattr(django_settings, "ES_INDICES", None) or {}
-        _require(raw, Mapping, "ES_INDICES", "a dict of index keys to settings")
-        indices = copy.deepcopy(dict(raw))
-        for key, index in indices.items():
-            _require(index, Mapping, f"ES_INDICES['{key}']", "a dict of settings")
-            indices[key] = dict(index)
-        for key, index in indices.items():
-            self._fill_index_defaults(key, index)
-        _check_test_names_against_live_names(indices)
+        indices, errors = self._read_indices()
+        if errors:
+            raise errors[0]
         # Cached only once valid: a bad setting keeps raising instead of passing the 2nd time.
         self.__dict__["_indices_settings"] = indices
         return indices
+
+    def _raw_indices(self) -> Any:
+        raw = self._indices_arg
+        if raw is None:
+            raw = getattr(django_settings, "ES_INDICES", None) or {}
+        return raw
+
+    def _read_indices(self) -> tuple[dict[str, dict[str, Any]], list[ConfigurationError]]:
+        raw = self._raw_indices()
+        indices, errors = validation.check_indices(raw)
+        for key, index in indices.items():
+            self._fill_index_defaults(key, index)
+        errors += validation.check_index_names(indices, raw)
+        return indices, errors
+
+    @sensitive_variables()
+    def configuration_errors(self) -> list[ImproperlyConfigured]:
+        """Return every problem of ES_SERVERS and ES_INDICES; an empty list when both are valid.
+
+        Never raises: system checks report what this returns. Besides what first use checks
+        (see ``djangoes.validation``), each server's ENGINE is imported and checks its own
+        settings (the client's PARAMS), and the keys servers list must be in ES_INDICES.
+        """
+        servers, server_errors = validation.check_servers(self._raw_servers(self._servers_arg))
+        errors: list[ImproperlyConfigured] = [*server_errors]
+        for alias, server in servers.items():
+            self._fill_server_defaults(alias, server)
+        indices, index_errors = self._read_indices()
+        errors += index_errors
+        raw_indices = self._raw_indices()
+        if isinstance(raw_indices, Mapping):
+            errors += validation.check_served_keys(servers, raw_indices)
+        for alias, server in servers.items():
+            try:
+                backend_class = self._backend_class(alias, server["ENGINE"])
+            except ConfigurationError as exc:
+                errors.append(exc)
+                continue
+            errors += backend_class.validate_settings(alias, server)
+        if self._test_suffix and not index_errors:
+            errors += validation.check_index_names(indices, raw_indices, self._test_suffix)
+        return errors
 
     def ensure_server_defaults(self, alias: str) -> None:
         """Fill in the defaults of the server ``alias``: ENGINE, HOSTS, PARAMS, INDICES, TEST."""
         self._fill_server_defaults(alias, self._server(alias))
 
     def _fill_server_defaults(self, alias: str, server: dict[str, Any]) -> None:
+        # Validated already (djangoes.validation): only defaults and normal forms here.
         server.setdefault("ENGINE", DEFAULT_ENGINE)
-        server.setdefault("HOSTS", list(DEFAULT_HOSTS))
         server.setdefault("PARAMS", {})
+        # Elastic Cloud: the client finds the nodes from the cloud_id, not from HOSTS.
+        server.setdefault("HOSTS", [] if server["PARAMS"].get("cloud_id") else list(DEFAULT_HOSTS))
         server.setdefault("INDICES", [])
         if isinstance(server["HOSTS"], str):
             server["HOSTS"] = [server["HOSTS"]]
-        where = f"ES_SERVERS['{alias}']"
-        _require(server["HOSTS"], (list, tuple), f"{where}['HOSTS']", "a list")
-        _require(server["INDICES"], (list, tuple), f"{where}['INDICES']", "a list")
-        _require(server["PARAMS"], dict, f"{where}['PARAMS']", "a dict of client arguments")
-        _require(server["ENGINE"], str, f"{where}['ENGINE']", "the dotted path of a backend class")
+        server["INDICES"] = list(server["INDICES"])
         test = server.setdefault("TEST", {})
-        _require(test, dict, f"{where}['TEST']", "a dict")
         test.setdefault("INDICES", list(server["INDICES"]))
-        _require(test["INDICES"], (list, tuple), f"{where}['TEST']['INDICES']", "a list")
+        test["INDICES"] = list(test["INDICES"])
 
     def ensure_index_defaults(self, key: str) -> None:
         """Fill in the defaults of the index ``key``: NAME, ALIASES, SETTINGS and TEST."""
         self._fill_index_defaults(key, self._index(key))
 
     def _fill_index_defaults(self, key: str, index: dict[str, Any]) -> None:
+        # Validated already (djangoes.validation): only defaults and normal forms here.
         index.setdefault("NAME", key)
         index.setdefault("ALIASES", [])
         index.setdefault("SETTINGS", None)
-        if not isinstance(index["NAME"], str) or not index["NAME"]:
-            raise ImproperlyConfigured(
-                f"ES_INDICES['{key}']['NAME'] must be a non-empty string, not {index['NAME']!r}."
-            )
-        index["ALIASES"] = _names_list(index["ALIASES"], f"ES_INDICES['{key}']['ALIASES']")
-        settings_kind = (Mapping, type(None))
-        settings_expected = "a dict of index settings or None"
-        where = f"ES_INDICES['{key}']"
-        _require(index["SETTINGS"], settings_kind, f"{where}['SETTINGS']", settings_expected)
+        index["ALIASES"] = _names_list(index["ALIASES"])
         test = index.setdefault("TEST", {})
-        _require(test, dict, f"{where}['TEST']", "a dict")
         test.setdefault("NAME", TEST_PREFIX + index["NAME"])
         test.setdefault("ALIASES", [TEST_PREFIX + alias for alias in index["ALIASES"]])
         test.setdefault("SETTINGS", index["SETTINGS"])
-        if not isinstance(test["NAME"], str) or not test["NAME"]:
-            raise ImproperlyConfigured(
-                f"ES_INDICES['{key}']['TEST']['NAME'] must be a non-empty string, "
-                f"not {test['NAME']!r}."
-            )
-        test["ALIASES"] = _names_list(test["ALIASES"], f"ES_INDICES['{key}']['TEST']['ALIASES']")
-        _require(test["SETTINGS"], settings_kind, f"{where}['TEST']['SETTINGS']", settings_expected)
-        if test["NAME"] == index["NAME"]:
-            raise ImproperlyConfigured(
-                f"ES_INDICES['{key}']['TEST']['NAME'] is '{test['NAME']}', the same as the live "
-                f"NAME: tests would write to the live index. Give the test index another name "
-                f"or leave TEST NAME unset to use '{TEST_PREFIX}{index['NAME']}'."
-            )
-        clash = sorted(set(test["ALIASES"]) & set(index["ALIASES"]))
-        if clash:
-            raise ImproperlyConfigured(
-                f"ES_INDICES['{key}']['TEST']['ALIASES'] contains live alias(es) {clash}: tests "
-                f"would write to the live index. Use other names or leave TEST ALIASES unset to "
-                f"use the '{TEST_PREFIX}' prefix."
-            )
+        test["ALIASES"] = _names_list(test["ALIASES"])
 
     def prepare_server_test_settings(self, alias: str) -> dict[str, Any]:
         """Return the settings of server ``alias`` as they apply under tests."""
-        server = copy.deepcopy(self._server(alias))
+        server = validation.copy_settings(self._server(alias))
         server["INDICES"] = list(server["TEST"]["INDICES"])
         return server
 
     def prepare_index_test_settings(self, key: str) -> dict[str, Any]:
         """Return the settings of index ``key`` as they apply under tests (test names)."""
-        index = copy.deepcopy(self._index(key))
+        index = validation.copy_settings(self._index(key))
         test = index["TEST"]
         suffix = self._test_suffix
         index["NAME"] = test["NAME"] + suffix
@@ -209,13 +220,13 @@ class ConnectionHandler(BaseConnectionHandler):
         """Return the settings of server ``alias`` in force now (live or test)."""
         if self._test_mode:
             return self.prepare_server_test_settings(alias)
-        return copy.deepcopy(self._server(alias))
+        return validation.copy_settings(self._server(alias))
 
     def get_index_settings(self, key: str) -> dict[str, Any]:
         """Return the settings of index ``key`` in force now (live or test names)."""
         if self._test_mode:
             return self.prepare_index_test_settings(key)
-        return copy.deepcopy(self._index(key))
+        return validation.copy_settings(self._index(key))
 
     def get_server_indices(self, server: Mapping[str, Any] | str) -> dict[str, dict[str, Any]]:
         """Return ``{key: index settings}`` for the indices a server (settings or alias) serves."""
@@ -224,11 +235,9 @@ class ConnectionHandler(BaseConnectionHandler):
         result = {}
         for key in settings["INDICES"]:
             if key not in self.indices:
-                raise IndexDoesNotExist(
-                    f"The index '{key}' listed in {self._listed_in(alias, key)} is not "
-                    f"configured in ES_INDICES. Add ES_INDICES['{key}'] or remove it from "
-                    f"that list."
-                )
+                where = self._listed_in(alias, key)
+                problem, hint = validation.unknown_index_message(key, where, self.indices)
+                raise IndexDoesNotExist(f"{problem} {hint}")
             result[key] = self.get_index_settings(key)
         return result
 
@@ -291,35 +300,46 @@ class ConnectionHandler(BaseConnectionHandler):
 
     # -- backends -------------------------------------------------------------------------
 
+    @sensitive_variables()
     def load_backend(self, alias: str) -> BaseBackend:
         """Prepare and load a backend for the given alias.
 
         Fill in the defaults of the server and of the indices it serves, take the test
         settings when test names are in force, and return a new backend instance (not
-        cached: ``connections[alias]`` is the cached one).
+        cached: ``connections[alias]`` is the cached one). The backend class checks the
+        server's settings first (``validate_settings``): the first problem is raised.
         """
-        from .backends.base import BaseBackend
-
         self.ensure_server_defaults(alias)
-        path = self._server(alias)["ENGINE"]
-        try:
-            backend_class = load_backend(path)
-        except ImproperlyConfigured as exc:
-            raise ImproperlyConfigured(
-                f"ES_SERVERS['{alias}']['ENGINE'] is '{path}', which could not be imported: "
-                f"{exc.__cause__ or exc}"
-            ) from exc.__cause__ or exc
-        if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
-            raise ImproperlyConfigured(
-                f"ES_SERVERS['{alias}']['ENGINE'] is '{path}', which is not a subclass of "
-                f"djangoes.backends.base.BaseBackend."
-            )
+        server = self._server(alias)
+        backend_class = self._backend_class(alias, server["ENGINE"])
+        errors = backend_class.validate_settings(alias, server)
+        if errors:
+            raise errors[0]
         return backend_class(
             alias,
             self.get_server_settings(alias),
             self.get_server_indices(alias),
             write_guard=self.live_index_names() if self._test_mode else None,
         )
+
+    def _backend_class(self, alias: str, path: str) -> type[BaseBackend]:
+        from .backends.base import BaseBackend
+
+        setting = f"ES_SERVERS['{alias}']['ENGINE']"
+        hint = f"Set it to the dotted path of a backend class, such as {DEFAULT_ENGINE!r}."
+        try:
+            backend_class = load_backend(path)
+        except ImproperlyConfigured as exc:
+            cause = exc.__cause__ or exc
+            problem = f"{setting} is '{path}', which could not be imported: {cause}."
+            raise ConfigurationError(setting, problem, hint, validation.BACKEND) from cause
+        if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
+            problem = (
+                f"{setting} is '{path}', which is not a subclass of "
+                f"djangoes.backends.base.BaseBackend."
+            )
+            raise ConfigurationError(setting, problem, hint, validation.BACKEND)
+        return backend_class
 
     def create_connection(self, alias: str) -> BaseBackend:
         return self.load_backend(alias)
@@ -407,38 +427,15 @@ class ConnectionHandler(BaseConnectionHandler):
         old = (self._test_mode, self._test_suffix)
         if old != (enabled, suffix):
             if enabled:
-                # Validate every index (test names must not collide) before switching.
-                self.indices  # noqa: B018
+                # Validate every index (test names must not collide), and the test names with
+                # this suffix, before switching.
+                errors = validation.check_index_names(self.indices, self._raw_indices(), suffix)
+                if errors:
+                    raise errors[0]
             self._test_mode, self._test_suffix = enabled, suffix
             self.reset()
         return old
 
 
-def _require(value: Any, kind: type | tuple[type, ...], setting: str, expected: str) -> None:
-    """Raise ImproperlyConfigured naming ``setting`` unless ``value`` is of ``kind``."""
-    if not isinstance(value, kind):
-        raise ImproperlyConfigured(f"{setting} must be {expected}, not {type(value).__name__}.")
-
-
-def _names_list(value: Any, setting: str) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ImproperlyConfigured(f"{setting} must be a list of names, not {value!r}.")
-    return list(value)
-
-
-def _check_test_names_against_live_names(indices: Mapping[str, dict[str, Any]]) -> None:
-    """Refuse a test name or alias of one index equal to a live name or alias of any index."""
-    live: dict[str, str] = {}
-    for key, index in indices.items():
-        for name in (index["NAME"], *index["ALIASES"]):
-            live.setdefault(name, key)
-    for key, index in indices.items():
-        for name in (index["TEST"]["NAME"], *index["TEST"]["ALIASES"]):
-            if name in live:
-                raise ImproperlyConfigured(
-                    f"ES_INDICES['{key}']['TEST'] uses the name '{name}', which is a live name "
-                    f"or alias of ES_INDICES['{live[name]}']: tests would write to a live "
-                    f"index. Give the test index or alias another name."
-                )
+def _names_list(value: str | list[str] | tuple[str, ...]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.apps import AppConfig
@@ -15,6 +16,8 @@ from djangoes.signals import prepare_index_body
 
 from .adapters import ClientProxy
 
+logger = logging.getLogger("djangoes_dsl")
+
 
 class DjangoesDslConfig(AppConfig):
     name = "djangoes_dsl"
@@ -22,6 +25,12 @@ class DjangoesDslConfig(AppConfig):
     default = True
 
     def ready(self) -> None:
+        """Register checks, connections and Documents; never raise on invalid settings.
+
+        Invalid ES_SERVERS / ES_INDICES / DJANGOES_* settings must not stop ``manage.py``
+        (``migrate``, ``check``, ``shell`` have to run): ``manage.py check`` reports them, and
+        the first use of a connection raises.
+        """
         from . import checks  # noqa: F401  (registers the system checks)
         from .signals import setup_signal_processor
 
@@ -29,7 +38,12 @@ class DjangoesDslConfig(AppConfig):
         autodiscover_modules("search_indices")
         prepare_index_body.connect(_add_mappings, dispatch_uid="djangoes_dsl.mappings")
         setting_changed.connect(_on_setting_changed, dispatch_uid="djangoes_dsl.settings")
-        setup_signal_processor()
+        try:
+            setup_signal_processor()
+        except ImproperlyConfigured as exc:
+            logger.error(
+                "Signal indexing is off: %s Run 'manage.py check' to see every problem.", exc
+            )
 
 
 _synced_aliases: set[str] = set()

@@ -8,29 +8,59 @@ from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 import djangoes
+from djangoes import validation
+from djangoes.validation import ConfigurationError
 
+from . import conf
 from .registry import registry
 from .values import lookups_of, resolve_lookup
 
 TAG = "djangoes"
 
 
+#: The check id of each kind of ES_SERVERS / ES_INDICES problem (djangoes.validation).
+CONFIGURATION_IDS = {
+    validation.SETTINGS: "djangoes_dsl.E000",
+    validation.NAMES: "djangoes_dsl.E020",
+    validation.DUPLICATES: "djangoes_dsl.E021",
+    validation.CREDENTIALS: "djangoes_dsl.E022",
+    validation.BACKEND: "djangoes_dsl.E023",
+}
+
+
+def _during_database_command(
+    databases: Any, errors: list[Any], what: str, id: str
+) -> list[checks.CheckMessage] | None:
+    """Return one warning for ``errors`` when a database command (``migrate``) runs; else None.
+
+    A command given ``databases`` works on the database, which Elasticsearch's settings do
+    not concern: it must run (``migrate`` above all), so the problems are summed up in a
+    warning instead of stopping it. ``check`` and every other command report them as errors.
+    """
+    if databases is None or not errors:
+        return None
+    return [
+        checks.Warning(
+            f"{what} have {len(errors)} problem(s); the first: {errors[0]}",
+            hint="Run 'manage.py check' to see them all; connections raise on first use.",
+            id=id,
+        )
+    ]
+
+
 @checks.register(TAG)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_settings(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """ES_SERVERS and ES_INDICES must be valid, and each served index configured."""
-    try:
-        djangoes.connections.settings  # noqa: B018
-        djangoes.connections.indices  # noqa: B018
-        for alias in djangoes.connections:
-            djangoes.connections.get_server_indices(alias)
-    except (ImproperlyConfigured, KeyError) as exc:
-        return [
-            checks.Error(
-                str(exc),
-                hint="Fix ES_SERVERS / ES_INDICES as the message says.",
-                id="djangoes_dsl.E000",
-            )
-        ]
+    errors = djangoes.connections.configuration_errors()
+    summary = _during_database_command(
+        databases, errors, "ES_SERVERS / ES_INDICES", "djangoes_dsl.W010"
+    )
+    if summary is not None:
+        return summary
+    if errors:
+        return [_configuration_error(error) for error in errors]
     served = {key for alias in djangoes.connections for key in _indices_of(alias)}
     return [
         checks.Warning(
@@ -40,6 +70,69 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         )
         for key in djangoes.connections.indices
         if key not in served
+    ]
+
+
+def _configuration_error(error: ImproperlyConfigured) -> checks.CheckMessage:
+    if isinstance(error, ConfigurationError):
+        return checks.Error(
+            error.problem,
+            hint=error.hint or "Fix ES_SERVERS / ES_INDICES as the message says.",
+            id=CONFIGURATION_IDS.get(error.kind, "djangoes_dsl.E000"),
+        )
+    # A custom backend's own problem (its validate_settings() returned a plain one).
+    return checks.Error(
+        str(error), hint="Fix ES_SERVERS as the message says.", id="djangoes_dsl.E023"
+    )
+
+
+@checks.register(TAG)
+def check_dsl_settings(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Every DJANGOES_* setting must be valid; unknown DJANGOES_* names are probably typos."""
+    errors = conf.all_errors()
+    summary = _during_database_command(
+        databases, errors, "DJANGOES_* settings", "djangoes_dsl.W031"
+    )
+    messages: list[checks.CheckMessage] = summary or [
+        checks.Error(error.problem, hint=error.hint or None, id="djangoes_dsl.E030")
+        for error in errors
+    ]
+    for name, close in conf.unknown_settings():
+        messages.append(
+            checks.Warning(
+                f"{name} is not a setting djangoes_dsl knows; it has no effect.",
+                hint=f"{close + ' ' if close else ''}The settings are "
+                f"{', '.join(conf.SETTINGS)} (see docs/indexing.md).",
+                id="djangoes_dsl.W030",
+            )
+        )
+    return messages
+
+
+@checks.register(TAG, checks.Tags.security)
+def check_credentials_in_reports(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Credentials that Django's error reports would show (HOSTS URLs, some PARAMS)."""
+    from djangoes.debug import exposed_credentials
+
+    try:
+        exposed = exposed_credentials()
+    except ImportError:
+        return []  # a DEFAULT_EXCEPTION_REPORTER_FILTER that cannot be imported: Django says so
+    return [
+        checks.Warning(
+            f"{where} holds credentials that Django's error reports (the DEBUG page, the "
+            f"ADMINS e-mails) would show in clear: Django's filter hides only settings whose "
+            f"key looks secret, never a password inside a HOSTS URL.",
+            hint="Give them as USER and PASSWORD (or API_KEY) in the server's settings, or set "
+            "DEFAULT_EXCEPTION_REPORTER_FILTER = "
+            "'djangoes.debug.SafeExceptionReporterFilter'.",
+            id="djangoes_dsl.W020",
+        )
+        for where in exposed
     ]
 
 
@@ -54,7 +147,7 @@ def check_documents(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
     try:
         djangoes.connections.settings  # noqa: B018
         configured = djangoes.connections.indices
-    except ImproperlyConfigured:
+    except (ImproperlyConfigured, KeyError):
         return errors  # reported by check_settings
     for document in registry.documents:
         key, using = registry.registration(document)

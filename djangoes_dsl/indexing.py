@@ -21,14 +21,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
-from django.utils.module_loading import import_string
 from elasticsearch import ApiError, TransportError, helpers
 
 import djangoes
 
+from . import conf
 from .documents import Document
 from .versions import read_version, versioned
 
@@ -54,7 +53,7 @@ def document_label(document: type[Document]) -> str:
 
 def bulk_chunk_size() -> int:
     """Return the rows per bulk request of signal writes (``DJANGOES_BULK_CHUNK_SIZE``)."""
-    return int(getattr(settings, "DJANGOES_BULK_CHUNK_SIZE", DEFAULT_BULK_CHUNK_SIZE))
+    return conf.get("DJANGOES_BULK_CHUNK_SIZE")
 
 
 @dataclass
@@ -382,37 +381,28 @@ def _error_of(item: dict[str, Any], what: _Sent) -> dict[str, Any]:
 
 def errors_mode() -> str:
     """Return ``DJANGOES_INDEXING_ERRORS``: "log" (default) or "raise"."""
-    mode = getattr(settings, "DJANGOES_INDEXING_ERRORS", "log")
-    if mode not in ("log", "raise"):
-        raise ImproperlyConfigured(
-            f"DJANGOES_INDEXING_ERRORS is {mode!r}; it must be 'log' or 'raise'."
-        )
-    return mode
+    return conf.get("DJANGOES_INDEXING_ERRORS")
 
 
 def failure_handler() -> Callable[[IndexingFailure], Any] | None:
     """Return the callable named by ``DJANGOES_INDEXING_FAILURE_HANDLER``, if any."""
-    path = getattr(settings, "DJANGOES_INDEXING_FAILURE_HANDLER", None)
-    if not path:
-        return None
-    if callable(path):
-        return path
-    try:
-        return import_string(path)
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            f"DJANGOES_INDEXING_FAILURE_HANDLER {path!r} cannot be imported: {exc}"
-        ) from exc
+    return conf.get("DJANGOES_INDEXING_FAILURE_HANDLER")
 
 
 def report(failures: list[IndexingFailure]) -> None:
-    """Log ``failures``, hand each to the failure handler, and raise if so configured."""
+    """Log ``failures``, hand each to the failure handler, and raise if so configured.
+
+    The failures (with their ids) are logged before anything that can raise: an invalid
+    DJANGOES_INDEXING_FAILURE_HANDLER or DJANGOES_INDEXING_ERRORS raises ImproperlyConfigured
+    only after that.
+    """
     if not failures:
         return
-    handler = failure_handler()
     for failure in failures:
         logger.error("%s", failure, exc_info=failure.exception)
-        if handler is not None:
+    handler = failure_handler()
+    if handler is not None:
+        for failure in failures:
             try:
                 handler(failure)
             except Exception:

@@ -43,12 +43,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.db import connections as db_connections
 from elasticsearch import helpers
 
 import djangoes
 
+from . import conf
 from .documents import Document
 from .indexing import (
     Operations,
@@ -275,8 +275,7 @@ class _Pipe:
 
 def default_processes() -> int | None:
     """Return ``DJANGOES_REBUILD_PROCESSES``: ``None`` (default) chooses, 0 never forks."""
-    value = getattr(django_settings, "DJANGOES_REBUILD_PROCESSES", None)
-    return None if value is None else int(value)
+    return conf.get("DJANGOES_REBUILD_PROCESSES")
 
 
 def _cpus() -> int:

@@ -14,13 +14,10 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from django.apps import apps
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db import connections as db_connections
 from django.db.models import signals
-from django.utils.module_loading import import_string
 
 from djangoes.adapters.django import (
     CommitHook,
@@ -30,7 +27,7 @@ from djangoes.adapters.django import (
     savepoint_ids,
 )
 
-from . import delivery, outbox
+from . import conf, delivery, outbox
 from .documents import Document
 from .indexing import Operations, report, send_operations
 from .pause import indexing_paused, is_paused
@@ -389,19 +386,9 @@ def setup_signal_processor() -> BaseSignalProcessor | None:
     if _processor is not None:
         _processor.teardown()
         _processor = None
-    path = getattr(settings, "DJANGOES_SIGNAL_PROCESSOR", DEFAULT_SIGNAL_PROCESSOR)
-    if path in DISABLED:
+    processor_class = conf.get("DJANGOES_SIGNAL_PROCESSOR")
+    if processor_class is None:
         return None
-    if isinstance(path, str):
-        try:
-            processor_class = import_string(path)
-        except ImportError as exc:
-            raise ImproperlyConfigured(
-                f"DJANGOES_SIGNAL_PROCESSOR {path!r} cannot be imported: {exc}. Use a dotted "
-                f"path to a BaseSignalProcessor subclass, or None to switch indexing off."
-            ) from exc
-    else:
-        processor_class = path
     _processor = processor_class(registry)
     _processor.setup()
     return _processor

@@ -327,29 +327,37 @@ def test_invalid_client_params_errors_mask_credentials():
     secret = f"pw-{uuid.uuid4().hex}"
     backend = secured(
         "http://127.0.0.1:9",
-        PARAMS={"basic_auth": ("elastic", secret), "http_auth": ("elastic", secret)},
+        PARAMS={"basic_auth": ("elastic", secret), "node_class": f"no-such-{secret}"},
     )["default"]
     with pytest.raises(ImproperlyConfigured) as raised:
         backend.client  # noqa: B018
     assert str(raised.value).startswith(
         "ES_SERVERS['default'] HOSTS or PARAMS are not valid for the Elasticsearch client: "
-        "ValueError: "
+        "ValueError: Unknown option for node_class: 'no-such-***'."
     )
     assert secret not in str(raised.value)
     assert raised.value.__cause__ is None
     assert raised.value.__suppress_context__
 
 
-def test_redact_masks_every_configured_secret():
-    backend = secured(
-        "https://u:url-secret@h:1",
-        PARAMS={"api_key": "key-secret", "bearer_auth": "token-secret"},
-    )["default"]
-    text = "url-secret key-secret token-secret u"
-    assert backend.redact(text) == "*** *** *** u"
-    basic = secured("http://h:1", PARAMS={"basic_auth": "user:pass-secret"})["default"]
-    assert basic.redact("user:pass-secret") == "***"
-    assert basic.redact("pass-secret") == "***"
+@pytest.mark.parametrize(
+    ("server", "secrets"),
+    [
+        ({"HOSTS": ["https://u:url-secret@h:1"]}, ["url-secret"]),
+        ({"PARAMS": {"api_key": "key-secret"}}, ["key-secret"]),
+        ({"PARAMS": {"bearer_auth": "token-secret"}}, ["token-secret"]),
+        (
+            {"PARAMS": {"basic_auth": "dXNlcjpwYXNzLXNlY3JldA=="}},  # base64 of user:pass-secret
+            ["dXNlcjpwYXNzLXNlY3JldA==", "user:pass-secret", "pass-secret"],
+        ),
+        ({"USER": "u", "PASSWORD": "pass-secret"}, ["pass-secret"]),
+        ({"API_KEY": ("key-id", "key-secret")}, ["key-secret"]),
+    ],
+)
+def test_redact_masks_every_configured_secret(server, secrets):
+    backend = secured("http://h:1", **server)["default"]
+    for secret in secrets:
+        assert backend.redact(f"before {secret} after u") == "before *** after u"
 
 
 # -- a pluggable ENGINE ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -88,6 +89,15 @@ def test_server_defaults_fill_only_missing_keys():
         "TEST": {"INDICES": ["a"]},  # TEST INDICES default to INDICES
     }
     assert settings["other"]["TEST"] == {"INDICES": []}
+
+
+def test_objects_in_params_are_passed_as_they_are():
+    context = ssl.create_default_context()
+    server = {"HOSTS": ["https://h:1"], "PARAMS": {"ssl_context": context}}
+    connections = handler({"default": server})
+    assert connections["default"].server["PARAMS"]["ssl_context"] is context
+    node = connections["default"].client.transport.node_pool.all()[0]
+    assert node.config.ssl_context is context
 
 
 def test_settings_are_copied_not_mutated():
@@ -211,15 +221,26 @@ def test_servers_are_the_configured_servers_with_defaults():
     assert connections.servers is connections.settings
 
 
-def test_names_are_listed_once_when_indices_share_an_alias():
+def test_names_used_twice_across_indices_are_refused():
     indices = {
         "a": {"NAME": "a1", "ALIASES": ["shared", "a_read"]},
         "b": {"NAME": "b1", "ALIASES": ["b_read", "shared"]},
-        "c": {"NAME": "a1"},
     }
-    backend = handler({"default": {"INDICES": ["a", "b", "c"]}}, indices)["default"]
-    assert backend.alias_names == ["shared", "a_read", "b_read"]
-    assert backend.indices == ["shared", "a_read", "b_read", "a1"]
+    with raises(
+        ImproperlyConfigured,
+        "ES_INDICES['b']['ALIASES'][1] is 'shared', which ES_INDICES['a']['ALIASES'][0] "
+        "already uses: index and alias names share one namespace on a server, so each must be "
+        "used once. Give it another name; to search several indices at once, search them by "
+        "their names instead of a shared alias.",
+    ):
+        handler({"default": {"INDICES": ["a", "b"]}}, indices)["default"]
+
+
+def test_names_are_listed_in_configured_order():
+    indices = {"a": {"NAME": "a1", "ALIASES": ["a_read", "a_all"]}, "b": {"NAME": "b1"}}
+    backend = handler({"default": {"INDICES": ["a", "b"]}}, indices)["default"]
+    assert backend.alias_names == ["a_read", "a_all"]
+    assert backend.indices == ["a_read", "a_all", "b1"]
     assert backend.index_names == ["a1", "b1"]
 
 
@@ -244,28 +265,45 @@ def test_the_missing_default_is_reported_on_first_use():
 @pytest.mark.parametrize(
     ("servers", "message"),
     [
-        (["default"], "ES_SERVERS must be a dict of server aliases to settings, not list."),
-        ({"default": "http://h:1"}, "ES_SERVERS['default'] must be a dict of settings, not str."),
+        (
+            ["default"],
+            "ES_SERVERS must be a dict of server aliases to settings, not ['default']. "
+            "Use e.g. {'default': {'HOSTS': ['http://127.0.0.1:9200']}}.",
+        ),
+        (
+            {"default": "http://h:1"},
+            "ES_SERVERS['default'] must be a dict of settings, not 'http://h:1'. "
+            "Use e.g. {'HOSTS': [...]}.",
+        ),
         (
             {"default": {"HOSTS": 9200}},
-            "ES_SERVERS['default']['HOSTS'] must be a list, not int.",
+            "ES_SERVERS['default']['HOSTS'] must be a list of node URLs, not 9200. "
+            "Use e.g. ['http://127.0.0.1:9200'].",
         ),
         (
             {"default": {}, "b": {"INDICES": "a"}},
-            "ES_SERVERS['b']['INDICES'] must be a list, not str.",
+            "ES_SERVERS['b']['INDICES'] must be a list, not 'a'. "
+            "List keys of ES_INDICES, e.g. ['products'].",
         ),
         (
             {"default": {"PARAMS": [("request_timeout", 1)]}},
-            "ES_SERVERS['default']['PARAMS'] must be a dict of client arguments, not list.",
+            "ES_SERVERS['default']['PARAMS'] must be a dict of client arguments, not "
+            "[('request_timeout', 1)]. Use e.g. {'request_timeout': 10}.",
         ),
         (
             {"default": {"ENGINE": ElasticsearchBackend}},
-            "ES_SERVERS['default']['ENGINE'] must be the dotted path of a backend class, not type.",
+            "ES_SERVERS['default']['ENGINE'] must be the dotted path of a backend class, not "
+            "<class 'djangoes.backends.elasticsearch.ElasticsearchBackend'>. Leave it unset for "
+            "'djangoes.backends.elasticsearch.ElasticsearchBackend'.",
         ),
-        ({"default": {"TEST": []}}, "ES_SERVERS['default']['TEST'] must be a dict, not list."),
+        (
+            {"default": {"TEST": []}},
+            "ES_SERVERS['default']['TEST'] must be a dict, not []. Use e.g. {'INDICES': [...]}.",
+        ),
         (
             {"default": {"TEST": {"INDICES": "a"}}},
-            "ES_SERVERS['default']['TEST']['INDICES'] must be a list, not str.",
+            "ES_SERVERS['default']['TEST']['INDICES'] must be a list, not 'a'. "
+            "List keys of ES_INDICES, e.g. ['products'].",
         ),
     ],
 )
@@ -277,20 +315,32 @@ def test_bad_server_settings_name_the_key(servers, message):
 @pytest.mark.parametrize(
     ("indices", "message"),
     [
-        (["a"], "ES_INDICES must be a dict of index keys to settings, not list."),
-        ({"a": "a"}, "ES_INDICES['a'] must be a dict of settings, not str."),
-        ({"a": {"NAME": ""}}, "ES_INDICES['a']['NAME'] must be a non-empty string, not ''."),
+        (["a"], "ES_INDICES must be a dict of index keys to settings, not ['a']. "
+                "Use e.g. {'products': {'NAME': 'shop_products'}}."),
+        ({"a": "a"}, "ES_INDICES['a'] must be a dict of settings, not 'a'. "
+                     "Use {} for the defaults."),
+        ({"a": {"NAME": ""}}, "ES_INDICES['a']['NAME'] must be a non-empty string, not ''. "
+                              "Give the index name, e.g. 'shop_products', or leave NAME unset "
+                              "for the default."),
         ({"a": {"ALIASES": {"r": {}}}}, "ES_INDICES['a']['ALIASES'] must be a list of names, "
-                                        "not {'r': {}}."),
+                                        "not {'r': {}}. Use e.g. ['products_read'], or [] for "
+                                        "none."),
         ({"a": {"SETTINGS": [1]}}, "ES_INDICES['a']['SETTINGS'] must be a dict of index "
-                                   "settings or None, not list."),
-        ({"a": {"TEST": "t_a"}}, "ES_INDICES['a']['TEST'] must be a dict, not str."),
+                                   "settings or None, not [1]. Use e.g. "
+                                   "{'number_of_shards': 1}."),
+        ({"a": {"TEST": "t_a"}}, "ES_INDICES['a']['TEST'] must be a dict, not 't_a'. Use e.g. "
+                                 "{'NAME': 'test_a'}, or leave TEST unset for the 'test_' "
+                                 "names."),
         ({"a": {"TEST": {"NAME": 3}}}, "ES_INDICES['a']['TEST']['NAME'] must be a non-empty "
-                                       "string, not 3."),
+                                       "string, not 3. Give the index name, e.g. "
+                                       "'test_shop_products', or leave NAME unset for the "
+                                       "default."),
         ({"a": {"TEST": {"ALIASES": [1]}}}, "ES_INDICES['a']['TEST']['ALIASES'] must be a list "
-                                            "of names, not [1]."),
+                                            "of names, not [1]. Use e.g. ['products_read'], or "
+                                            "[] for none."),
         ({"a": {"TEST": {"SETTINGS": "x"}}}, "ES_INDICES['a']['TEST']['SETTINGS'] must be a "
-                                             "dict of index settings or None, not str."),
+                                             "dict of index settings or None, not 'x'. Use "
+                                             "e.g. {'number_of_shards': 1}."),
     ],
 )  # fmt: skip
 def test_bad_index_settings_name_the_key(indices, message):
@@ -364,7 +414,8 @@ def test_an_engine_that_cannot_be_imported_names_the_path_and_the_error():
     with raises(
         ImproperlyConfigured,
         "ES_SERVERS['default']['ENGINE'] is 'djangoes.backends.nosuch.Backend', which could "
-        "not be imported: No module named 'djangoes.backends.nosuch'",
+        "not be imported: No module named 'djangoes.backends.nosuch'. Set it to the dotted path "
+        "of a backend class, such as 'djangoes.backends.elasticsearch.ElasticsearchBackend'.",
     ) as raised:
         connections["default"]
     assert isinstance(raised.value.__cause__, ImportError)
@@ -375,7 +426,9 @@ def test_an_engine_missing_its_class_names_the_attribute():
     with raises(
         ImproperlyConfigured,
         "ES_SERVERS['default']['ENGINE'] is 'djangoes.backends.base.Nope', which could not be "
-        'imported: Module "djangoes.backends.base" does not define a "Nope" attribute/class',
+        'imported: Module "djangoes.backends.base" does not define a "Nope" attribute/class. '
+        "Set it to the dotted path of a backend class, such as "
+        "'djangoes.backends.elasticsearch.ElasticsearchBackend'.",
     ):
         connections.load_backend("default")
 
@@ -385,7 +438,8 @@ def test_an_engine_that_is_not_a_backend_is_refused():
     with raises(
         ImproperlyConfigured,
         "ES_SERVERS['default']['ENGINE'] is 'collections.OrderedDict', which is not a subclass "
-        "of djangoes.backends.base.BaseBackend.",
+        "of djangoes.backends.base.BaseBackend. Set it to the dotted path of a backend class, "
+        "such as 'djangoes.backends.elasticsearch.ElasticsearchBackend'.",
     ):
         connections["default"]
 
@@ -400,16 +454,15 @@ def test_hosts_inside_params_are_refused():
         connections["default"].client  # noqa: B018
 
 
-def test_unknown_client_params_name_the_server():
+def test_unknown_client_params_name_the_server_and_the_closest_argument():
     connections = handler({"default": {"PARAMS": {"request_timout": 3}}})
-    with pytest.raises(ImproperlyConfigured) as raised:
-        connections["default"].client  # noqa: B018
-    message = str(raised.value)
-    assert message.startswith(
-        "ES_SERVERS['default'] HOSTS or PARAMS are not valid for the Elasticsearch client: "
-        "TypeError: "
-    )
-    assert "request_timout" in message
+    with raises(
+        ImproperlyConfigured,
+        "ES_SERVERS['default']['PARAMS']['request_timout'] is not an argument of "
+        "elasticsearch.Elasticsearch. Did you mean 'request_timeout'? See the arguments of "
+        "elasticsearch.Elasticsearch; djangoes passes PARAMS to it unchanged.",
+    ):
+        connections["default"]
 
 
 # -- test names ------------------------------------------------------------------------------

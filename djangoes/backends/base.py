@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import copy
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from django.core.exceptions import ImproperlyConfigured
+
+from ..credentials import mask, redact_url, secrets_of
 from ..signals import prepare_index_body
 from .creation import BaseIndexCreation
 
 
 def redact_host(host: Any) -> str:
-    """Return ``host`` as text with any user name and password removed."""
-    if isinstance(host, dict):
-        scheme = host.get("scheme", "http")
-        return f"{scheme}://{host.get('host', 'localhost')}:{host.get('port', 9200)}"
-    parts = urlsplit(str(host))
-    if parts.username is None and parts.password is None:
-        return str(host)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """Return ``host`` (a HOSTS entry) as text with any user name and password removed."""
+    return redact_url(host)
 
 
 class BaseBackend:
@@ -49,8 +42,22 @@ class BaseBackend:
         self.write_guard = write_guard
         self.creation = self.creation_class(self)
 
+    @classmethod
+    def validate_settings(cls, alias: str, server: dict[str, Any]) -> list[ImproperlyConfigured]:
+        """Return the problems of the settings of server ``alias`` that this backend finds.
+
+        ``server`` has its defaults filled in and passed ``djangoes.validation``'s checks of
+        the keys every backend shares. Override to check what is particular to the backend
+        (the client's PARAMS, OPTIONS); the handler raises the first problem when it loads
+        the backend, and ``manage.py check`` reports them all.
+        """
+        return []
+
     def __repr__(self) -> str:
-        hosts = [redact_host(host) for host in self.server.get("HOSTS", [])]
+        try:
+            hosts = [redact_host(host) for host in self.server.get("HOSTS", [])]
+        except Exception:  # a repr must not raise, whatever the settings hold
+            hosts = ["?"]
         return f"<{type(self).__name__} alias={self.alias!r} hosts={hosts!r}>"
 
     __str__ = __repr__
@@ -137,9 +144,7 @@ class BaseBackend:
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every credential of this server's settings masked."""
-        for secret in _secrets(self.server):
-            text = text.replace(secret, "***")
-        return text
+        return mask(text, secrets_of(self.server))
 
     def _default_index(self, index: Any) -> Any:
         if index is not None:
@@ -163,26 +168,3 @@ class BaseBackend:
                 f"{len(names)} indices ({names}), so there is no single default."
             )
         return names[0]
-
-
-_SECRET_PARAMS = ("basic_auth", "http_auth", "api_key", "bearer_auth")
-
-
-def _secrets(server: dict[str, Any]) -> list[str]:
-    """Return the credential strings in a server's HOSTS and PARAMS, longest first."""
-    found: list[str] = []
-    params = server.get("PARAMS") or {}
-    for name in _SECRET_PARAMS:
-        value = params.get(name)
-        if isinstance(value, str):
-            found.append(value)
-            if ":" in value:  # "user:password"
-                found.append(value.split(":", 1)[1])
-        elif isinstance(value, (tuple, list)):
-            found.extend(str(part) for part in value[1:])  # keep the user name readable
-    for host in server.get("HOSTS") or ():
-        if isinstance(host, str):
-            password = urlsplit(host).password
-            if password:
-                found.append(password)
-    return sorted({secret for secret in found if secret}, key=len, reverse=True)

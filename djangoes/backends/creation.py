@@ -64,9 +64,11 @@ class BaseIndexCreation:
                 backend.delete_index(key)
             backend.create_index(key)
         except self.creation_errors as exc:
+            detail = backend.redact(str(exc)).rstrip(".")
+            hint = self.hint(exc)
             raise TestIndexCreationError(
                 f"Could not create the test index {self._describe(key)} on {backend!r}: "
-                f"{type(exc).__name__}: {backend.redact(str(exc))}. {self.hint(exc)}"
+                f"{type(exc).__name__}: {detail}.{' ' + hint if hint else ''}"
             ) from exc
 
     def destroy_test_indices(

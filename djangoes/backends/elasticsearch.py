@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -9,17 +10,23 @@ from functools import cache
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 from elastic_transport import HttpHeaders, SerializationError, Transport
 from elasticsearch import (
     ApiError,
     AuthenticationException,
+    AuthorizationException,
+    BadRequestError,
     ConnectionTimeout,
     Elasticsearch,
     TransportError,
 )
 from elasticsearch import ConnectionError as ClientConnectionError
 
+from ..credentials import client_credentials
+from ..validation import check_client_params
 from .base import BaseBackend
+from .compat import IncompatibleServerError, incompatible_server
 from .creation import BaseIndexCreation
 from .guard import UnreadableBody, WriteGuard
 
@@ -28,14 +35,32 @@ _endpoint_id: ContextVar[str | None] = ContextVar("djangoes_endpoint_id", defaul
 
 
 class DjangoesElasticsearch(Elasticsearch):
-    """The official client; while tests run, its transport refuses writes to live indices."""
+    """The official client; while tests run, its transport refuses writes to live indices.
+
+    A server that refuses the client's API version (a client newer than the server) raises
+    ``djangoes.backends.compat.IncompatibleServerError`` with a message saying what to install.
+    """
+
+    _djangoes_alias: str | None = None
 
     def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
         token = _endpoint_id.set(kwargs.get("endpoint_id"))
         try:
             return super().perform_request(method, path, **kwargs)
+        except BadRequestError as exc:
+            incompatible = incompatible_server(
+                super().perform_request, exc, method, path, self._djangoes_alias, **kwargs
+            )
+            if incompatible is None:
+                raise
+            raise incompatible from exc
         finally:
             _endpoint_id.reset(token)
+
+    def options(self, **kwargs: Any) -> DjangoesElasticsearch:
+        client = super().options(**kwargs)
+        client._djangoes_alias = self._djangoes_alias
+        return client
 
 
 class GuardedTransport(Transport):
@@ -112,14 +137,16 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
             )
         if isinstance(exc, AuthenticationException):
             return (
-                f"The server refused the credentials: check ES_SERVERS['{alias}'] (the user "
-                f"and password or API key in PARAMS or HOSTS)."
+                f"The server refused the credentials: check ES_SERVERS['{alias}'] (USER and "
+                f"PASSWORD, API_KEY, or the credentials in PARAMS or HOSTS)."
             )
-        if "media_type_header_exception" in str(exc):
+        if isinstance(exc, AuthorizationException):
             return (
-                "The elasticsearch-py client is newer than the server: install a client whose "
-                "major version is not above the server's (e.g. 'elasticsearch>=8.18,<9' for 8.x)."
+                f"The user of ES_SERVERS['{alias}'] lacks a privilege: it needs to create, "
+                f"read and delete the test indices (e.g. the 'all' index privilege on them)."
             )
+        if isinstance(exc, IncompatibleServerError):
+            return ""  # the message says what to install
         return (
             f"Check the SETTINGS of the indices ES_SERVERS['{alias}'] serves, and the server's log."
         )
@@ -151,8 +178,24 @@ class ElasticsearchBackend(BaseBackend):
                 client = self._client
         return client
 
+    @classmethod
+    def validate_settings(cls, alias: str, server: dict[str, Any]) -> list[ImproperlyConfigured]:
+        """Check PARAMS against the arguments ``client_class`` takes, and their values."""
+        accepted = inspect.signature(cls.client_class.__init__).parameters
+        # Name the client class users know (elasticsearch.Elasticsearch), not a subclass.
+        client = next(
+            (
+                f"elasticsearch.{base.__name__}"
+                for base in cls.client_class.__mro__
+                if base.__module__.split(".")[0] == "elasticsearch"
+            ),
+            f"{cls.client_class.__module__}.{cls.client_class.__qualname__}",
+        )
+        return [*check_client_params(alias, server["PARAMS"], accepted, client)]
+
+    @sensitive_variables()
     def _build_client(self) -> DjangoesElasticsearch:
-        params = dict(self.server["PARAMS"])
+        params = {**self.server["PARAMS"], **client_credentials(self.server)}
         if "hosts" in params:
             raise ImproperlyConfigured(
                 f"ES_SERVERS['{self.alias}']['PARAMS'] must not contain 'hosts': "
@@ -162,7 +205,7 @@ class ElasticsearchBackend(BaseBackend):
             params.get("transport_class", Transport)
         )
         try:
-            client = self.client_class(hosts=list(self.server["HOSTS"]), **params)
+            client = self.client_class(hosts=list(self.server["HOSTS"]) or None, **params)
         except (TypeError, ValueError) as exc:
             # The client's message names the argument; any credential it might quote is
             # masked, and the original exception (with its arguments) is not chained.
@@ -180,6 +223,7 @@ class ElasticsearchBackend(BaseBackend):
             transport.write_guard = WriteGuard(
                 self.write_guard, [*self.index_names, *self.alias_names]
             )
+        client._djangoes_alias = self.alias
         return client
 
     def close(self) -> None:

@@ -24,6 +24,14 @@ PAGE_SIZE = 20
 # Elasticsearch's default index.max_result_window: from + size may not go beyond it.
 MAX_WINDOW = 10_000
 
+# Every query parameter is untrusted: what cannot be a real value is ignored, so that no
+# request reaches Elasticsearch with a value it would refuse (or that would cost it much).
+MAX_QUERY_LENGTH = 200
+MAX_VALUE_LENGTH = 200  # a tag or author name longer than this matches no book
+MAX_VALUES = 20  # values per facet
+YEAR_DIGITS = 4  # years 0-9999: an integer field takes them all
+PAGE_DIGITS = 6
+
 
 @dataclass(frozen=True)
 class FacetSpec:
@@ -150,24 +158,40 @@ class BookSearch:
 
     @classmethod
     def from_params(cls, params: QueryDict) -> BookSearch:
+        """Read the query string; values that cannot be valid are ignored, never an error."""
         filters = {}
         for spec in FACETS:
-            values = [v.strip() for v in params.getlist(spec.param) if v.strip()]
-            if spec.numeric:
-                values = [v for v in values if v.isdigit()]
+            values = []
+            for raw in params.getlist(spec.param):
+                value = _number(raw, YEAR_DIGITS) if spec.numeric else _text(raw)
+                if value is not None:
+                    values.append(str(value))
             if values:
-                filters[spec.param] = list(dict.fromkeys(values))
+                filters[spec.param] = list(dict.fromkeys(values))[:MAX_VALUES]
         sort = params.get("sort", "")
-        try:
-            page = max(1, int(params.get("page", "1")))
-        except ValueError:
-            page = 1
         return cls(
-            q=params.get("q", "").strip()[:200],
+            q=_text(params.get("q", ""), MAX_QUERY_LENGTH, cut=True) or "",
             filters=filters,
             sort=sort if sort in SORTS else "",
-            page=page,
+            page=max(1, _number(params.get("page", ""), PAGE_DIGITS) or 1),
         )
+
+    def params(self) -> QueryDict:
+        """Return the query string of this search: only the values that were kept.
+
+        Links on the page are built from it, so an ignored value is not carried along.
+        """
+        params = QueryDict(mutable=True)
+        if self.q:
+            params["q"] = self.q
+        for spec in FACETS:
+            if spec.param in self.filters:
+                params.setlist(spec.param, self.filters[spec.param])
+        if self.sort:
+            params["sort"] = self.sort
+        if self.page > 1:
+            params["page"] = str(self.page)
+        return params
 
     @property
     def effective_sort(self) -> str:
@@ -282,6 +306,31 @@ class BookSearch:
                 buckets.sort(key=lambda b: int(b.value), reverse=True)
             facets.append(Facet(spec.param, spec.label, buckets))
         return facets
+
+
+def _number(raw: str, digits: int) -> int | None:
+    """Return ``raw`` as a number of at most ``digits`` ASCII digits; None if it is not one.
+
+    ``str.isdigit()`` alone would let through '²' (which int() refuses) and numbers too long
+    for int() or for an integer field.
+    """
+    value = raw.strip()
+    if 0 < len(value) <= digits and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+def _text(raw: str, limit: int = MAX_VALUE_LENGTH, cut: bool = False) -> str | None:
+    """Return ``raw`` without surrounding space and control characters; None if empty.
+
+    Longer than ``limit``: cut to it with ``cut``, else None (no real value is that long).
+    """
+    value = "".join(c for c in raw if c.isprintable() or c == " ").strip()
+    if len(value) > limit:
+        if not cut:
+            return None
+        value = value[:limit].strip()
+    return value or None
 
 
 def _without(params: QueryDict, *names: str) -> QueryDict:

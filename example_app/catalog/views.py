@@ -1,31 +1,62 @@
-"""The search page and a page per book."""
+"""The search page and a page per book.
 
-from django.http import HttpRequest, HttpResponse
+Visitors never see what Elasticsearch said: a failed search is logged (with the reason) and
+the page says only that searching failed.
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import TooManyFieldsSent
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from elasticsearch import ApiError, TransportError
 
 from .models import Book
 from .search import SORTS, BookSearch, active_filters
 
+logger = logging.getLogger("catalog")
+
+# The largest primary key a database holds (a 64-bit signed integer).
+MAX_PK = 2**63 - 1
+
 
 def search(request: HttpRequest) -> HttpResponse:
-    query = BookSearch.from_params(request.GET)
-    context = {
-        "query": query,
-        "sorts": [(name, label) for name, (label, _) in SORTS.items()],
-        "active_filters": active_filters(query, request.GET),
-        "results": None,
-        "error": None,
-    }
     try:
-        context["results"] = query.run(request.GET)
+        given = request.GET
+    except TooManyFieldsSent:
+        # Refused with a 400 as Django would, but by the view: the error report Django 4.2
+        # builds for this refusal reads request.GET again and fails with a 500.
+        context = _context(BookSearch(), QueryDict())
+        context["error"] = "bad_request"
+        return render(request, "catalog/search.html", context, status=400)
+    query = BookSearch.from_params(given)
+    params = query.params()  # what was kept of the query string: the page's links use it
+    context = _context(query, params)
+    try:
+        context["results"] = query.run(params)
     except (ApiError, TransportError) as exc:
-        # Show the page (with the reason) rather than a server error when the node is away.
-        context["error"] = f"{type(exc).__name__}: {exc}"
+        logger.error("The search for %r failed: %s", request.GET.urlencode()[:500], exc)
+        if isinstance(exc, ApiError) and exc.meta.status == 400:
+            context["error"] = "bad_request"  # the node refused this search: the request's fault
+            return render(request, "catalog/search.html", context, status=400)
+        context["error"] = "unavailable"  # the node is away or failing
         return render(request, "catalog/search.html", context, status=503)
     return render(request, "catalog/search.html", context)
 
 
+def _context(query: BookSearch, params: QueryDict) -> dict[str, Any]:
+    return {
+        "query": query,
+        "sorts": [(name, label) for name, (label, _) in SORTS.items()],
+        "active_filters": active_filters(query, params),
+        "results": None,
+        "error": None,
+    }
+
+
 def book_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if pk > MAX_PK:  # no such row; some databases raise on an integer this large
+        raise Http404("No book has that number.")
     book = get_object_or_404(Book.objects.select_related("author").prefetch_related("tags"), pk=pk)
     return render(request, "catalog/book_detail.html", {"book": book})
