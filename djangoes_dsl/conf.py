@@ -176,6 +176,16 @@ def _delivery(value: Any) -> Any:
     return value
 
 
+def _queue_name(value: Any) -> Any:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise Invalid(
+            "it must be the name of a queue of your task engine, or None",
+            "Give a queue name such as 'indexing' that your workers consume, or None for the "
+            "engine's default queue.",
+        )
+    return value
+
+
 def _installed(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -278,6 +288,22 @@ _TABLE = [
         "How committed batches are sent: in the committing process, as a django.tasks task, "
         "or as a Celery task.",
         _delivery,
+    ),
+    Setting(
+        "DJANGOES_TASK_QUEUE",
+        None,
+        "None, or the name of a queue of your task engine",
+        "The queue djangoes's tasks (batch delivery, rebuild ranges) go to; None: the "
+        "engine's default queue.",
+        _queue_name,
+    ),
+    Setting(
+        "DJANGOES_OUTBOX_CLAIM_LEASE",
+        300,
+        "a number of seconds > 0",
+        "How long a drainer's or task worker's claim on the outbox rows it sends lasts; the "
+        "rows of one that dies go to others after that.",
+        _seconds(0, inclusive=False),
     ),
 ]
 

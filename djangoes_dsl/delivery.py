@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from . import outbox
+from . import conf, outbox
 
 logger = logging.getLogger("djangoes_dsl.delivery")
 
@@ -32,12 +31,7 @@ MODES = (INLINE, DJANGO_TASKS, CELERY)
 
 def mode() -> str:
     """Return ``DJANGOES_DELIVERY``: "inline" (default), "django_tasks" or "celery"."""
-    value = getattr(settings, "DJANGOES_DELIVERY", INLINE) or INLINE
-    if value not in MODES:
-        raise ImproperlyConfigured(
-            f"DJANGOES_DELIVERY is {value!r}; it must be one of {', '.join(map(repr, MODES))}."
-        )
-    return value
+    return conf.get("DJANGOES_DELIVERY")
 
 
 def queued() -> bool:
@@ -54,13 +48,7 @@ def records_first() -> bool:
 def queue() -> str | None:
     """Return ``DJANGOES_TASK_QUEUE``: the queue djangoes's tasks go to (``None``: the
     engine's default queue)."""
-    value = getattr(settings, "DJANGOES_TASK_QUEUE", None)
-    if value is not None and (not isinstance(value, str) or not value):
-        raise ImproperlyConfigured(
-            f"DJANGOES_TASK_QUEUE is {value!r}; it must be the name of a queue of your task "
-            f"engine, or None for its default queue."
-        )
-    return value
+    return conf.get("DJANGOES_TASK_QUEUE")
 
 
 def submit(name: str, *args: object, engine: str | None = None) -> None:

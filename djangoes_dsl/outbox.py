@@ -36,6 +36,7 @@ from django.db import connections as db_connections
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from . import conf
 from .documents import Document
 from .indexing import IndexingFailure, Operations, document_label, report, send_operations
 from .models import PendingOperation
@@ -46,8 +47,6 @@ logger = logging.getLogger("djangoes_dsl.outbox")
 Action = PendingOperation.Action
 State = PendingOperation.State
 
-#: How long a drainer's claim on the rows it sends lasts (``DJANGOES_OUTBOX_CLAIM_LEASE``).
-CLAIM_LEASE = datetime.timedelta(minutes=5)
 DEFAULT_BATCH_SIZE = 500
 
 
@@ -69,8 +68,7 @@ def claim_lease() -> datetime.timedelta:
     """Return how long a claim on outbox rows lasts: ``DJANGOES_OUTBOX_CLAIM_LEASE`` seconds
     (300). A drainer or task worker that dies while sending leaves its rows to others after
     that; keep it well above ``request_timeout`` times the retries of a bulk request."""
-    seconds = _setting("DJANGOES_OUTBOX_CLAIM_LEASE", None)
-    return CLAIM_LEASE if seconds is None else datetime.timedelta(seconds=float(seconds))
+    return datetime.timedelta(seconds=conf.get("DJANGOES_OUTBOX_CLAIM_LEASE"))
 
 
 def backoff(attempts: int) -> float:
