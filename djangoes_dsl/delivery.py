@@ -18,6 +18,7 @@ state again, which changes nothing).
 from __future__ import annotations
 
 import logging
+import time
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -83,23 +84,41 @@ def submit(name: str, *args: object, engine: str | None = None) -> None:
     task.apply_async(args, retry=False, **options)
 
 
+#: After an enqueue fails, this process leaves batches to the drainer for this many seconds
+#: instead of trying again at every commit: a broker that is down then costs one failed
+#: attempt (the engine's connection timeout) per process and period, not one per request.
+ENQUEUE_PAUSE = 5.0
+_paused_until: dict[str, float] = {}
+
+
 def enqueue(database: str, ids: list[int]) -> None:
     """Hand the outbox rows ``ids`` of ``database`` to a task worker. Never raises: a batch
     that cannot be enqueued (the broker is down) stays in the outbox for the drainer."""
     if not ids:
         return
     chosen = mode()
+    if time.monotonic() < _paused_until.get(chosen, 0.0):
+        return  # the engine failed a moment ago: the drainer sends these
     try:
         submit("deliver_batch", database, ids, engine=chosen)
     except Exception as exc:
+        _paused_until[chosen] = time.monotonic() + ENQUEUE_PAUSE
         # Only the exception's type and text: a broker URL in a traceback's locals or
         # arguments could carry a password.
         logger.error(
             "Could not enqueue the delivery of %d indexing operation(s) (%s: %s: %s); they "
-            "stay in the outbox of database %r, where the drainer finds them.",
+            "stay in the outbox of database %r, where the drainer finds them. Batches of the "
+            "next %.0f seconds are left to the drainer too.",
             len(ids),
             chosen,
             type(exc).__name__,
             exc,
             database,
+            ENQUEUE_PAUSE,
         )
+
+
+def resume() -> None:
+    """Try the task engine again at the next commit (after a failed enqueue, batches are left
+    to the drainer for ``ENQUEUE_PAUSE`` seconds)."""
+    _paused_until.clear()
