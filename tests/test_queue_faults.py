@@ -26,7 +26,11 @@ from tests.indexing_utils import delivered, product_documents, product_rows
 from tests.test_faults import catalogue, changes, sync
 from tests.workers import CELERY, DJANGO_TASKS, TaskWorker, wait_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres,
+    pytest.mark.workers,
+]
 
 
 @pytest.fixture

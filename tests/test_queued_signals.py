@@ -25,7 +25,11 @@ from tests.indexing_utils import (
 )
 from tests.workers import wait_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres,
+    pytest.mark.workers,
+]
 
 #: What a task worker must do as the web process does inline. (The inline-only ones count
 #: the web process's requests or expect its failures.)
