@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -49,6 +48,7 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 120.0) ->
 
 def require_redis() -> str:
     """Return the broker URL; fail (never skip) when no Redis answers there."""
+    import pytest
     import redis
 
     url = settings.CELERY_BROKER_URL
@@ -68,6 +68,8 @@ def flush_broker() -> None:
 
 def tasks_settings() -> dict[str, Any]:
     """The TASKS setting of the tests that enqueue to django-tasks-db's worker."""
+    import pytest
+
     if not settings.TASKS_DATABASE_BACKEND:
         pytest.fail(
             "No database backend of Django's tasks framework is installed: pip install "
@@ -85,6 +87,10 @@ class TaskWorker:
     es_url: str
     es_timeout: float = 30.0
     name: str = "worker"
+    #: The worker's settings module, and more environment for it.
+    settings_module: str = "tests.worker_settings"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    interval: float = 0.05
     process: subprocess.Popen[bytes] | None = None
     log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(suffix=".log")[1]))
     events: list[str] = field(default_factory=list)
@@ -97,7 +103,7 @@ class TaskWorker:
                 "django",
                 "db_worker",
                 "--interval",
-                "0.05",
+                str(self.interval),
                 "--no-startup-delay",
                 "--no-reload",
                 "--worker-id",
@@ -124,13 +130,14 @@ class TaskWorker:
     def environment(self) -> dict[str, str]:
         return {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
+            "DJANGO_SETTINGS_MODULE": self.settings_module,
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
             "DJANGOES_WORKER_DATABASE_NAME": connection.settings_dict["NAME"],
             "DJANGOES_WORKER_ES_URL": self.es_url,
             "DJANGOES_WORKER_ES_TIMEOUT": str(self.es_timeout),
             "DJANGOES_OUTBOX_CLAIM_LEASE": str(TEST_CLAIM_LEASE),
+            **self.extra_env,
         }
 
     @property
