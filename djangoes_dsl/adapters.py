@@ -6,9 +6,9 @@ with a fixed name and connection alias) and asks the class, through the hooks
 owns index identity in ``djangoes.connections`` (live or test names, the server that serves
 a key), so a Document's ``_index`` is resolved there when it is used, and the hooks answer
 from it. elasticsearch.dsl also has no public accessor for a Document's mapped field names,
-a Search's document classes, a Response's search, or a Search's response class in its
-constructor. All of these are here, and ``tests/test_adapters.py`` checks each against the
-installed elasticsearch.dsl.
+a Search's document classes, connection and indices, a Response's search, or a Search's
+response class in its constructor. All of these are here, and ``tests/test_adapters.py``
+checks each against the installed elasticsearch.dsl.
 """
 
 from __future__ import annotations
@@ -81,6 +81,17 @@ def mapping_field_names(document: type) -> list[str]:
 def search_documents(search: Any) -> list[Any]:
     """Return the Document classes (or names) a Search deserializes hits into."""
     return list(getattr(search, "_doc_type", ()))
+
+
+def search_using(search: Any) -> Any:
+    """Return the connection alias (or client) a Search is sent with."""
+    return search._using
+
+
+def search_indices(search: Any) -> list[str] | None:
+    """Return the indices a Search is sent to (None: every index)."""
+    indices = search._index
+    return list(indices) if indices is not None else None
 
 
 def response_search(response: Any) -> Any:

@@ -32,11 +32,14 @@ class DjangoesDslConfig(AppConfig):
         the first use of a connection raises.
         """
         from . import checks  # noqa: F401  (registers the system checks)
+        from .schema import stamp_body
         from .signals import setup_signal_processor
 
         sync_dsl_connections()
         autodiscover_modules("search_indices")
         prepare_index_body.connect(_add_mappings, dispatch_uid="djangoes_dsl.mappings")
+        # Every index body records the declaration it comes from (see schema.py).
+        prepare_index_body.connect(stamp_body, dispatch_uid="djangoes_dsl.schema")
         setting_changed.connect(_on_setting_changed, dispatch_uid="djangoes_dsl.settings")
         try:
             setup_signal_processor()

@@ -287,3 +287,70 @@ def check_outbox(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 )
             )
     return messages
+
+
+@checks.register(TAG)
+def check_shared_kinds(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Documents sharing an index must have distinct kinds (their ids are ``<kind>:<pk>``)."""
+    errors: list[checks.CheckMessage] = []
+    by_key: dict[str, dict[str, list[Any]]] = {}
+    for document in registry.documents:
+        key, _ = registry.registration(document)
+        by_key.setdefault(key, {}).setdefault(document.get_kind(), []).append(document)
+    for key, kinds in by_key.items():
+        for kind, documents in kinds.items():
+            if len(documents) > 1:
+                names = ", ".join(f"{d.__module__}.{d.__qualname__}" for d in documents)
+                errors.append(
+                    checks.Error(
+                        f"Documents {names} share the index '{key}' with the same kind "
+                        f"'{kind}', so their documents would overwrite each other.",
+                        hint="Give each a distinct Django.kind, e.g. kind = 'book_summary'.",
+                        id="djangoes_dsl.E040",
+                    )
+                )
+    return errors
+
+
+@checks.register(TAG, deploy=True)
+def check_schema(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when a live index does not match what the code declares (``check --deploy``)."""
+    from elasticsearch import ApiError, TransportError
+
+    from . import schema
+
+    try:
+        served = schema.targets()
+    except ImproperlyConfigured:
+        return []  # reported by check_settings
+    messages: list[checks.CheckMessage] = []
+    for key, using in served:
+        if not registry.documents_for_index(key):
+            continue  # no fingerprint to compare; 'search_index status' compares the rest
+        try:
+            declared, live, exists = schema.live_fingerprints(key, using)
+        except (ApiError, TransportError) as exc:
+            messages.append(
+                checks.Warning(
+                    f"The index '{key}' on ES_SERVERS['{using}'] could not be checked against "
+                    f"its declaration: {djangoes.connections[using].redact(str(exc))}",
+                    hint="Make sure the server answers, then run 'manage.py check --deploy'.",
+                    id="djangoes_dsl.W041",
+                )
+            )
+            continue
+        if exists and live == declared:
+            continue
+        what = "does not exist" if not exists else "does not match its declaration"
+        messages.append(
+            checks.Warning(
+                f"The index '{key}' on ES_SERVERS['{using}'] {what} (Document mappings, "
+                f"SETTINGS or ALIASES changed since it was made).",
+                hint=(
+                    "Run 'manage.py search_index status' to see the differences and "
+                    "'manage.py search_index migrate' to apply them."
+                ),
+                id="djangoes_dsl.W040",
+            )
+        )
+    return messages

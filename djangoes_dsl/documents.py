@@ -36,6 +36,9 @@ from .versions import read_version, versioned
 
 DEFAULT_CHUNK_SIZE = 1000
 
+#: The keyword field that names each document's kind in an index shared by several Documents.
+KIND_FIELD = "djangoes_kind"
+
 
 class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
     """Add a mapping field for every name in ``Django.fields`` before the class is built."""
@@ -104,6 +107,7 @@ class Binding:
     name: str  # NAME: where writes go
     aliases: tuple[str, ...]  # ALIASES: the first one is where reads go
     index: dsl.Index  # the elasticsearch.dsl Index, with the mapping of every Document on it
+    shared: bool = False  # several Documents are registered to the key: ids carry their kind
 
     @property
     def read_name(self) -> str:
@@ -121,7 +125,11 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
       through to-many ones), mapped automatically unless the field is declared;
     - ``related_models``: models whose changes re-index the documents of related rows;
     - ``queryset_pagination``: rows fetched per chunk when (re)building (default 1000);
-    - ``ignore_signals``: set True to keep this document out of signal-driven indexing.
+    - ``ignore_signals``: set True to keep this document out of signal-driven indexing;
+    - ``kind``: the name of this Document's documents in an index shared with other
+      Documents (default: the model's ``app_label.model_name``, else the class name in
+      lower case). In a shared index ids are ``<kind>:<pk>``, every document carries its
+      kind in ``djangoes_kind``, and searches return only their own kind.
 
     ``prepare_<field>(self, instance)`` overrides how any field's value is taken.
     """
@@ -133,6 +141,7 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
         related_models: ClassVar[list[type[models.Model]]] = []
         queryset_pagination = DEFAULT_CHUNK_SIZE
         ignore_signals = False
+        kind: str | None = None
 
     # -- index binding ----------------------------------------------------------------------
 
@@ -187,23 +196,64 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
     @classmethod
     def owns_hit(cls, hit: dict[str, Any]) -> bool:
-        """Return whether a search hit comes from this document's index.
+        """Return whether a search hit is one of this document's.
 
         Hits carry the concrete index name, which after a zero-downtime rebuild is
-        ``<NAME>-<timestamp>`` behind the NAME alias.
+        ``<NAME>-<timestamp>`` behind the NAME alias. In an index shared with other
+        Documents, the hit's id must also carry this document's kind.
         """
         binding = cls.get_binding()
         if binding is None:
             return False
         found = hit.get("_index", "")
-        return found == binding.name or found.startswith(f"{binding.name}-")
+        if not (found == binding.name or found.startswith(f"{binding.name}-")):
+            return False
+        return not binding.shared or str(hit.get("_id", "")).startswith(f"{cls.get_kind()}:")
+
+    @classmethod
+    def get_kind(cls) -> str:
+        """Return the name of this document's kind (see ``Django.kind``)."""
+        kind = getattr(cls.Django, "kind", None)
+        if kind:
+            return str(kind)
+        model = cls.get_model()
+        return model._meta.label_lower if model is not None else cls.__name__.lower()
+
+    @classmethod
+    def _id_prefix(cls) -> str:
+        binding = cls.get_binding()
+        return f"{cls.get_kind()}:" if binding is not None and binding.shared else ""
+
+    @classmethod
+    def document_id(cls, pk: Any) -> str:
+        """Return the ``_id`` of the row ``pk``'s document: the pk, or ``<kind>:<pk>`` when
+        the index is shared with other Documents."""
+        return f"{cls._id_prefix()}{pk}"
+
+    @classmethod
+    def pk_from_id(cls, document_id: str) -> Any:
+        """Return the primary key of the row a document ``_id`` stands for; None when the id
+        is not one of this Document's."""
+        prefix = cls._id_prefix()
+        if not document_id.startswith(prefix):
+            return None
+        model = cls.get_model()
+        value = document_id[len(prefix) :]
+        return model._meta.pk.to_python(value) if model is not None else value
 
     @classmethod
     def search(cls, using: Any = None, index: str | None = None) -> Search:  # type: ignore[override]
-        """Return a Search over this document's index (its read alias by default)."""
-        return Search(
+        """Return a Search over this document's index (its read alias by default).
+
+        In an index shared with other Documents, only this document's kind is searched.
+        """
+        search = Search(
             using=using or cls.get_using(), index=index or cls.get_read_index(), doc_type=[cls]
         )
+        binding = cls.get_binding()
+        if binding is not None and binding.shared:
+            search = search.filter("term", **{KIND_FIELD: cls.get_kind()})
+        return search
 
     # -- model binding ----------------------------------------------------------------------
 
@@ -294,9 +344,10 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
         if version is None:
             version = read_version(queryset.db)
         reader = cls._values_reader()
+        prefix, kind = cls._id_prefix(), cls.get_kind()
         if reader is not None:
             return [
-                (pk, versioned(_index_action(index, pk, source), version))
+                (pk, versioned(_index_action(index, pk, source, prefix=prefix, kind=kind), version))
                 for pk, source in reader.read(queryset, limit)
             ]
         rows = queryset if limit is None else queryset[:limit]
@@ -310,8 +361,8 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
     @classmethod
     def from_instance(cls, instance: models.Model) -> Document:
-        """Return the document for ``instance``, its id the row's primary key."""
-        doc = cls(meta={"id": instance.pk})
+        """Return the document for ``instance``, its id from the row's primary key."""
+        doc = cls(meta={"id": cls.document_id(instance.pk)})
         for name, value in doc.prepare(instance).items():
             setattr(doc, name, value)
         return doc
@@ -322,9 +373,12 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
     ) -> dict[str, Any]:
         """Return a bulk action (for elasticsearch.helpers) that indexes or deletes ``instance``."""
         target = index or cls.get_index_name()
+        prefix = cls._id_prefix()
         if op_type == "delete":
-            return {"_op_type": "delete", "_index": target, "_id": str(instance.pk)}
-        return _index_action(target, instance.pk, cls.source(instance), op_type)
+            return {"_op_type": "delete", "_index": target, "_id": f"{prefix}{instance.pk}"}
+        return _index_action(
+            target, instance.pk, cls.source(instance), op_type, prefix=prefix, kind=cls.get_kind()
+        )
 
     @classmethod
     def source(cls, instance: models.Model) -> dict[str, Any]:
@@ -354,9 +408,17 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
 
 def _index_action(
-    index: str, pk: Any, source: dict[str, Any], op_type: str = "index"
+    index: str,
+    pk: Any,
+    source: dict[str, Any],
+    op_type: str = "index",
+    *,
+    prefix: str = "",
+    kind: str = "",
 ) -> dict[str, Any]:
-    return {"_op_type": op_type, "_index": index, "_id": str(pk), "_source": source}
+    if prefix:  # an index shared by several Documents: every document names its kind
+        source[KIND_FIELD] = kind
+    return {"_op_type": op_type, "_index": index, "_id": f"{prefix}{pk}", "_source": source}
 
 
 #: Takes a field's value for a document from a model instance: ``getter(document, instance)``.

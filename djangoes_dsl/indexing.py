@@ -217,7 +217,11 @@ def _actions(
                 action = found.get(pk) if delete_from is None else None
                 if action is None:
                     action = versioned(
-                        {"_op_type": "delete", "_index": delete_from or index, "_id": str(pk)},
+                        {
+                            "_op_type": "delete",
+                            "_index": delete_from or index,
+                            "_id": document.document_id(pk),
+                        },
                         version,
                     )
                 if sent is not None:

@@ -20,7 +20,7 @@ from elasticsearch import dsl
 import djangoes
 
 from .adapters import install_index_resolver
-from .documents import Binding, Document
+from .documents import KIND_FIELD, Binding, Document
 
 D = TypeVar("D", bound=type[Document])
 
@@ -203,7 +203,7 @@ class DocumentRegistry:
                 if settings["ALIASES"]:
                     index.aliases(**{name: {} for name in settings["ALIASES"]})
             self._bindings[document] = Binding(
-                key, alias, settings["NAME"], tuple(settings["ALIASES"]), index
+                key, alias, settings["NAME"], tuple(settings["ALIASES"]), index, len(sharing) > 1
             )
         # Only now that every Document of the key is resolved: Index.document() asks each
         # for its index.
@@ -230,6 +230,10 @@ class DocumentRegistry:
         extra: dict[str, Any] = {}
         if "mappings" in body:
             extra["mappings"] = body["mappings"]
+        if len(self.documents_for_index(key)) > 1:
+            # Documents sharing an index: each document names its kind (documents.KIND_FIELD).
+            properties = extra.setdefault("mappings", {}).setdefault("properties", {})
+            properties[KIND_FIELD] = {"type": "keyword"}
         analysis = body.get("settings", {}).get("analysis")
         if analysis:
             extra["analysis"] = analysis

@@ -1,4 +1,4 @@
-"""Search and Response that turn hits into model instances."""
+"""Search and Response that turn hits into model instances, in hit order."""
 
 from __future__ import annotations
 
@@ -10,21 +10,10 @@ from elasticsearch import dsl
 from .adapters import response_search, search_documents, use_response_class
 
 
-def _queryset_in_hit_order(model: type[models.Model], ids: list[Any]) -> models.QuerySet:
-    if not ids:
-        return model._default_manager.none()
-    order = models.Case(
-        *(models.When(pk=pk, then=models.Value(position)) for position, pk in enumerate(ids)),
-        output_field=models.IntegerField(),
-    )
-    return model._default_manager.filter(pk__in=ids).order_by(order)
-
-
-def _model_of(search: Any) -> type[models.Model]:
+def _document_of(search: Any) -> Any:
     for doc_type in search_documents(search):
-        model = getattr(getattr(doc_type, "Django", None), "model", None)
-        if model is not None:
-            return model
+        if getattr(getattr(doc_type, "Django", None), "model", None) is not None:
+            return doc_type
     raise TypeError(
         "to_queryset() needs a search made by a Document with Django.model, "
         "e.g. MyDocument.search()."
@@ -34,20 +23,91 @@ def _model_of(search: Any) -> type[models.Model]:
 class Response(dsl.Response):
     """A Response whose hits can be turned into model instances."""
 
+    def _hits_by_pk(self) -> tuple[Any, dict[Any, Any]]:
+        """Return the Document and ``{pk: hit}`` of its hits, in hit order."""
+        document = _document_of(response_search(self))
+        found: dict[Any, Any] = {}
+        for hit in self.hits:
+            meta = hit.meta
+            if not document.owns_hit({"_index": meta.index, "_id": meta.id}):
+                continue  # another Document's hit (a search over several kinds)
+            pk = document.pk_from_id(meta.id)
+            if pk is not None:
+                found.setdefault(pk, hit)
+        return document, found
+
     def to_queryset(self) -> models.QuerySet:
-        """Return the hits' rows as a queryset in hit order; rows deleted since are skipped."""
-        model = _model_of(response_search(self))
-        ids = [model._meta.pk.to_python(hit.meta.id) for hit in self.hits]
-        return _queryset_in_hit_order(model, ids)
+        """Return the hits' rows as a queryset in hit order; rows deleted since are skipped.
+
+        Each instance carries ``search_rank`` (its position among the hits, from 0) and
+        ``search_score`` (the hit's score; None when the search sorts by fields).
+        """
+        document, hits = self._hits_by_pk()
+        model = document.get_model()
+        if not hits:
+            return model._default_manager.none()  # type: ignore[no-any-return]
+        rank = models.Case(
+            *(models.When(pk=pk, then=models.Value(n)) for n, pk in enumerate(hits)),
+            output_field=models.IntegerField(),
+        )
+        score = models.Case(
+            *(models.When(pk=pk, then=models.Value(hit.meta.score)) for pk, hit in hits.items()),
+            output_field=models.FloatField(),
+        )
+        return (  # type: ignore[no-any-return]
+            model._default_manager.filter(pk__in=list(hits))
+            .annotate(search_rank=rank, search_score=score)
+            .order_by("search_rank")
+        )
+
+    def instances(self, queryset: models.QuerySet | None = None) -> list[models.Model]:
+        """Return the hits' rows as model instances in hit order, with their search data.
+
+        Each instance carries ``search_score``, ``search_highlight`` (``{field: [fragments]}``,
+        empty without highlighting) and ``search_hit`` (the hit itself). ``queryset`` (e.g.
+        ``Book.objects.select_related("author")``) reads the rows; rows deleted since they
+        were indexed are skipped. One query.
+        """
+        document, hits = self._hits_by_pk()
+        if not hits:
+            return []
+        if queryset is None:
+            queryset = document.get_model()._default_manager.all()
+        rows = {row.pk: row for row in queryset.filter(pk__in=list(hits))}
+        found = []
+        for pk, hit in hits.items():
+            row = rows.get(pk)
+            if row is None:
+                continue
+            highlight = getattr(hit.meta, "highlight", None)
+            row.search_score = hit.meta.score
+            row.search_highlight = highlight.to_dict() if highlight is not None else {}
+            row.search_hit = hit
+            found.append(row)
+        return found
 
 
 class Search(dsl.Search):
-    """A Search that returns :class:`Response` and can run as a queryset."""
+    """A Search that returns :class:`Response`, runs as a queryset and pages with Django.
+
+    ``len(search)`` is the number of hits the search returns (its slice), from the same
+    request as iterating it: ``django.core.paginator.Paginator(search, 20)`` works, its
+    ``count`` from one ``_count`` request and each page from one search request (see also
+    :class:`djangoes_dsl.pagination.SearchPaginator`: one request per page in all).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         use_response_class(self, Response)
 
+    def __len__(self) -> int:
+        return len(self.execute())
+
     def to_queryset(self) -> models.QuerySet:
         """Execute the search and return its rows in hit order (see Response.to_queryset)."""
-        return self.execute().to_queryset()
+        return self.execute().to_queryset()  # type: ignore[attr-defined,no-any-return]
+
+    def instances(self, queryset: models.QuerySet | None = None) -> list[models.Model]:
+        """Execute the search and return its rows with their scores and highlights (see
+        Response.instances)."""
+        return self.execute().instances(queryset)  # type: ignore[attr-defined,no-any-return]

@@ -99,6 +99,16 @@ def test_search_and_response_accessors():
     assert isinstance(search.response_class(Response), dsl.Search)
 
 
+def test_a_searchs_connection_and_indices():
+    search = ArticleDocument.search(using="default")
+    assert adapters.search_using(search) == "default", VERSIONS
+    assert adapters.search_indices(search) == [ArticleDocument.get_read_index()], VERSIONS
+    assert adapters.search_indices(search.index()) is None, VERSIONS  # every index
+    assert adapters.search_indices(search[10:20].sort("title")) == [
+        ArticleDocument.get_read_index()
+    ]
+
+
 @pytest.mark.django_db
 def test_dsl_uses_the_read_name_and_recognises_hits_of_a_rebuilt_index():
     client = connections["default"].client

@@ -74,6 +74,7 @@ def test_e003_django_fields_names_a_field_the_model_lacks(scratch):
             class Django:
                 model = Article
                 fields = ["title", "subtitle"]
+                kind = "bad_article"  # shares the index with ArticleDocument
 
         return Bad
 
@@ -167,6 +168,7 @@ def test_e006_django_lookups_with_a_path_that_does_not_resolve(scratch, path, sa
                 model = Article
                 fields = ["title"]
                 lookups = {"writer": path}
+                kind = "bad_article"  # shares the index with ArticleDocument
 
         return Bad
 

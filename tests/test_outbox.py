@@ -98,6 +98,11 @@ def test_a_refused_write_is_kept_marked_and_reported_until_fixed():
     with pytest.raises(CommandError, match="refused by Elasticsearch remain in the outbox"):
         sync()  # refused writes are not sent again by themselves: the exit says so
     assert PendingOperation.objects.filter(state="failed").count() == 1
+    out = io.StringIO()
+    with pytest.raises(CommandError) as status:
+        call_command("search_index", "status", "products", stdout=out)
+    assert status.value.returncode == 1
+    assert "ProductDocument: 0 pending, 1 refused" in out.getvalue()
 
     reset_index(ProductDocument)  # the fix
     sync("--include-failed")
@@ -203,9 +208,23 @@ def test_status_shows_the_depth_and_the_age_per_index():
         Product.objects.create(sku="S-2", title="waiting")
     out = io.StringIO()
     call_command("search_index", "status", stdout=out)
-    assert "index 'products' (ProductDocument): 2 pending, 0 refused; oldest waiting" in (
+    products = ProductDocument.get_index_name()
+    assert f"products [default] {products}: in sync" in out.getvalue()
+    assert "  outbox [default] ProductDocument: 2 pending, 0 refused; oldest waiting" in (
         out.getvalue()
     )
+
+
+def test_status_exits_with_1_when_operations_wait_too_long():
+    with override_settings(ES_SERVERS=NODE_DOWN):
+        Product.objects.create(sku="S-1", title="waiting")
+    call_command("search_index", "status", stdout=io.StringIO())  # not waiting long yet
+    with (
+        override_settings(DJANGOES_OUTBOX_WARN_AFTER=0.000001),
+        pytest.raises(CommandError, match="need attention") as status,
+    ):
+        call_command("search_index", "status", stdout=io.StringIO())
+    assert status.value.returncode == 1
 
 
 def test_a_deploy_check_warns_about_operations_waiting_too_long():

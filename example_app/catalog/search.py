@@ -2,27 +2,32 @@
 
 Everything the search page shows comes from a single Elasticsearch request: the hits (made
 into Book instances), their highlights, the total and the facet counts (terms aggregations).
+``SearchPaginator`` pages it the Django way, the count coming with the page; ``export_rows``
+goes through every hit, however many, with ``SearchAfterPaginator``.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.paginator import Page as DjangoPage
 from django.http import QueryDict
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
+from djangoes_dsl.pagination import SearchAfterPaginator, SearchPaginator
 from elasticsearch.dsl import Q
 
 from .models import Book
 from .search_indices import BookDocument
 
 PAGE_SIZE = 20
-# Elasticsearch's default index.max_result_window: from + size may not go beyond it.
-MAX_WINDOW = 10_000
+# Hits per request of an export (any number of pages, on a point in time).
+EXPORT_PAGE_SIZE = 500
+EXPORT_COLUMNS = ["isbn", "title", "author", "year", "price", "pages", "in_stock", "tags"]
 
 # Every query parameter is untrusted: what cannot be a real value is ignored, so that no
 # request reaches Elasticsearch with a value it would refuse (or that would cost it much).
@@ -137,10 +142,12 @@ class Results:
     facets: list[Facet]
     page: Page
     took_ms: int
+    paginator_page: DjangoPage  # Django's Page: start_index(), end_index(), ...
+    more: bool = False  # more hits than can be paged through
 
     @property
     def first(self) -> int:
-        return (self.page.number - 1) * PAGE_SIZE + 1 if self.results else 0
+        return self.paginator_page.start_index() if self.results else 0
 
     @property
     def last(self) -> int:
@@ -197,10 +204,6 @@ class BookSearch:
     def effective_sort(self) -> str:
         return self.sort or ("relevance" if self.q else "newest")
 
-    @property
-    def max_page(self) -> int:
-        return MAX_WINDOW // PAGE_SIZE
-
     # -- the request -------------------------------------------------------------------------
 
     def query(self) -> Q:
@@ -220,9 +223,8 @@ class BookSearch:
             should.append(Q("term", isbn=isbn))
         return Q("bool", should=should, minimum_should_match=1)
 
-    def build(self, page: int | None = None):
-        """Return the Search for this request (hits of ``page``, highlights, facets)."""
-        page = min(page or self.page, self.max_page)
+    def build(self, *, facets: bool = True, highlight: bool = True):
+        """Return the Search for this request: query, filters, sort (and facets, highlights)."""
         search = BookDocument.search(using="default").query(self.query())
         for spec in FACETS:
             values = self.filters.get(spec.param)
@@ -230,60 +232,66 @@ class BookSearch:
                 search = search.filter(
                     "terms", **{spec.field: [int(v) for v in values] if spec.numeric else values}
                 )
-            search.aggs.bucket(spec.param, "terms", field=spec.field, size=spec.size)
-        if self.q:
+            if facets:
+                search.aggs.bucket(spec.param, "terms", field=spec.field, size=spec.size)
+        if self.q and highlight:
             search = search.highlight_options(**HIGHLIGHT)
             search = search.highlight("title", number_of_fragments=0)
             search = search.highlight("author", number_of_fragments=0)
             search = search.highlight(
                 "summary", fragment_size=180, number_of_fragments=2, no_match_size=220
             )
-        search = search.sort(*SORTS[self.effective_sort][1])
-        search = search.extra(track_total_hits=True)
-        start = (page - 1) * PAGE_SIZE
-        return search[start : start + PAGE_SIZE]
+        return search.sort(*SORTS[self.effective_sort][1])
 
     def run(self, params: QueryDict) -> Results:
         """Execute the search; ``params`` (the request's query string) builds the links."""
-        response = self.build().execute()
-        total = response.hits.total.value
-        num_pages = max(1, min(math.ceil(total / PAGE_SIZE), self.max_page))
-        page = min(self.page, self.max_page)
-        if page > num_pages:
-            # Past the end (a stale link): show the last page instead of an empty one.
-            page = num_pages
-            response = self.build(page).execute()
+        paginator = SearchPaginator(self.build(), PAGE_SIZE)
+        # A page past the end (a stale link) shows the last page instead of an empty one.
+        page = paginator.get_page(self.page)
+        response = page.object_list.execute()
+        total, relation = paginator.total
         return Results(
             total=total,
             results=self._results(response),
             facets=self._facets(response, params),
-            page=Page(page, num_pages, _without(params, "page")),
+            page=Page(page.number, paginator.num_pages, _without(params, "page")),
             took_ms=response.took,
+            paginator_page=page,
+            more=relation != "eq",
         )
 
     def _results(self, response: Any) -> list[Result]:
-        # The hits become model instances, in hit order; a row deleted since it was indexed
-        # is simply missing from the queryset.
-        books = {
-            book.pk: book
-            for book in response.to_queryset().select_related("author").prefetch_related("tags")
-        }
-        results = []
-        for hit in response:
-            book = books.get(int(hit.meta.id))
-            if book is None:
-                continue
-            highlight = getattr(hit.meta, "highlight", None)
-            results.append(
-                Result(
-                    book=book,
-                    title=_marked(highlight, "title", book.title),
-                    author=_marked(highlight, "author", book.author.name),
-                    snippet=_snippet(highlight, book.summary),
-                    score=hit.meta.score,
-                )
+        # The hits become model instances, in hit order, with their scores and highlights; a
+        # row deleted since it was indexed is simply missing.
+        books = response.instances(Book.objects.select_related("author").prefetch_related("tags"))
+        return [
+            Result(
+                book=book,
+                title=_marked(book.search_highlight, "title", book.title),
+                author=_marked(book.search_highlight, "author", book.author.name),
+                snippet=_snippet(book.search_highlight, book.summary),
+                score=book.search_score,
             )
-        return results
+            for book in books
+        ]
+
+    def export_rows(self) -> Iterator[list[Any]]:
+        """Yield the CSV header, then a row per matching book, every one, in the page's order."""
+        yield EXPORT_COLUMNS
+        search = self.build(facets=False, highlight=False).source(False)
+        rows = Book.objects.select_related("author").prefetch_related("tags")
+        for page in SearchAfterPaginator(search, per_page=EXPORT_PAGE_SIZE).pages():
+            for book in page.instances(rows):
+                yield [
+                    book.isbn,
+                    book.title,
+                    book.author.name,
+                    book.year,
+                    book.price,
+                    book.pages,
+                    "yes" if book.in_stock else "no",
+                    "; ".join(tag.name for tag in book.tags.all()),
+                ]
 
     def _facets(self, response: Any, params: QueryDict) -> list[Facet]:
         base = _without(params, "page")
@@ -351,14 +359,14 @@ def _toggle(params: QueryDict, spec: FacetSpec, value: str) -> str:
     return f"?{params.urlencode()}"
 
 
-def _marked(highlight: Any, name: str, plain: str) -> SafeString:
-    fragments = getattr(highlight, name, None) if highlight is not None else None
+def _marked(highlight: dict[str, list[str]], name: str, plain: str) -> SafeString:
+    fragments = highlight.get(name)
     # Highlights are HTML-escaped by Elasticsearch (encoder "html") apart from <mark>.
     return mark_safe(fragments[0]) if fragments else escape(plain)
 
 
-def _snippet(highlight: Any, summary: str) -> SafeString:
-    fragments = getattr(highlight, "summary", None) if highlight is not None else None
+def _snippet(highlight: dict[str, list[str]], summary: str) -> SafeString:
+    fragments = highlight.get("summary")
     if fragments:
         text = " … ".join(fragments)
         if not text.rstrip().endswith((".", "!", "?")):

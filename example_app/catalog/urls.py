@@ -5,5 +5,6 @@ from . import views
 app_name = "catalog"
 urlpatterns = [
     path("", views.search, name="search"),
+    path("export.csv", views.export, name="export"),
     path("books/<int:pk>/", views.book_detail, name="book"),
 ]

@@ -146,3 +146,21 @@ def test_an_admin_edit_is_found_by_search(page, catalogue, admin_user):
     page.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist .success"))
     wait_for_total(page, "/?q=quarrington", books)
     assert re.search(r"Wilhelmina Quarrington", page.find_element(By.ID, "facet-author").text)
+
+
+def test_the_export_link_downloads_what_the_page_shows(page, catalogue):
+    import csv
+    import io
+    import urllib.request
+
+    page.get(page.url("/?tag=Mystery&sort=title&page=2"))
+    link = page.find_element(By.ID, "export-csv")
+    href = link.get_attribute("href")
+    assert "tag=Mystery" in href
+    assert "page=" not in href  # every page, not the one shown
+    with urllib.request.urlopen(href, timeout=30) as response:
+        assert response.headers["Content-Type"] == "text/csv"
+        rows = list(csv.reader(io.StringIO(response.read().decode())))
+    assert len(rows) - 1 == total(page) == Book.objects.filter(tags__name="Mystery").count()
+    titles = [row[1].lower() for row in rows[1:]]
+    assert titles == sorted(titles)

@@ -168,3 +168,56 @@ def test_book_page(client, catalogue):
 @pytest.mark.django_db
 def test_missing_book_is_404(client):
     assert client.get(reverse("catalog:book", args=[999999])).status_code == 404
+
+
+def export(client, **params) -> list[list[str]]:
+    import csv
+    import io
+
+    response = client.get(reverse("catalog:export"), params)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_the_export_streams_every_matching_book_page_after_page(client, catalogue, monkeypatch):
+    from catalog import search
+
+    monkeypatch.setattr(search, "EXPORT_PAGE_SIZE", 10)  # 47 books: five requests
+    header, *rows = export(client, sort="title")
+    assert header == search.EXPORT_COLUMNS
+    assert len(rows) == Book.objects.count() == 47
+    titles = [row[1] for row in rows]
+    assert titles == sorted(titles, key=str.lower)
+    assert len(set(titles)) == len({book.title for book in Book.objects.all()})
+    cipher = next(row for row in rows if row[0] == "9780000000019")
+    assert cipher[1:4] == ["The Zanzibar Cipher", "Ada Quill", "1999"]
+    assert cipher[-1] == "Mystery"
+
+
+def test_the_export_keeps_the_query_and_filters(client, catalogue):
+    _, *rows = export(client, author="Ada Quill", sort="oldest")
+    assert [row[1] for row in rows] == ["The Zanzibar Cipher", "Quiet Orchards"]
+    response = get(client, author="Ada Quill", page=1)
+    assert 'href="/export.csv?author=Ada+Quill"' in response.content.decode()
+
+
+def test_a_results_page_is_one_search_request(client, catalogue):
+    from djangoes import connections
+
+    transport = connections["default"].client.transport
+    sent = []
+    original = transport.perform_request
+
+    def counting(method, target, *args, **kwargs):
+        sent.append(target)
+        return original(method, target, *args, **kwargs)
+
+    transport.perform_request = counting
+    try:
+        results = get(client, sort="title", page=2).context["results"]
+    finally:
+        del transport.perform_request
+    assert (results.first, results.last, results.total) == (21, 40, 47)
+    assert len(sent) == 1  # hits, count, highlights and facets in one request

@@ -1,4 +1,9 @@
-"""manage.py search_index: create, delete, rebuild, populate and list the search indices."""
+"""manage.py search_index: create, delete, rebuild, populate, list, migrate the search indices.
+
+``status`` exits with status 1 when something needs attention: an index that is missing or
+differs from its declaration, or indexing operations refused by Elasticsearch or waiting in
+the outbox longer than ``DJANGOES_OUTBOX_WARN_AFTER``.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,18 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from elasticsearch import ApiError, TransportError
 
 import djangoes
+from djangoes_dsl import schema
 from djangoes_dsl.documents import Document
 from djangoes_dsl.indexing import document_label as label_of
 from djangoes_dsl.indexing import journal_alias
 from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
 from djangoes_dsl.registry import registry
 
-ACTIONS = ("create", "delete", "rebuild", "populate", "list", "sync", "status")
+ACTIONS = ("create", "delete", "rebuild", "populate", "list", "sync", "status", "migrate")
 #: Actions about the outbox, not about indices.
-OUTBOX_ACTIONS = ("sync", "status")
+OUTBOX_ACTIONS = ("sync",)
+#: Actions that report on, or act on, every target at once.
+SCHEMA_ACTIONS = ("status", "migrate")
 DESTRUCTIVE = ("delete", "rebuild")
 
 
@@ -34,8 +42,10 @@ class Target:
 class Command(BaseCommand):
     help = (
         "Manage the search indices of ES_INDICES: create, delete, rebuild (zero-downtime by "
-        "default), populate from the database, or list them. Targets are index keys or "
-        "Document names; without targets every index is meant."
+        "default), populate from the database, list them, show their status (schema and "
+        "outbox; exit status 1 when something needs attention) or migrate them to what the "
+        "code declares. Targets are index keys or Document names; without targets every "
+        "index is meant."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -103,6 +113,11 @@ class Command(BaseCommand):
             help="sync: operations claimed and sent per bulk round (default 500).",
         )
         parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="migrate: print the plan, change nothing.",
+        )
+        parser.add_argument(
             "--no-input",
             "--noinput",
             action="store_false",
@@ -162,6 +177,9 @@ class Command(BaseCommand):
             getattr(self, f"do_{action}")(options)
             return
         targets = self.targets(options)
+        if action in SCHEMA_ACTIONS:
+            getattr(self, f"do_{action}")(targets, options)
+            return
         if action in DESTRUCTIVE and options["interactive"] and not self.confirm(action, targets):
             self.stdout.write("Cancelled.")
             return
@@ -302,20 +320,120 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("sync --watch: stopped.")
 
-    def do_status(self, options: dict[str, Any]) -> None:
+    # -- status and migrate --------------------------------------------------------------
+
+    def do_status(self, targets: list[Target], options: dict[str, Any]) -> None:
         from djangoes_dsl import outbox
 
         entries = outbox.status(options["database"])
+        labels = {label_of(document): document for document in registry.documents}
+        attention = 0
+        for target in targets:
+            state = self._inspect(target)
+            if state is None or not state.in_sync:
+                attention += 1
+            mine = [
+                entry
+                for entry in entries
+                if (document := labels.get(entry.document)) is not None
+                and document in registry.documents_for_index(target.key, target.using)
+            ]
+            attention += self._outbox_lines(mine, labels)
+        strays = [entry for entry in entries if entry.document not in labels]
+        if strays:
+            self.stdout.write("operations of Documents no longer registered:")
+            attention += self._outbox_lines(strays, labels)
+        if attention:
+            raise CommandError(
+                f"search_index status: {attention} of the indices and outboxes above need "
+                f"attention; 'search_index migrate' applies schema changes, 'search_index "
+                f"sync' drains the outbox ('sync --include-failed' after a fix for refused "
+                f"operations).",
+                returncode=1,
+            )
+
+    def _inspect(self, target: Target) -> schema.IndexState | None:
+        """Write the schema state of ``target``; return it (None when it cannot be read)."""
+        backend = djangoes.connections[target.using]
+        try:
+            state = schema.inspect(target.key, target.using)
+        except (ApiError, TransportError) as exc:
+            name = backend.get_index(target.key)["NAME"]
+            self.stdout.write(
+                f"{target.key} [{target.using}] {name}: cannot be inspected: "
+                f"{backend.redact(str(exc))}"
+            )
+            return None
+        line = f"{state.key} [{state.using}] {state.name}: {state.state}"
+        if state.in_sync:
+            line += f" (fingerprint {state.fingerprint[:12]})"
+        self.stdout.write(line)
+        for difference in state.differences:
+            self.stdout.write(f"  {difference}")
+        return state
+
+    def _outbox_lines(self, entries: list[Any], labels: dict[str, type[Document]]) -> int:
+        """Write the outbox of one index; return 1 when it needs attention, else 0."""
+        from django.conf import settings
+
         if not entries:
-            self.stdout.write("outbox: empty (every indexing operation reached Elasticsearch).")
-            return
-        by_label = {label_of(document): document for document in registry.documents}
+            self.stdout.write("  outbox: empty")
+            return 0
+        limit = float(getattr(settings, "DJANGOES_OUTBOX_WARN_AFTER", 600))
+        attention = 0
         for entry in entries:
             age = entry.oldest_age or 0.0
-            document = by_label.get(entry.document)
-            key = document.get_index_key() if document is not None else "?"
+            document = labels.get(entry.document)
             name = document.__name__ if document is not None else entry.document
             self.stdout.write(
-                f"outbox [{entry.database}] index '{key}' ({name}): {entry.pending:,} pending, "
+                f"  outbox [{entry.database}] {name}: {entry.pending:,} pending, "
                 f"{entry.failed:,} refused; oldest waiting {age:,.0f}s"
             )
+            if entry.failed or age > limit:
+                attention = 1
+        return attention
+
+    def do_migrate(self, targets: list[Target], options: dict[str, Any]) -> None:
+        plans = []
+        for target in targets:
+            state = self._inspect(target)
+            if state is None:
+                raise CommandError(
+                    f"search_index migrate: the index '{target.key}' on '{target.using}' "
+                    f"cannot be read; nothing was changed."
+                )
+            migration = schema.plan(state)
+            for step in migration.steps:
+                self.stdout.write(f"  plan: {step}")
+            plans.append(migration)
+        todo = [migration for migration in plans if migration.action != schema.NOTHING]
+        if not todo:
+            self.stdout.write("migrate: nothing to do; every index is in sync.")
+            return
+        if options["dry_run"]:
+            self.stdout.write(f"migrate --dry-run: {len(todo)} index(es) would change; none did.")
+            return
+        if options["interactive"]:
+            names = ", ".join(f"'{m.state.key}' ({m.action})" for m in todo)
+            answer = input(f"search_index migrate changes {names}. Type 'yes' to continue: ")
+            if answer.strip().lower() not in ("y", "yes"):
+                self.stdout.write("Cancelled.")
+                return
+        try:
+            for migration in todo:
+                schema.apply(
+                    migration,
+                    say=self.stdout.write,
+                    chunk_size=options["chunk_size"],
+                    stdout=self.stdout,
+                )
+                after = schema.inspect(migration.state.key, migration.state.using)
+                if not after.in_sync:
+                    left = "; ".join(str(difference) for difference in after.differences)
+                    raise CommandError(
+                        f"search_index migrate: '{after.key}' is still not in sync ({left}); "
+                        f"run 'search_index rebuild {after.key}'."
+                    )
+                self.stdout.write(f"{after.key}: in sync ({migration.action}).")
+        except (RebuildError, schema.MigrateError, ApiError, TransportError) as exc:
+            raise CommandError(f"search_index migrate failed: {exc}") from exc
