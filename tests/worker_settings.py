@@ -8,10 +8,10 @@ from tests.settings import *  # noqa: F403
 from tests.settings import DATABASES, ES_SERVERS, INSTALLED_APPS, TASKS_DATABASE_BACKEND
 
 DATABASES["default"]["NAME"] = os.environ["DJANGOES_WORKER_DATABASE_NAME"]
-ES_SERVERS["default"]["HOSTS"] = [os.environ["DJANGOES_WORKER_ES_URL"]]
+ES_SERVERS["default"]["HOSTS"] = os.environ["DJANGOES_WORKER_ES_URL"].split(",")
 ES_SERVERS["default"]["PARAMS"] = {
     "request_timeout": float(os.environ.get("DJANGOES_WORKER_ES_TIMEOUT", "30")),
-    "max_retries": 0,
+    "max_retries": int(os.environ.get("DJANGOES_WORKER_ES_RETRIES", "0")),
 }
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps.worker"]
 TASKS = {"default": {"BACKEND": TASKS_DATABASE_BACKEND}}
@@ -22,3 +22,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"djangoes_dsl": {"handlers": ["console"], "level": "INFO"}},
 }
+DJANGOES_REBUILD_RANGE_LEASE = float(os.environ.get("DJANGOES_REBUILD_RANGE_LEASE", "60"))
