@@ -305,6 +305,21 @@ _TABLE = [
         "rows of one that dies go to others after that.",
         _seconds(0, inclusive=False),
     ),
+    Setting(
+        "DJANGOES_REBUILD_RANGE_LEASE",
+        60,
+        "a number of seconds > 0",
+        "How long a worker's claim on a range of a distributed rebuild lasts unless it renews "
+        "it; the range of a worker that stops renewing is filled again by another.",
+        _seconds(0, inclusive=False),
+    ),
+    Setting(
+        "DJANGOES_REBUILD_RANGE_ATTEMPTS",
+        5,
+        "a whole number >= 1",
+        "Attempts per range of a distributed rebuild (lost or failed) before the rebuild fails.",
+        _integer(1),
+    ),
 ]
 
 #: Every ``DJANGOES_*`` setting, by name.

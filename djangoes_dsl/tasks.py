@@ -3,10 +3,12 @@
 Defined for each engine that is installed:
 
 - on Django's tasks framework (``django.tasks``, or the ``django-tasks`` backport):
-  ``deliver_batch`` (one per committed batch) and ``drain_outbox`` (the periodic drain);
-- on Celery (found by ``app.autodiscover_tasks()``): ``deliver_batch_celery`` and
-  ``drain_outbox_celery``, named ``djangoes_dsl.deliver_batch`` and
-  ``djangoes_dsl.drain_outbox`` (the names to use in ``beat_schedule``).
+  ``deliver_batch`` (one per committed batch), ``drain_outbox`` (the periodic drain) and
+  ``fill_range`` (one primary-key range of a distributed rebuild or populate);
+- on Celery (found by ``app.autodiscover_tasks()``): ``deliver_batch_celery``,
+  ``drain_outbox_celery`` and ``fill_range_celery``, named ``djangoes_dsl.deliver_batch``,
+  ``djangoes_dsl.drain_outbox`` (the name to use in ``beat_schedule``) and
+  ``djangoes_dsl.fill_range``.
 
 Every task is safe to run twice, or at the same time on several workers: rows are claimed
 before they are sent, and a write never takes a document back in time.
@@ -15,6 +17,8 @@ before they are sent, and a write never takes a document back in time.
 from __future__ import annotations
 
 from importlib.util import find_spec
+
+from typing import Any
 
 from .outbox import deliver, drain
 
@@ -46,7 +50,14 @@ if task is not None:
         """Send the outbox operations whose back-off is over (run it every minute)."""
         return drain_due()
 
-    __all__ += ["deliver_batch", "drain_outbox"]
+    @task()
+    def fill_range(using: str, board: str, number: int, token: str) -> dict[str, Any]:
+        """Fill one primary-key range of a distributed rebuild (see djangoes_dsl.distributed)."""
+        from .distributed import run_range
+
+        return run_range(using, board, number, token)
+
+    __all__ += ["deliver_batch", "drain_outbox", "fill_range"]
 
 
 if find_spec("celery") is not None:
@@ -69,4 +80,16 @@ if find_spec("celery") is not None:
         """Send the outbox operations whose back-off is over (schedule it with beat)."""
         return drain_due()
 
-    __all__ += ["deliver_batch_celery", "drain_outbox_celery"]
+    @shared_task(
+        name="djangoes_dsl.fill_range",
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+    )
+    def fill_range_celery(using: str, board: str, number: int, token: str) -> dict[str, Any]:
+        """Fill one primary-key range of a distributed rebuild (see djangoes_dsl.distributed)."""
+        from .distributed import run_range
+
+        return run_range(using, board, number, token)
+
+    __all__ += ["deliver_batch_celery", "drain_outbox_celery", "fill_range_celery"]
