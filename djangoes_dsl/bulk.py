@@ -26,6 +26,8 @@ def index_on_commit(
     table, raw SQL, ...). Outside a transaction they are sent at once. Nothing happens while
     signal indexing is switched off or paused.
     """
+    # Not at the top: this module is imported with the package, before Django's models are
+    # ready, and the signal processor's modules need the outbox model.
     from .signals import get_signal_processor
 
     processor = get_signal_processor()

@@ -6,12 +6,15 @@ from typing import Any
 
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db import DatabaseError
+from elasticsearch import ApiError, TransportError
 
 import djangoes
 from djangoes import validation
+from djangoes.debug import exposed_credentials
 from djangoes.validation import ConfigurationError
 
-from . import conf
+from . import conf, outbox, schema
 from .registry import registry
 from .values import lookups_of, resolve_lookup
 
@@ -116,8 +119,6 @@ def check_credentials_in_reports(
     app_configs: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Credentials that Django's error reports would show (HOSTS URLs, some PARAMS)."""
-    from djangoes.debug import exposed_credentials
-
     try:
         exposed = exposed_credentials()
     except ImportError:
@@ -259,12 +260,8 @@ def _check_shared_mappings() -> list[checks.CheckMessage]:
 @checks.register(TAG, deploy=True)
 def check_outbox(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when indexing operations have waited in the outbox too long (``check --deploy``)."""
-    from django.conf import settings
-    from django.db import DatabaseError
 
-    from . import outbox
-
-    limit = float(getattr(settings, "DJANGOES_OUTBOX_WARN_AFTER", 600))
+    limit = float(conf.get("DJANGOES_OUTBOX_WARN_AFTER"))
     try:
         entries = outbox.status()
     except DatabaseError:
@@ -315,10 +312,6 @@ def check_shared_kinds(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 @checks.register(TAG, deploy=True)
 def check_schema(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when a live index does not match what the code declares (``check --deploy``)."""
-    from elasticsearch import ApiError, TransportError
-
-    from . import schema
-
     try:
         served = schema.targets()
     except ImproperlyConfigured:

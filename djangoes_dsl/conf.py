@@ -121,17 +121,25 @@ def _import(value: str, hint: str) -> Any:
         raise Invalid(f"it cannot be imported: {exc}", hint) from exc
 
 
-def _signal_processor(value: Any) -> Any:
-    from .signals import DISABLED, BaseSignalProcessor
+#: Values of DJANGOES_SIGNAL_PROCESSOR that switch signal indexing off.
+DISABLED_PROCESSOR = ("disabled", "", None)
+#: What a signal processor class provides (djangoes_dsl.signals.BaseSignalProcessor does).
+PROCESSOR_METHODS = ("setup", "teardown", "enqueue", "send")
 
-    if value in DISABLED:
+
+def _signal_processor(value: Any) -> Any:
+    if value in DISABLED_PROCESSOR:
         return None
     hint = (
         "Give the dotted path of a subclass of djangoes_dsl.signals.BaseSignalProcessor, or "
         "None to switch signal indexing off."
     )
     found = _import(value, hint) if isinstance(value, str) else value
-    if not (isinstance(found, type) and issubclass(found, BaseSignalProcessor)):
+    # Told by what it provides: this module is read by djangoes_dsl.signals, not the reverse.
+    if not (
+        isinstance(found, type)
+        and all(callable(getattr(found, method, None)) for method in PROCESSOR_METHODS)
+    ):
         what = "a class" if isinstance(found, type) else f"a {type(found).__name__}"
         raise Invalid(
             f"it names {what} that is not a subclass of djangoes_dsl.signals.BaseSignalProcessor",
@@ -243,6 +251,13 @@ _TABLE = [
         "None or a whole number >= 0",
         "Worker processes of rebuild/populate fills: None chooses, 0 never forks.",
         _integer(0, none=True),
+    ),
+    Setting(
+        "DJANGOES_REBUILD_LEASE",
+        120,
+        "a number of seconds > 0",
+        "How long a rebuild's lock lasts unless the running rebuild renews it.",
+        _seconds(0, inclusive=False),
     ),
     Setting(
         "DJANGOES_DURABLE",

@@ -32,7 +32,7 @@ MODES = (INLINE, DJANGO_TASKS, CELERY)
 
 def mode() -> str:
     """Return ``DJANGOES_DELIVERY``: "inline" (default), "django_tasks" or "celery"."""
-    return conf.get("DJANGOES_DELIVERY")
+    return str(conf.get("DJANGOES_DELIVERY"))
 
 
 def queued() -> bool:

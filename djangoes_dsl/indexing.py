@@ -5,11 +5,9 @@ writes made during the fill). Rows are re-read from the database when their oper
 sent, so a document always reflects committed data; a row that is gone (or no longer in the
 Document's ``get_queryset()``) is deleted from the index.
 
-Every bulk request also records each touched row in the *rebuild journal*: an extra action
-addressed to the alias ``<NAME>-rebuilding`` with ``require_alias: true``. While no rebuild of
-that index runs the alias does not exist and Elasticsearch rejects those actions (cheaply,
-without creating an index); while a rebuild runs they land in its journal, which the rebuild
-replays before and after swapping the alias. So writes made during a rebuild are never lost,
+Every bulk request also records each touched row in the *rebuild journal* (see
+:mod:`djangoes_dsl.journal`): while a rebuild of that index runs, the rebuild replays those
+records before and after swapping the alias. So writes made during a rebuild are never lost,
 from any process, without an extra request and without polling.
 """
 
@@ -29,6 +27,7 @@ import djangoes
 
 from . import conf
 from .documents import Document
+from .journal import journal_action, missed_journal
 from .versions import read_version, versioned
 
 logger = logging.getLogger("djangoes_dsl.indexing")
@@ -37,18 +36,7 @@ logger = logging.getLogger("djangoes_dsl.indexing")
 #: its document when the row is gone); a string value deletes the document from that index.
 Operations = dict[tuple[type[Document], Any], "str | None"]
 
-JOURNAL_SUFFIX = "-rebuilding"
 DEFAULT_BULK_CHUNK_SIZE = 500
-
-
-def journal_alias(name: str) -> str:
-    """Return the alias of the rebuild journal of the index (or alias) ``name``."""
-    return f"{name}{JOURNAL_SUFFIX}"
-
-
-def document_label(document: type[Document]) -> str:
-    """Return the dotted path that names ``document`` in journal entries."""
-    return f"{document.__module__}.{document.__qualname__}"
 
 
 def bulk_chunk_size() -> int:
@@ -145,17 +133,6 @@ def expand_action(data: Any) -> tuple[dict[str, Any], Any]:
     return header, body
 
 
-def _journal_action(document: type[Document], pk: Any, index: str) -> dict[str, Any]:
-    label = document_label(document)
-    return {
-        "_op_type": "index",
-        "_index": journal_alias(index),
-        "_id": f"{label}:{pk}",
-        "require_alias": True,
-        "_source": {"document": label, "pk": str(pk)},
-    }
-
-
 @dataclass(frozen=True)
 class _Sent:
     """What one action of a bulk request stands for, to settle its result."""
@@ -230,7 +207,7 @@ def _actions(
                 if journal:
                     if sent is not None:
                         sent.append(_Sent((document, pk), "index", journal=True))
-                    yield _journal_action(document, pk, delete_from or index)
+                    yield journal_action(document, pk, delete_from or index)
 
 
 def send_operations(
@@ -360,7 +337,7 @@ def _harmless(item: dict[str, Any], what: _Sent) -> bool:
     if op == "delete" and status == 404:
         return True  # the document was not indexed: nothing to delete
     # A journal action while no rebuild runs: the alias does not exist.
-    return what.journal and status == 404 and str(result.get("_index", "")).endswith(JOURNAL_SUFFIX)
+    return what.journal and missed_journal(result)
 
 
 def _error_of(item: dict[str, Any], what: _Sent) -> dict[str, Any]:

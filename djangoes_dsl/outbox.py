@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, router, transaction
 from django.db import connections as db_connections
 from django.db.models import Count, Min
@@ -38,7 +37,8 @@ from django.utils import timezone
 
 from . import conf
 from .documents import Document
-from .indexing import IndexingFailure, Operations, document_label, report, send_operations
+from .indexing import IndexingFailure, Operations, report, send_operations
+from .journal import document_label
 from .models import PendingOperation
 from .registry import registry
 
@@ -50,18 +50,14 @@ State = PendingOperation.State
 DEFAULT_BATCH_SIZE = 500
 
 
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
 def durable() -> bool:
     """Return ``DJANGOES_DURABLE``: record operations inside the transaction of the change."""
-    return bool(_setting("DJANGOES_DURABLE", False))
+    return bool(conf.get("DJANGOES_DURABLE"))
 
 
 def grace() -> float:
     """Seconds a freshly recorded operation is left to the process that recorded it."""
-    return float(_setting("DJANGOES_OUTBOX_GRACE", 60))
+    return float(conf.get("DJANGOES_OUTBOX_GRACE"))
 
 
 def claim_lease() -> datetime.timedelta:
@@ -73,8 +69,8 @@ def claim_lease() -> datetime.timedelta:
 
 def backoff(attempts: int) -> float:
     """Return the delay before the next attempt after ``attempts`` failed ones (with jitter)."""
-    base = float(_setting("DJANGOES_RETRY_BACKOFF", 1))
-    cap = float(_setting("DJANGOES_RETRY_MAX_BACKOFF", 300))
+    base = float(conf.get("DJANGOES_RETRY_BACKOFF"))
+    cap = float(conf.get("DJANGOES_RETRY_MAX_BACKOFF"))
     delay = min(cap, base * 2 ** max(attempts - 1, 0))
     return delay * random.uniform(0.8, 1.0)
 

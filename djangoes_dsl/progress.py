@@ -1,9 +1,18 @@
-"""Progress lines for long operations: count, percentage, rate and ETA."""
+"""Progress of long operations: the callback the library calls, and a printer for commands.
+
+The library reports progress by calling ``progress(done, total)`` and never prints; a
+management command passes a :class:`Progress`, which writes lines such as
+``products: 40,000/100,000 (40%), 8,512 docs/s, ETA 0:00:07`` to its output.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
+
+#: ``progress(done, total)``: ``done`` rows of ``total`` so far.
+ProgressCallback = Callable[[int, int], Any]
 
 
 def _duration(seconds: float) -> str:
@@ -12,18 +21,21 @@ def _duration(seconds: float) -> str:
 
 
 class Progress:
-    """Report ``done`` out of ``total`` to ``stream`` at most every ``interval`` seconds."""
+    """Write ``done`` out of ``total`` to ``stream`` at most every ``interval`` seconds.
 
-    def __init__(
-        self, label: str, total: int, stream: TextIO | Any | None = None, interval: float = 2.0
-    ) -> None:
+    Call it as a progress callback; ``finish()`` writes the last line, unless the line
+    written last already said everything was done.
+    """
+
+    def __init__(self, label: str, stream: TextIO | Any, interval: float = 2.0) -> None:
         self.label = label
-        self.total = total
         self.stream = stream
         self.interval = interval
         self.done = 0
+        self.total = 0
         self.started = time.monotonic()
         self._last = self.started
+        self._finished = False
 
     @property
     def elapsed(self) -> float:
@@ -46,13 +58,15 @@ class Progress:
             text += f", {_duration(self.elapsed)} elapsed"
         return text
 
-    def advance(self, count: int = 1) -> None:
-        self.done += count
+    def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
         now = time.monotonic()
-        if self.stream is not None and now - self._last >= self.interval:
+        if now - self._last >= self.interval or (done >= total and not self._finished):
             self._last = now
+            self._finished = done >= total
             self.stream.write(self.line())
 
     def finish(self) -> None:
-        if self.stream is not None:
+        if not self._finished:
+            self._finished = True
             self.stream.write(self.line())

@@ -39,6 +39,8 @@ from typing import Any
 import djangoes
 
 from .documents import KIND_FIELD, Document
+from .indexing import bulk_chunk_size, send_operations
+from .rebuild import Rebuild, populate
 from .registry import registry
 
 META_KEY = "djangoes"
@@ -518,21 +520,21 @@ def apply(
     *,
     say: Callable[[str], Any] | None = None,
     chunk_size: int | None = None,
-    stdout: Any = None,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> None:
-    """Carry out ``migration`` (see :func:`plan`)."""
-    from .rebuild import Rebuild, populate
-
+    """Carry out ``migration`` (see :func:`plan`); ``progress(done, total)`` follows a fill."""
     state = migration.state
     if migration.action == NOTHING:
         return
     documents = registry.documents_for_index(state.key)
     if migration.action == CREATE:
-        populate(state.key, state.using, documents=documents, chunk_size=chunk_size, stdout=stdout)
+        populate(
+            state.key, state.using, documents=documents, chunk_size=chunk_size, progress=progress
+        )
         return
     if migration.action == REBUILD:
         Rebuild(
-            state.key, state.using, documents=documents, chunk_size=chunk_size, stdout=stdout
+            state.key, state.using, documents=documents, chunk_size=chunk_size, progress=progress
         ).run()
         return
     _apply_in_place(state, documents, say or (lambda message: None), chunk_size)
@@ -602,7 +604,6 @@ def refill_documents(documents: list[type[Document]], *, chunk_size: int | None 
     Writes go through the indexing pipeline: versioned (a newer signal write wins), and
     recorded by a rebuild running meanwhile. Raise MigrateError when some fail.
     """
-    from .indexing import bulk_chunk_size, send_operations
 
     size = chunk_size or bulk_chunk_size()
     sent = 0

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db import connections as db_connections
@@ -29,7 +30,7 @@ from djangoes.adapters.django import (
 
 from . import conf, delivery, outbox
 from .documents import Document
-from .indexing import Operations, report, send_operations
+from .indexing import Operations, errors_mode, report, send_operations
 from .pause import indexing_paused, is_paused
 from .registry import DocumentRegistry, registry
 
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 DEFAULT_SIGNAL_PROCESSOR = "djangoes_dsl.signals.TransactionSignalProcessor"
-DISABLED = ("disabled", "", None)
+DISABLED = conf.DISABLED_PROCESSOR
 
 # A pending operation: (Document, pk, index to delete from or None to re-read the row), or
 # (Document, _RELATED, instance) for a related row whose dependants are found after commit.
@@ -51,11 +52,23 @@ _Op = tuple[type[Document], Any, Any]
 
 
 def _listens(document: type[Document]) -> bool:
-    return (
-        not getattr(document.Django, "ignore_signals", False)
-        and document.is_bound()
-        and not is_paused(document)
-    )
+    if getattr(document.Django, "ignore_signals", False) or is_paused(document):
+        return False
+    try:
+        return document.get_binding() is not None
+    except ImproperlyConfigured:
+        # Invalid ES settings: the change is not dropped. Its send fails, the outbox keeps
+        # it (refused, with the error), and `search_index sync --include-failed` sends it
+        # once the settings are fixed.
+        return True
+
+
+def _delete_target(document: type[Document]) -> str | None:
+    """Return the index the row's document is deleted from; None: decided when sent."""
+    try:
+        return document.get_index_name()
+    except ImproperlyConfigured:
+        return None
 
 
 class BaseSignalProcessor:
@@ -150,7 +163,7 @@ class BaseSignalProcessor:
     def handle_pre_delete(self, sender: Any, instance: models.Model, **kwargs: Any) -> None:
         """Delete the row's documents (id and index kept now, before the row goes)."""
         ops: list[_Op] = [
-            (doc, instance.pk, doc.get_index_name()) for doc in self._documents(sender)
+            (doc, instance.pk, _delete_target(doc)) for doc in self._documents(sender)
         ]
         for doc in self._dependants(sender):
             # Found now: after the delete the relation to ``instance`` is gone.
@@ -312,8 +325,6 @@ class TransactionSignalProcessor(BaseSignalProcessor):
 
     @staticmethod
     def errors_mode() -> str:
-        from .indexing import errors_mode
-
         return errors_mode()
 
     def enqueue(self, ops: list[_Op], using: str | None) -> None:

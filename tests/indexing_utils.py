@@ -10,7 +10,7 @@ from typing import Any
 
 from djangoes import connections
 from djangoes_dsl import Document
-from djangoes_dsl.indexing import journal_alias
+from djangoes_dsl.journal import journal_alias
 
 
 def leftovers(document: type[Document]) -> list[str]:

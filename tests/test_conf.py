@@ -33,6 +33,7 @@ def test_every_setting_has_its_documented_default():
         "DJANGOES_INDEXING_ERRORS": "log",
         "DJANGOES_INDEXING_FAILURE_HANDLER": None,
         "DJANGOES_REBUILD_PROCESSES": None,
+        "DJANGOES_REBUILD_LEASE": 120,
         "DJANGOES_DURABLE": False,
         "DJANGOES_OUTBOX_GRACE": 60,
         "DJANGOES_RETRY_BACKOFF": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 
@@ -247,3 +248,17 @@ def test_a_deploy_check_warns_about_operations_waiting_too_long():
         warning.msg
     )
     assert "search_index sync" in warning.hint
+
+
+def test_a_change_made_while_the_settings_are_invalid_is_kept_not_dropped():
+    broken = copy.deepcopy(ES_SERVERS)
+    broken["default"]["INDICES"] = ["products", "products", "articles"]  # a key listed twice
+    with override_settings(ES_SERVERS=broken):
+        product = Product.objects.create(sku="I-1", title="while misconfigured")
+    (row,) = PendingOperation.objects.all()
+    assert (row.state, row.object_pk) == ("failed", str(product.pk))
+    assert "lists 'products' twice" in row.last_error
+    assert product_documents() == {}
+    sync("--include-failed")  # the settings are right again
+    assert product_documents() == product_rows()
+    assert PendingOperation.objects.count() == 0

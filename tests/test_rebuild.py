@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import io
 import json
+import multiprocessing
 import os
-import random
+import signal
+import socket
+import sqlite3
 import threading
-import time
 
 import pytest
-from django.db import connections as db_connections
 from django.db import transaction
+from elasticsearch import BadRequestError
 
 from djangoes import connections
 from djangoes_dsl import indexing_paused, rebuild
-from djangoes_dsl.indexing import journal_alias
+from djangoes_dsl.journal import journal_alias, journal_index
 from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
+from tests import rebuild_processes
 from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
 from tests.indexing_utils import fresh_index, indexed
@@ -98,26 +100,24 @@ def test_signal_writes_go_through_the_alias_after_a_rebuild():
     assert str(product.pk) in indexed(ProductDocument)
 
 
-def test_writes_made_during_the_fill_are_replayed(monkeypatch):
+def test_writes_made_during_the_fill_are_replayed():
     make_rows(300)
     first, last = Product.objects.order_by("pk")[0], Product.objects.order_by("-pk")[0]
-    original = rebuild.iter_pages
-    touched = []
+    pages: list[tuple[int, int]] = []
 
-    def iter_pages_with_writes(document, index, chunk_size):
-        for number, page in enumerate(original(document, index, chunk_size)):
-            yield page
-            if number == 1:  # between pages: a row already read, one not yet, a new one
-                first.title = "changed after it was read"
-                first.save()
-                last.delete()
-                touched.append(Product.objects.create(sku="DURING", title="created during"))
+    def write_after_the_second_page(done, total):
+        pages.append((done, total))
+        if done == 100:  # a row already read, one not read yet, a new one
+            first.title = "changed after it was read"
+            first.save()
+            last.delete()
+            Product.objects.create(sku="DURING", title="created during")
 
-    monkeypatch.setattr(rebuild, "iter_pages", iter_pages_with_writes)
-    job = Rebuild("products", chunk_size=50)
+    job = Rebuild("products", chunk_size=50, processes=0, progress=write_after_the_second_page)
     job.run()
 
-    assert touched
+    assert pages[:2] == [(50, 300), (100, 300)]  # progress after every page, in this thread
+    assert job.result.processes == 0
     assert job.replayed >= 3
     titles = indexed(ProductDocument, "title")
     assert titles == database_titles()
@@ -173,7 +173,7 @@ def test_a_new_index_the_node_refuses_leaves_no_journal_behind(monkeypatch):
         return body
 
     monkeypatch.setattr(backend, "get_index_body", refused_body)
-    with pytest.raises(Exception, match="number_of_shards"):
+    with pytest.raises(BadRequestError, match="number_of_shards"):
         Rebuild("products").run()
     # The journal was created alongside and is gone again: the next rebuild may run.
     assert not client().indices.exists_alias(name=journal_alias(name()))
@@ -184,12 +184,75 @@ def test_a_new_index_the_node_refuses_leaves_no_journal_behind(monkeypatch):
 
 
 def test_a_second_rebuild_is_refused_while_one_runs():
-    client().indices.create(index=f"{name()}-journal-x", aliases={journal_alias(name()): {}})
+    make_rows(30)
+    first = Rebuild("products")
+    first.start()
+    owner = rf"host {socket.gethostname()}, pid {os.getpid()}, started .*"
+    with pytest.raises(RebuildError, match=rf"already running \({owner}\).*lease until 20"):
+        Rebuild("products").run()
+    # The refused rebuild left the first one's lock, journal and new index alone.
+    assert first.lock.holder().token == first.lock.owner.token
+    first.run()
+    assert behind(name()) == [first.new_index]
+    assert indexed(ProductDocument, "title") == database_titles()
+
+
+def test_another_index_holding_the_marker_alias_stops_the_rebuild():
+    make_rows(10)
+    before = behind(name())
+    other = f"{name()}-journal-20250101000000000000"  # as an earlier version named journals
+    client().indices.create(index=other, aliases={journal_alias(name()): {}})
     try:
-        with pytest.raises(RebuildError, match="already running"):
+        with pytest.raises(RebuildError, match=rf"The indices \['{other}'\] also hold"):
             Rebuild("products").run()
+        assert not client().indices.exists(index=journal_index(name()))  # lock released
+        assert behind(name()) == before
     finally:
-        client().indices.delete(index=f"{name()}-journal-x")
+        client().indices.delete(index=other)
+    Rebuild("products").run()
+    assert indexed(ProductDocument, "title") == database_titles()
+
+
+def test_the_lease_is_renewed_while_the_rebuild_runs():
+    make_rows(200)
+    expiries: list[str] = []
+    job = Rebuild(
+        "products",
+        chunk_size=50,
+        processes=0,
+        lease=0.000001,  # renewed at every page
+        progress=lambda done, total: expiries.append(job.lock.holder().expires),
+    )
+    job.start()
+    expiries.append(job.lock.holder().expires)
+    job.run()
+    assert len(expiries) == 5
+    assert expiries == sorted(set(expiries))  # a later expiry at every page
+
+
+def test_a_rebuild_whose_lease_expired_is_dead_and_cleaned_up_after():
+    make_rows(60)
+    populate("products")
+    stale = Rebuild("products", lease=0)  # its lease expires at once
+    stale.start()
+    assert client().indices.exists(index=stale.new_index)
+
+    job = Rebuild("products")
+    job.start()
+    assert job.recovered is not None
+    assert job.recovered.owner.token == stale.lock.owner.token
+    assert "its lease expired at" in job.recovered.reason
+    assert set(job.recovered.deleted) == {journal_index(name()), stale.new_index}
+    assert not client().indices.exists(index=stale.new_index)
+    assert "cleaned up after a dead rebuild of 'products'" in str(job.recovered)
+
+    # The stale rebuild, if it still runs, finds out at its next step and never swaps.
+    with pytest.raises(RebuildError, match="lost its lock"):
+        stale.run()
+    assert job.lock.holder().token == job.lock.owner.token  # its journal was left alone
+    job.run()
+    assert behind(name()) == [job.new_index]
+    assert indexed(ProductDocument, "title") == database_titles()
 
 
 def test_parallel_rebuild_fills_the_same_documents():
@@ -198,78 +261,31 @@ def test_parallel_rebuild_fills_the_same_documents():
     assert indexed(ProductDocument, "title") == database_titles()
 
 
-def test_rebuild_while_another_thread_keeps_saving_and_search_keeps_answering():
-    make_rows(2000)
+@pytest.mark.parametrize("processes", [0, 2])
+def test_rebuild_while_rows_keep_changing_and_search_keeps_answering(processes):
+    make_rows(1000)
     Rebuild("products").run()  # the index serves all rows before the rebuild under test
-    shared = db_connections["default"]
-    # An in-memory SQLite database lives in one connection, which both threads must share;
-    # on other databases each thread has its own connection.
-    in_memory = shared.vendor == "sqlite" and shared.is_in_memory_db()
-    if in_memory:
-        shared.inc_thread_sharing()
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    writes: list[str] = []
     searches: list[int] = []
 
-    def writer():
-        if in_memory:
-            db_connections["default"] = shared
-        rng = random.Random(5)
-        try:
-            n = 0
-            while not stop.is_set():
-                n += 1
-                pks = list(
-                    Product.objects.values_list("pk", flat=True)[: 3000 : rng.randint(1, 40)]
-                )
-                product = Product.objects.get(pk=rng.choice(pks))
-                product.title = f"{product.title.split(' #')[0]} #{n}"
-                product.save()
-                writes.append("update")
-                if n % 3 == 0:
-                    Product.objects.create(sku=f"NEW-{n}", title=f"New {n}")
-                    writes.append("create")
-                if n % 5 == 0:
-                    Product.objects.filter(pk=rng.choice(pks)).delete()
-                    writes.append("delete")
-                time.sleep(0.002)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            if not in_memory:
-                db_connections["default"].close()
+    def between_pages(done, total):
+        # At every page: search the serving index, then update, create and delete rows.
+        searches.append(ProductDocument.search().query("match", title="product").count())
+        n = len(searches)
+        pks = list(Product.objects.order_by("pk").values_list("pk", flat=True))
+        for pk in (pks[0], pks[n * 37 % len(pks)]):  # one read already, one maybe not
+            product = Product.objects.get(pk=pk)
+            product.title = f"{product.title.split(' #')[0]} #{n}"
+            product.save()
+        Product.objects.create(sku=f"NEW-{n}", title=f"New {n}")
+        Product.objects.filter(pk=pks[n * 53 % len(pks)]).delete()
 
-    def searcher():
-        try:
-            while not stop.is_set():
-                searches.append(ProductDocument.search().query("match", title="product").count())
-                time.sleep(0.01)
-        except BaseException as exc:
-            errors.append(exc)
+    job = Rebuild("products", chunk_size=100, processes=processes, progress=between_pages)
+    job.run()
 
-    threads = [threading.Thread(target=writer), threading.Thread(target=searcher)]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(0.2)
-        job = Rebuild("products", chunk_size=100)
-        job.run()
-        time.sleep(0.2)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        if in_memory:
-            shared.dec_thread_sharing()
-
-    assert errors == []
-    assert writes.count("update") > 20
-    assert "delete" in writes
-    assert "create" in writes
-    assert job.replayed > 0  # writes did land during the fill
-    assert searches
-    assert min(searches) > 1000
+    assert job.result.processes == processes
+    assert len(searches) >= 10  # one per page of the fill
+    assert min(searches) > 900  # the old index kept answering
+    assert job.replayed >= 2 * len(searches)  # the writes of the fill were caught up
     assert indexed(ProductDocument, "title") == database_titles()
 
 
@@ -282,27 +298,15 @@ def expected_sources() -> dict[str, dict]:
     return json.loads(json.dumps(sources, default=lambda value: value.isoformat()))
 
 
-def spy_on_workers(monkeypatch) -> list[int]:
-    """Record the number of worker processes of every fill that forks."""
-    forks: list[int] = []
-    original = rebuild._fill_in_processes
-
-    def spying(using, documents, index, chunk_size, parallel, processes, advance):
-        forks.append(processes)
-        return original(using, documents, index, chunk_size, parallel, processes, advance)
-
-    monkeypatch.setattr(rebuild, "_fill_in_processes", spying)
-    return forks
-
-
-def test_rebuild_in_worker_processes_indexes_exactly_the_rows(monkeypatch):
+def test_rebuild_in_worker_processes_indexes_exactly_the_rows():
     make_rows(1000)
     Product.objects.filter(pk__in=Product.objects.order_by("pk").values("pk")[400:420]).delete()
-    forks = spy_on_workers(monkeypatch)
 
-    Rebuild("products", chunk_size=64, processes=3).run()
+    job = Rebuild("products", chunk_size=64, processes=3)
+    job.run()
 
-    assert forks == [3]
+    assert job.result.processes == 3
+    assert job.result.indexed == 980
     assert indexed(ProductDocument) == expected_sources()  # same ids and sources, no extra
 
 
@@ -326,14 +330,20 @@ def test_the_ranges_of_the_workers_cover_every_row_once():
     assert rebuild.split_ranges(ProductDocument, 20)[-1] == (pks[-2], None)  # one row each
 
 
-def test_populate_in_worker_processes_reports_progress(monkeypatch):
+def test_populate_in_worker_processes_reports_progress():
     make_rows(300)
-    forks = spy_on_workers(monkeypatch)
-    out = io.StringIO()
-    result = populate("products", chunk_size=50, processes=2, stdout=out)
-    assert forks == [2]
+    calls: list[tuple[int, int, int]] = []
+    result = populate(
+        "products",
+        chunk_size=50,
+        processes=2,
+        progress=lambda done, total: calls.append((done, total, threading.get_ident())),
+    )
+    assert result.processes == 2
     assert result.indexed == 300
-    assert "products: 300/300 (100%)" in out.getvalue()
+    assert [done for done, _, _ in calls] == list(range(50, 301, 50))  # a call per page
+    assert {total for _, total, _ in calls} == {300}
+    assert {thread for _, _, thread in calls} == {threading.get_ident()}  # in this thread
     assert indexed(ProductDocument) == expected_sources()
 
 
@@ -352,7 +362,7 @@ def test_a_failing_worker_leaves_the_old_index_serving(monkeypatch):
     with pytest.raises(ValueError, match="cannot prepare") as raised:
         Rebuild("products", chunk_size=50, processes=2).run()
 
-    assert any("Raised in fill worker 1" in note for note in raised.value.__notes__)
+    assert any(note.startswith("Raised in fill worker 1 (pid") for note in raised.value.__notes__)
     assert behind(name()) == before
     assert behind(ProductDocument.get_read_index()) == before
     assert len(indexed(ProductDocument)) == 400  # the old documents, untouched
@@ -370,7 +380,8 @@ def test_a_worker_that_dies_fails_the_rebuild(monkeypatch):
         return "x"
 
     monkeypatch.setattr(ProductDocument, "prepare_category", prepare_category, raising=False)
-    with pytest.raises(RebuildError, match=r"worker 0 .* ended without a result \(exit code 3\)"):
+    died = r"Fill worker 0 \(pid \d+\) ended without a result \(exit code 3\)"
+    with pytest.raises(RebuildError, match=died):
         Rebuild("products", chunk_size=50, processes=2).run()
     assert behind(name()) == before
     assert len(indexed(ProductDocument)) == 200
@@ -392,27 +403,27 @@ def test_indexing_errors_in_a_worker_are_a_rebuild_error(monkeypatch):
     assert behind(name()) == before
 
 
-def test_when_a_fill_forks(monkeypatch):
-    monkeypatch.setattr(rebuild, "_cpus", lambda: 4)
+def test_when_a_fill_forks():
     per = rebuild.MIN_ROWS_PER_PROCESS
-    assert rebuild.fill_processes(None, 2 * per - 1) == 0  # too small to pay off
-    assert rebuild.fill_processes(None, 2 * per) == 2
-    assert rebuild.fill_processes(None, 100 * per) == 4  # one per CPU
-    assert rebuild.fill_processes(0, 100 * per) == 0
+    assert rebuild.fill_processes(None, 2 * per - 1, cpus=4) == 0  # too small to pay off
+    assert rebuild.fill_processes(None, 2 * per, cpus=4) == 2
+    assert rebuild.fill_processes(None, 100 * per, cpus=4) == 4  # one per CPU
+    assert rebuild.fill_processes(None, 100 * per, cpus=1) == 0
+    assert rebuild.fill_processes(0, 100 * per, cpus=4) == 0
     assert rebuild.fill_processes(3, 10) == 3  # as asked
 
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert rebuild.fill_processes(None, 100 * per) == 0  # never fork beside threads ...
+        assert rebuild.fill_processes(None, 100 * per, cpus=4) == 0  # never beside threads ...
         assert rebuild.fill_processes(2, 10) == 2  # ... unless asked to
     finally:
         stop.set()
         thread.join()
 
     with transaction.atomic():
-        assert rebuild.fill_processes(None, 100 * per) == 0
+        assert rebuild.fill_processes(None, 100 * per, cpus=4) == 0
         with pytest.raises(RebuildError, match="inside a transaction"):
             rebuild.fill_processes(2, 10)
 
@@ -423,3 +434,136 @@ def test_the_setting_chooses_the_default(settings):
     assert Rebuild("products", processes=2).processes == 2
     settings.DJANGOES_REBUILD_PROCESSES = 3
     assert Rebuild("products").processes == 3
+
+
+# -- rebuilds in processes of their own, over one database file -------------------------------
+
+
+class Processes:
+    """Start functions of tests/rebuild_processes.py in spawned processes; stop them by PID."""
+
+    def __init__(self, tmp_path) -> None:
+        self.context = multiprocessing.get_context("spawn")
+        self.results = self.context.Queue()
+        self.database = tmp_path / "shop.sqlite3"
+        self.env = {
+            "DJANGOES_PROCESS_DB": str(self.database),
+            "DJANGOES_PROCESS_INDEX": name(),
+            "DJANGOES_PROCESS_READ_INDEX": ProductDocument.get_read_index(),
+        }
+        self.started: list = []
+
+    def start(self, function, *args):
+        process = self.context.Process(target=function, args=(self.env, *args))
+        process.start()
+        self.started.append(process)
+        return process
+
+    def result(self):
+        kind, pid, *rest = self.results.get(timeout=rebuild_processes.WAIT)
+        assert kind != "error", f"process {pid} failed:\n{rest[0]}"
+        return kind, pid, *rest
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGKILL)
+            process.join(rebuild_processes.WAIT)
+
+    def titles(self) -> dict[str, str]:
+        """Return ``{id: title}`` of the products in the database file."""
+        with sqlite3.connect(self.database) as db:
+            rows = db.execute(f"SELECT id, title FROM {Product._meta.db_table}").fetchall()
+        return {str(pk): title for pk, title in rows}
+
+
+@pytest.fixture
+def processes(tmp_path):
+    started = Processes(tmp_path)
+    try:
+        started.start(rebuild_processes.seed, 200, started.results)
+        assert started.result()[0] == "seeded"
+        yield started
+    finally:
+        started.stop_all()
+
+
+def test_of_two_rebuilds_started_at_once_exactly_one_runs(processes):
+    before = behind(name())
+    ctx = processes.context
+    start, filling, resume = ctx.Barrier(3), ctx.Event(), ctx.Event()
+    labels = {
+        processes.start(
+            rebuild_processes.rebuild, label, start, filling, resume, processes.results
+        ).pid: label
+        for label in ("a", "b")
+    }
+    start.wait(rebuild_processes.WAIT)  # both go at the same moment
+
+    # The winner holds after its first page until resumed, so the first to report is the
+    # loser: refused, then it saved rows during the winner's fill, with no save failing.
+    kind, loser, message, writes = processes.result()
+    assert kind == "refused"
+    assert filling.is_set()
+    assert "already running" in message
+    assert f"host {socket.gethostname()}, pid " in message
+    (winner,) = set(labels) - {loser}
+    assert f"pid {winner}," in message
+    assert "lease until 20" in message
+    assert len(writes) == 4
+    assert behind(name()) == before  # nothing swapped yet
+
+    resume.set()
+    kind, pid, new_index = processes.result()
+    assert (kind, pid) == ("rebuilt", winner)
+    assert behind(name()) == [new_index]
+    titles = indexed(ProductDocument, "title")
+    assert titles == processes.titles()  # the loser's saves were caught up, none lost
+    assert titles[writes[0].split()[1]] == f"{labels[loser]}: changed"
+
+
+def test_a_killed_rebuild_leaves_the_old_index_serving_and_the_next_cleans_up(processes):
+    before = behind(name())
+    ctx = processes.context
+    start, filling, resume = ctx.Barrier(2), ctx.Event(), ctx.Event()
+    victim = processes.start(
+        rebuild_processes.rebuild, "victim", start, filling, resume, processes.results
+    )
+    start.wait(rebuild_processes.WAIT)
+    assert filling.wait(rebuild_processes.WAIT)  # midway through its fill
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.join(rebuild_processes.WAIT)
+    assert victim.exitcode == -signal.SIGKILL
+
+    # The old index keeps serving; the dead rebuild's journal and new index are left over.
+    assert behind(name()) == before
+    assert behind(ProductDocument.get_read_index()) == before
+    assert len(indexed(ProductDocument)) == 200
+    assert client().indices.exists(index=journal_index(name()))
+    assert [index for index in leftovers() if index != journal_index(name())] != []
+
+    # Saves meanwhile succeed (they are journalled into the dead journal, harmlessly).
+    processes.start(rebuild_processes.writer, "after", processes.results)
+    kind, _, writes = processes.result()
+    assert kind == "written"
+
+    processes.start(
+        rebuild_processes.command, processes.results, "rebuild", "products", "--no-input"
+    )
+    kind, _, output = processes.result()
+    assert kind == "done"
+    assert "products: cleaned up after a dead rebuild of 'products'" in output
+    assert f"pid {victim.pid}" in output
+    assert f"its process {victim.pid} is gone" in output
+    assert "now points to" in output
+
+    assert leftovers() == []
+    assert not client().indices.exists_alias(name=journal_alias(name()))
+    titles = indexed(ProductDocument, "title")
+    assert titles == processes.titles()
+    assert titles[writes[0].split()[1]] == "after: changed"
+
+
+def leftovers() -> list[str]:
+    found = client().indices.get(index=f"{name()}-*", ignore_unavailable=True)
+    return sorted(set(found.body) - set(behind(name())))

@@ -13,12 +13,14 @@ from django.conf import settings
 from django.core import checks
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from elasticsearch import Elasticsearch
 
 from djangoes import connections
 from djangoes_dsl import Document, fields, indexing_paused, register, registry, schema
 from tests.apps.blog.models import Article
 from tests.apps.shop.search_indices import ProductDocument
 from tests.indexing_utils import fresh_index
+from tests.settings import ES_URL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,11 +72,14 @@ def rows():
 
 @pytest.fixture(autouse=True)
 def no_index_left():
+    # A plain client: outside the tests' overrides the test name of 'evolving' is no test
+    # index of any connection, so the connections' guarded clients refuse to delete it.
+    client = Elasticsearch(ES_URL)
     name = f"test_djangoes_evolving{connections.test_suffix}"
-    connections["default"].client.indices.delete(index=f"{name},{name}-*", ignore_unavailable=True)
+    client.indices.delete(index=f"{name},{name}-*", ignore_unavailable=True)
     yield
-    # A new client: the test's settings overrides closed the one of before.
-    connections["default"].client.indices.delete(index=f"{name},{name}-*", ignore_unavailable=True)
+    client.indices.delete(index=f"{name},{name}-*", ignore_unavailable=True)
+    client.close()
 
 
 def run(*args: str, stdout: Any = None) -> str:

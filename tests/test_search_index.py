@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from io import StringIO
 
 import pytest
@@ -9,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from djangoes import connections
 from djangoes_dsl import indexing_paused
+from djangoes_dsl.rebuild import Rebuild
 from tests.apps.blog.models import Article
 from tests.apps.blog.search_indices import ArticleDocument
 from tests.apps.shop.models import Product
@@ -62,6 +65,26 @@ def test_rebuild_and_populate_from_worker_processes():
     assert len(indexed(ProductDocument)) == 30
     output = run("populate", "products", "--processes", "3")
     assert "indexed 30 documents" in output
+
+
+def test_list_shows_a_running_rebuild_and_rebuild_cleans_up_after_a_dead_one():
+    running = Rebuild("products")
+    running.start()
+    assert f"REBUILD RUNNING (host {socket.gethostname()}, pid {os.getpid()}" in run(
+        "list", "products"
+    )
+    with pytest.raises(CommandError, match="search_index rebuild failed: A rebuild of 'products'"):
+        run("rebuild", "products", "--no-input")
+    running.run()
+    assert "REBUILD" not in run("list", "products")
+
+    Rebuild("products", lease=0).start()  # its lease expires at once: dead
+    assert "DEAD REBUILD" in run("list", "products")
+    output = run("rebuild", "products", "--no-input")
+    assert "products: cleaned up after a dead rebuild of 'products'" in output
+    assert output.index("cleaned up") < output.index("products: 30/30 (100%)")
+    assert "now points to" in output
+    assert len(indexed(ProductDocument)) == 30
 
 
 def test_rebuild_by_document_name_and_by_model():

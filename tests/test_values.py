@@ -92,7 +92,8 @@ def test_values_reading_builds_the_documents_that_model_instances_build():
 
     with CaptureQueriesContext(connection) as queries:
         read = ProductDocument.read_actions(queryset, "target")
-    assert len(queries) == 2  # the page (with the category join), and the tags
+    reads = [query for query in queries if "transaction_timestamp" not in query["sql"]]
+    assert len(reads) == 2  # the page (with the category join), and the tags
 
     assert [pk for pk, _ in read] == [product.pk for product in products]
     for (pk, action), product in zip(read, products, strict=True):

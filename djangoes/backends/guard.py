@@ -31,7 +31,14 @@ from django.dispatch import receiver
 
 from ..exceptions import LiveIndexWriteError
 
-__all__ = ["READ_ROUTES", "UnreadableBody", "WriteGuard", "protected_names", "remember_live_names"]
+__all__ = [
+    "READ_ROUTES",
+    "UnreadableBody",
+    "WriteGuard",
+    "protected_names",
+    "remember_live_names",
+    "remember_test_names",
+]
 
 # Routes that only read even though their method is not GET or HEAD. "{}" is any one segment.
 READ_ROUTES = frozenset(
@@ -191,6 +198,22 @@ def remember_live_names(names: Iterable[str]) -> None:
 def protected_names() -> frozenset[str]:
     """Return every name the guard protects in this process."""
     return _protected
+
+
+_test_names: frozenset[str] = frozenset()
+
+
+def remember_test_names(names: Iterable[str]) -> None:
+    """Count ``names`` as test indices for the rest of the process.
+
+    A test index stays one after ``override_settings`` dropped it from the configuration,
+    so that what a test set up under one configuration can be cleaned up under the next
+    (an alias ``migrate`` removes, say). A name that is also live is never a test index:
+    the longer of the live and the test names a target begins with decides.
+    """
+    global _test_names
+    with _protected_lock:
+        _test_names = _test_names | frozenset(name for name in names if name)
 
 
 @receiver(setting_changed, dispatch_uid="djangoes.guard.remember_live_names")
@@ -384,6 +407,7 @@ class WriteGuard:
         self.live_names = frozenset(live_names)
         remember_live_names(self.live_names)
         self.test_names = frozenset(test_names)
+        remember_test_names(self.test_names)
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -416,7 +440,7 @@ class WriteGuard:
         wildcard = re.search(r"[*?]", pattern)
         literal = pattern[: wildcard.start()] if wildcard else pattern
         live_prefix = _longest_prefix(literal, protected)
-        test_prefix = _longest_prefix(literal, self.test_names)
+        test_prefix = _longest_prefix(literal, self.test_names | _test_names)
         # The longest name it begins with decides: 'shop_t-1' is a test index when the test
         # name is 'shop_t', though it also begins with the live name 'shop'.
         in_test_names = len(test_prefix) > len(live_prefix)

@@ -93,23 +93,22 @@ def seed(rows: int) -> dict[str, Any]:
 def djangoes_rebuild(rows: int, parallel: int = 0, processes: int | None = None) -> dict[str, Any]:
     setup("tests.benchmarks.settings")
     import djangoes
-    from djangoes_dsl import rebuild
     from djangoes_dsl.rebuild import Rebuild
 
     backend = djangoes.connections["default"]
     backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
     backend.create_index("products")
     job = Rebuild("products", parallel=parallel, processes=processes)
-    workers = rebuild.fill_processes(job.processes, rebuild.count_rows(job.documents))
     started = time.perf_counter()
     job.run()
     seconds = time.perf_counter() - started
+    assert job.result is not None
     count = backend.client.count(index="bench_products")["count"]
     backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
     return {
         "seconds": seconds,
         "docs": count,
-        "processes": workers,
+        "processes": job.result.processes,
         "maxrss_mb": maxrss_mb(),
         "worker_maxrss_mb": children_maxrss_mb(),
     }

@@ -17,9 +17,9 @@ from elasticsearch import ApiError, TransportError
 import djangoes
 from djangoes_dsl import schema
 from djangoes_dsl.documents import Document
-from djangoes_dsl.indexing import document_label as label_of
-from djangoes_dsl.indexing import journal_alias
-from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
+from djangoes_dsl.journal import document_label as label_of
+from djangoes_dsl.progress import Progress
+from djangoes_dsl.rebuild import Rebuild, RebuildError, lock_status, populate
 from djangoes_dsl.registry import registry
 
 ACTIONS = ("create", "delete", "rebuild", "populate", "list", "sync", "status", "migrate")
@@ -209,6 +209,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{target.key}: deleted {deleted or 'nothing'} on '{target.using}'.")
 
     def do_populate(self, target: Target, options: dict[str, Any]) -> None:
+        progress = Progress(target.key, self.stdout)
         result = populate(
             target.key,
             target.using,
@@ -216,8 +217,9 @@ class Command(BaseCommand):
             chunk_size=options["chunk_size"],
             parallel=options["parallel"],
             processes=options["processes"],
-            stdout=self.stdout,
+            progress=progress,
         )
+        progress.finish()
         self.stdout.write(
             f"{target.key}: indexed {result.indexed:,} documents in {result.seconds:.1f}s."
         )
@@ -230,6 +232,7 @@ class Command(BaseCommand):
             backend.create_index(target.key)
             self.do_populate(Target(target.key, target.using, documents), options)
             return
+        progress = Progress(target.key, self.stdout)
         rebuild = Rebuild(
             target.key,
             target.using,
@@ -237,11 +240,16 @@ class Command(BaseCommand):
             chunk_size=options["chunk_size"],
             parallel=options["parallel"],
             processes=options["processes"],
-            stdout=self.stdout,
+            progress=progress,
         )
+        rebuild.start()  # takes the lock; a dead rebuild's leftovers are cleaned up first
+        if rebuild.recovered is not None:
+            self.stdout.write(f"{target.key}: {rebuild.recovered}")
         rebuild.run()
+        progress.finish()
         if rebuild.replayed:
             self.stdout.write(f"{target.key}: replayed {rebuild.replayed:,} writes made meanwhile.")
+        self.stdout.write(f"{target.key}: '{rebuild.name}' now points to '{rebuild.new_index}'.")
 
     def do_list(self, target: Target, options: dict[str, Any]) -> None:
         backend = djangoes.connections[target.using]
@@ -256,11 +264,11 @@ class Command(BaseCommand):
             state = f"alias -> {', '.join(concrete)}"
         count = backend.client.count(index=name)["count"] if concrete else 0
         documents = ", ".join(d.__name__ for d in target.documents) or "-"
-        rebuilding = backend.client.indices.exists_alias(name=journal_alias(name))
+        rebuilding = lock_status(backend.client, name)
         self.stdout.write(
             f"{target.key} [{target.using}] {name} ({state}): {count:,} docs; "
             f"aliases {settings['ALIASES'] or '-'}; documents {documents}"
-            + ("; REBUILD RUNNING" if rebuilding else "")
+            + (f"; {rebuilding}" if rebuilding else "")
         )
 
     # -- the outbox --------------------------------------------------------------------------
@@ -421,12 +429,15 @@ class Command(BaseCommand):
                 return
         try:
             for migration in todo:
+                progress = Progress(migration.state.key, self.stdout)
                 schema.apply(
                     migration,
                     say=self.stdout.write,
                     chunk_size=options["chunk_size"],
-                    stdout=self.stdout,
+                    progress=progress,
                 )
+                if migration.action in (schema.CREATE, schema.REBUILD):
+                    progress.finish()
                 after = schema.inspect(migration.state.key, migration.state.using)
                 if not after.in_sync:
                     left = "; ".join(str(difference) for difference in after.differences)
