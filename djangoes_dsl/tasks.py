@@ -17,9 +17,9 @@ before they are sent, and a write never takes a document back in time.
 from __future__ import annotations
 
 from importlib.util import find_spec
-
 from typing import Any
 
+from .distributed import run_range
 from .outbox import deliver, drain
 
 __all__: list[str] = []
@@ -53,8 +53,6 @@ if task is not None:
     @task()
     def fill_range(using: str, board: str, number: int, token: str) -> dict[str, Any]:
         """Fill one primary-key range of a distributed rebuild (see djangoes_dsl.distributed)."""
-        from .distributed import run_range
-
         return run_range(using, board, number, token)
 
     __all__ += ["deliver_batch", "drain_outbox", "fill_range"]
@@ -88,8 +86,6 @@ if find_spec("celery") is not None:
     )
     def fill_range_celery(using: str, board: str, number: int, token: str) -> dict[str, Any]:
         """Fill one primary-key range of a distributed rebuild (see djangoes_dsl.distributed)."""
-        from .distributed import run_range
-
         return run_range(using, board, number, token)
 
     __all__ += ["deliver_batch_celery", "drain_outbox_celery", "fill_range_celery"]

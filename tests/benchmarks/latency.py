@@ -268,10 +268,12 @@ def main() -> None:
     for name in modes:
         with mode(name):
             save_latency(name, 50)  # warm up
-            report(name, save_latency(name, options.transactions))
-            if name != "none":
+            if options.transactions:
+                report(name, save_latency(name, options.transactions))
+            if name != "none" and options.delays:
+                wait_until_delivered()  # not behind the backlog of the saves above
                 report(f"delay_{name}", delays(name, options.delays))
-    if options.node_pidfile:
+    if options.node_pidfile and options.transactions:
         for name in modes:
             if name in ("inline", "durable"):
                 with mode(name), impatient(), frozen(options.node_pidfile):
