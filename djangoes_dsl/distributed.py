@@ -135,15 +135,22 @@ class Range:
 
 
 class Board:
-    """The range documents of a distributed fill, in the rebuild's journal index."""
+    """The range documents of a distributed fill ``token``, in the journal of the index
+    ``name`` (see :mod:`djangoes_dsl.journal`).
 
-    def __init__(self, client: Any, index: str) -> None:
+    Ids carry the fill's token, so a worker of an older fill never touches a newer one's
+    ranges; writes go through the journal's marker alias with ``require_alias``, so a worker
+    that outlived its rebuild cannot re-create the journal.
+    """
+
+    def __init__(self, client: Any, name: str, token: str) -> None:
         self.client = client
-        self.index = index
+        self.journal = Journal(client, name)
+        self.index = self.journal.index
+        self.token = token
 
-    @staticmethod
-    def doc_id(number: int) -> str:
-        return f"range:{number}"
+    def doc_id(self, number: int) -> str:
+        return f"range:{self.token}:{number}"
 
     def put(self, ranges: list[Range]) -> None:
         """Write the range documents of a new fill."""
@@ -151,7 +158,7 @@ class Board:
         for entry in ranges:
             operations.append({"index": {"_index": self.index, "_id": self.doc_id(entry.number)}})
             operations.append(entry.source())
-        response = self.client.bulk(operations=operations)
+        response = self.client.bulk(operations=operations, refresh=False)
         if response.get("errors"):
             failed = [item for item in response["items"] if item["index"].get("error")]
             raise RebuildError(
@@ -186,11 +193,12 @@ class Board:
         new ``_seq_no``, or None when another writer changed it first or it is gone."""
         try:
             response = self.client.index(
-                index=self.index,
+                index=self.journal.alias,
                 id=self.doc_id(entry.number),
                 document=entry.source(),
                 if_seq_no=seq_no,
                 if_primary_term=primary_term,
+                require_alias=True,
             )
         except (ConflictError, NotFoundError):
             return None
@@ -204,8 +212,8 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_range(using: str, board_index: str, number: int, token: str) -> dict[str, Any]:
-    """Fill range ``number`` of the fill ``token`` whose board is ``board_index`` (a task).
+def run_range(using: str, name: str, number: int, token: str) -> dict[str, Any]:
+    """Fill range ``number`` of the fill ``token`` of the index ``name`` (a task).
 
     Return what happened: ``{"state": "done", "indexed": N}``, or ``{"state": "skipped"}``
     when the range is not this worker's to fill (done already, claimed by another worker,
@@ -213,15 +221,13 @@ def run_range(using: str, board_index: str, number: int, token: str) -> dict[str
     and raised.
     """
     client = djangoes.connections[using].client
-    board = Board(client, board_index)
+    board = Board(client, name, token)
     lease = range_lease()
     found = board.get(number)
     if found is None:
         return {"state": "skipped", "reason": "no such range (the rebuild ended)"}
     entry, seq_no, term = found
     now = time.time()
-    if entry.token != token:
-        return {"state": "skipped", "reason": "a range of another fill"}
     if entry.state != QUEUED or entry.not_before > now:
         return {"state": "skipped", "reason": f"the range is {entry.state}"}
     entry.state, entry.owner, entry.lease_until = RUNNING, worker_name(), now + lease
@@ -316,8 +322,8 @@ def _fill(client: Any, entry: Range, holder: _Holder) -> FillResult:
 class DistributedFill:
     """Fill ``target`` from the rows of ``documents`` by range tasks; wait until done.
 
-    ``board`` is the journal of the rebuild lock the caller holds (its range documents live
-    there); ``renew`` is called as the fill goes on (the lock's lease); ``progress(read,
+    ``name`` is the index whose rebuild lock the caller holds (the range documents live in
+    its journal); ``renew`` is called as the fill goes on (the lock's lease); ``progress(read,
     total)`` after every look at the ranges.
     """
 
@@ -327,7 +333,7 @@ class DistributedFill:
         self,
         client: Any,
         using: str,
-        board: Journal,
+        name: str,
         documents: list[type[Document]],
         target: str,
         *,
@@ -340,7 +346,9 @@ class DistributedFill:
     ) -> None:
         self.client = client
         self.using = using
-        self.board = Board(client, board.index)
+        self.name = name
+        self.token = uuid.uuid4().hex
+        self.board = Board(client, name, self.token)
         self.documents = documents
         self.target = target
         self.require_alias = require_alias
@@ -349,7 +357,6 @@ class DistributedFill:
         self.engine = engine or delivery.mode()
         self.progress = progress
         self.renew = renew
-        self.token = uuid.uuid4().hex
         self.lease = range_lease()
         self.attempts = range_attempts()
         #: How many times ranges were re-queued, and why (lost, failed).
@@ -379,7 +386,7 @@ class DistributedFill:
 
     def enqueue(self, entry: Range) -> None:
         delivery.submit(
-            "fill_range", self.using, self.board.index, entry.number, self.token, engine=self.engine
+            "fill_range", self.using, self.name, entry.number, self.token, engine=self.engine
         )
 
     def run(self) -> FillResult:
@@ -509,7 +516,7 @@ class DistributedRebuild(Rebuild):
         self.distributed = DistributedFill(
             self.client,
             self.using,
-            self.journal,
+            self.name,
             self.documents,
             self.fill_alias,
             require_alias=True,
@@ -553,7 +560,7 @@ def populate_distributed(
         result = DistributedFill(
             backend.client,
             using,
-            lock.journal,
+            name,
             documents if documents is not None else registry.documents_for_index(key),
             name,
             require_alias=False,

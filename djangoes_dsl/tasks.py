@@ -51,9 +51,9 @@ if task is not None:
         return drain_due()
 
     @task()
-    def fill_range(using: str, board: str, number: int, token: str) -> dict[str, Any]:
+    def fill_range(using: str, name: str, number: int, token: str) -> dict[str, Any]:
         """Fill one primary-key range of a distributed rebuild (see djangoes_dsl.distributed)."""
-        return run_range(using, board, number, token)
+        return run_range(using, name, number, token)
 
     __all__ += ["deliver_batch", "drain_outbox", "fill_range"]
 
@@ -84,8 +84,8 @@ if find_spec("celery") is not None:
         reject_on_worker_lost=True,
         ignore_result=True,
     )
-    def fill_range_celery(using: str, board: str, number: int, token: str) -> dict[str, Any]:
+    def fill_range_celery(using: str, name: str, number: int, token: str) -> dict[str, Any]:
         """Fill one primary-key range of a distributed rebuild (see djangoes_dsl.distributed)."""
-        return run_range(using, board, number, token)
+        return run_range(using, name, number, token)
 
     __all__ += ["deliver_batch_celery", "drain_outbox_celery", "fill_range_celery"]

@@ -13,11 +13,11 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
-from djangoes_dsl.journal import journal_index
 
 from djangoes import connections
 from djangoes_dsl import indexing_paused
-from djangoes_dsl.distributed import RUNNING, Board, DistributedRebuild, populate_distributed
+from djangoes_dsl.distributed import RUNNING, DistributedRebuild, populate_distributed
+from djangoes_dsl.journal import journal_index
 from djangoes_dsl.models import PendingOperation
 from djangoes_dsl.rebuild import RebuildError
 from tests import workers
@@ -135,12 +135,12 @@ def test_a_worker_killed_midway_and_the_rebuild_still_completes(engine, pair):
     seed(6000)
     victim = pair[0]
     owner = f":{victim.pid}"
-    board = Board(connections["default"].client, journal_index(ProductDocument.get_index_name()))
 
     def progress(done: int, total: int) -> None:
         if not victim.alive:
             return
-        ranges = board.all(12)
+        assert rebuild.distributed is not None
+        ranges = rebuild.distributed.board.all(12)
         if any(r.state == RUNNING and r.owner.endswith(owner) for r, *_ in ranges):
             victim.kill()  # in the middle of its range
 

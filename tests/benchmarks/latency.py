@@ -13,8 +13,9 @@ Run by ``scripts/bench --latency``. Prints one JSON line:
   statements; the queued modes with a real worker running (django-tasks-db's ``db_worker``
   polling every 0.1 s; a Celery worker on Redis);
 - the same with the node FROZEN (SIGSTOP to the PID in ``--node-pidfile``): no indexing and
-  the queued modes over ``--transactions``, inline over 10 transactions (each waits its
-  request timeout, 2 s here);
+  the queued modes over ``--transactions``, in interleaved rounds, with both workers running
+  (and waiting on the node); inline and durable over 10 transactions (each waits its request
+  timeout, 2 s here);
 - per mode the delay from commit to the document in Elasticsearch (a realtime GET) and to
   searchable (a search, without forcing a refresh), over ``--delays`` transactions;
 - the drain rate of a backlog of ``--backlog`` pending operations.
@@ -65,8 +66,8 @@ MODES = ("none", "inline", "durable", *QUEUED)
 
 
 @contextlib.contextmanager
-def mode(name: str) -> Iterator[None]:
-    """Settings of mode ``name``; a queued mode also runs its worker meanwhile."""
+def settings_of(name: str) -> Iterator[None]:
+    """The settings of mode ``name``."""
     from django.test import override_settings
 
     settings = {
@@ -76,7 +77,14 @@ def mode(name: str) -> Iterator[None]:
         "django_tasks": {"DJANGOES_DELIVERY": "django_tasks"},
         "celery": {"DJANGOES_DELIVERY": "celery"},
     }[name]
-    with override_settings(**settings), worker(name):
+    with override_settings(**settings):
+        yield
+
+
+@contextlib.contextmanager
+def mode(name: str) -> Iterator[None]:
+    """The settings of mode ``name``; a queued mode also runs its worker meanwhile."""
+    with settings_of(name), worker(name):
         yield
 
 
@@ -142,14 +150,15 @@ def impatient() -> Iterator[None]:
         yield
 
 
-def save_latency(name: str, transactions: int, label: str = "") -> dict[str, Any]:
+def measure(
+    name: str, transactions: int, latencies: list[float], timer: QueryTimer, label: str = ""
+) -> None:
+    """Save one product per transaction, ``transactions`` times; add each save + commit."""
     from django.db import connection, transaction
 
     from tests.apps.shop.models import Product
 
     pks = list(Product.objects.order_by("pk").values_list("pk", flat=True)[:transactions])
-    timer = QueryTimer()
-    latencies = []
     with connection.execute_wrapper(timer):
         for n, pk in enumerate(pks):
             started = time.perf_counter()
@@ -158,6 +167,9 @@ def save_latency(name: str, transactions: int, label: str = "") -> dict[str, Any
                 product.title = f"{label or name} {n}"
                 product.save()
             latencies.append(time.perf_counter() - started)
+
+
+def summary(latencies: list[float], timer: QueryTimer) -> dict[str, Any]:
     per = len(latencies)
     return {
         "transactions": per,
@@ -167,6 +179,31 @@ def save_latency(name: str, transactions: int, label: str = "") -> dict[str, Any
         "outbox_insert_db_ms": round(1000 * timer.seconds.get("outbox insert", 0.0) / per, 3),
         "outbox_delete_db_ms": round(1000 * timer.seconds.get("outbox delete", 0.0) / per, 3),
     }
+
+
+def save_latency(name: str, transactions: int, label: str = "") -> dict[str, Any]:
+    latencies: list[float] = []
+    timer = QueryTimer()
+    measure(name, transactions, latencies, timer, label)
+    return summary(latencies, timer)
+
+
+def frozen_rounds(pidfile: str, transactions: int, rounds: int = 5) -> dict[str, Any]:
+    """No indexing and the queued modes with the node frozen, in interleaved rounds (so that
+    the machine's load drifts alike for all), the queued modes' workers running."""
+    names = ["none", *QUEUED]
+    latencies: dict[str, list[float]] = {name: [] for name in names}
+    timers = {name: QueryTimer() for name in names}
+    with worker("django_tasks"), worker("celery"):
+        for name in names:
+            with settings_of(name):
+                save_latency(name, 20)  # warm up, before the freeze
+        with frozen(pidfile):
+            for _ in range(rounds):
+                for name in names:
+                    with settings_of(name):
+                        measure(name, transactions // rounds, latencies[name], timers[name])
+    return {f"frozen_{name}": summary(latencies[name], timers[name]) for name in names}
 
 
 def delays(name: str, transactions: int) -> dict[str, Any]:
@@ -274,18 +311,11 @@ def main() -> None:
                 wait_until_delivered()  # not behind the backlog of the saves above
                 report(f"delay_{name}", delays(name, options.delays))
     if options.node_pidfile and options.transactions:
-        for name in modes:
-            if name in ("inline", "durable"):
-                with mode(name), impatient(), frozen(options.node_pidfile):
-                    report(f"frozen_{name}", save_latency(name, 10, f"frozen {name}"))
-                continue
-            with mode(name):
-                save_latency(name, 20)  # warm up, before the freeze
-                with frozen(options.node_pidfile):
-                    report(
-                        f"frozen_{name}",
-                        save_latency(name, options.transactions, f"frozen {name}"),
-                    )
+        for name, value in frozen_rounds(options.node_pidfile, options.transactions).items():
+            report(name, value)
+        for name in ("inline", "durable"):  # each commit waits for its request timeout
+            with mode(name), impatient(), frozen(options.node_pidfile):
+                report(f"frozen_{name}", save_latency(name, 10, f"frozen {name}"))
         wait_until_delivered()  # what the frozen inline and durable saves left
     if options.backlog:
         report("drain", drain_rate(options.backlog))
