@@ -14,7 +14,7 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests", "example"]
+nox.options.sessions = ["lint", "tests", "workers", "example"]
 
 ES8_SERVER = os.environ.get("DJANGOES_ES8_VERSION", "8.19.21")
 # The 9.x server of the 9.x client sessions; an empty DJANGOES_ES9_VERSION leaves them out.
@@ -25,6 +25,10 @@ ES9_SERVER = os.environ.get("DJANGOES_ES9_VERSION", "9.5.3")
 PORT_BASE = int(os.environ.get("DJANGOES_ES_PORT_BASE", "9200"))
 PORTS = {"8": PORT_BASE, "9": PORT_BASE + 3}
 PG_PORT = os.environ.get("DJANGOES_PG_PORT", "5433")
+# The Redis broker of the Celery tests (scripts/redis), and the three-node cluster's first
+# HTTP port (its nodes take CLUSTER_PORT .. CLUSTER_PORT+2; started by the tests themselves).
+REDIS_PORT = os.environ.get("DJANGOES_REDIS_PORT", "6380")
+CLUSTER_PORT = int(os.environ.get("DJANGOES_CLUSTER_ES_PORT", str(PORT_BASE + 10)))
 
 # Client 9.x only talks to 9.x servers; client 8.x talks to 8.x (and 9.x) servers.
 CLIENTS = {
@@ -33,6 +37,14 @@ CLIENTS = {
     "9": "elasticsearch>=9,<10",
 }
 DJANGO = {"4.2": "Django>=4.2,<5.0", "5.2": "Django>=5.2,<6.0", "6.0": "Django>=6.0,<6.1"}
+# The task engines of queued delivery, and the worker of Django's tasks framework: django-tasks-db
+# (Django 5.2+; with the django-tasks backport on 5.2, django.tasks itself on 6.0), or on 4.2
+# the database backend that django-tasks bundled before 0.12.
+TASK_ENGINES = {
+    "4.2": ["django-tasks>=0.11,<0.12", "celery[redis]>=5.4"],
+    "5.2": ["django-tasks>=0.12", "django-tasks-db>=0.13", "celery[redis]>=5.4"],
+    "6.0": ["django-tasks-db>=0.13", "celery[redis]>=5.4"],
+}
 
 MATRIX = [
     nox.param("3.11", "4.2", "8.18", "sqlite", id="py3.11-django4.2-es8.18"),
@@ -98,18 +110,52 @@ def lint(session: nox.Session) -> None:
 @nox.session(name="tests")
 @nox.parametrize(("python", "django", "client", "database"), MATRIX)
 def tests(session: nox.Session, django: str, client: str, database: str) -> None:
-    """The library suite; on SQLite in memory, or on PostgreSQL (the sessions named so)."""
+    """The library suite; on SQLite in memory, or on PostgreSQL (the sessions named so).
+
+    The PostgreSQL sessions also run the tests of real task workers (django-tasks-db's
+    db_worker, a Celery worker on Redis) and of distributed rebuilds; the three-node cluster
+    tests run in the newest one.
+    """
     extras = "test,postgres" if database == "postgres" else "test"
-    session.install("-e", f".[{extras}]", DJANGO[django], CLIENTS[client])
+    session.install("-e", f".[{extras}]", DJANGO[django], CLIENTS[client], *TASK_ENGINES[django])
     env = node_env(session, client)
     select: list[str] = []
     if database == "postgres":
         env["DJANGOES_TEST_DATABASE_URL"] = start_service(session, "pg", "--port", PG_PORT)
+        env["DJANGOES_TEST_REDIS_URL"] = start_service(session, "redis", "--port", REDIS_PORT)
+        env["DJANGOES_CLUSTER_ES_PORT"] = str(CLUSTER_PORT)
+        if session.name != NEWEST_POSTGRES:
+            select = ["-m", "not cluster"]
     else:
-        # Tests of several processes writing to one database need PostgreSQL: they run in
-        # the PostgreSQL sessions and are left out here, explicitly.
+        # Tests of several processes sharing one database (task workers included) need
+        # PostgreSQL: they run in the PostgreSQL sessions and are left out here, explicitly.
         select = ["-m", "not postgres"]
     session.run("python", "-m", "pytest", *select, *session.posargs, env=env)
+
+
+NEWEST_POSTGRES = (
+    "tests(py3.12-django6.0-es9-postgres)" if ES9_SERVER else "tests(py3.11-django5.2-es8-postgres)"
+)
+
+
+@nox.session(name="workers", python="3.11")
+def workers(session: nox.Session) -> None:
+    """Django 4.2: queued delivery with real workers (the database backend bundled with
+    django-tasks 0.11, and Celery on Redis), on PostgreSQL."""
+    session.install("-e", ".[test,postgres]", DJANGO["4.2"], CLIENTS["8.18"], *TASK_ENGINES["4.2"])
+    env = node_env(session, "8.18")
+    env["DJANGOES_TEST_DATABASE_URL"] = start_service(session, "pg", "--port", PG_PORT)
+    env["DJANGOES_TEST_REDIS_URL"] = start_service(session, "redis", "--port", REDIS_PORT)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/test_delivery.py",
+        "tests/test_queued_signals.py",
+        "tests/test_queue_faults.py",
+        *session.posargs,
+        env=env,
+    )
 
 
 EXAMPLE_MATRIX = [nox.param("3.11", "5.2", "8", id="py3.11-django5.2-es8")]

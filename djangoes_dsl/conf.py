@@ -184,6 +184,16 @@ def _delivery(value: Any) -> Any:
     return value
 
 
+def _queue_name(value: Any) -> Any:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise Invalid(
+            "it must be the name of a queue of your task engine, or None",
+            "Give a queue name such as 'indexing' that your workers consume, or None for the "
+            "engine's default queue.",
+        )
+    return value
+
+
 def _installed(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -293,6 +303,37 @@ _TABLE = [
         "How committed batches are sent: in the committing process, as a django.tasks task, "
         "or as a Celery task.",
         _delivery,
+    ),
+    Setting(
+        "DJANGOES_TASK_QUEUE",
+        None,
+        "None, or the name of a queue of your task engine",
+        "The queue djangoes's tasks (batch delivery, rebuild ranges) go to; None: the "
+        "engine's default queue.",
+        _queue_name,
+    ),
+    Setting(
+        "DJANGOES_OUTBOX_CLAIM_LEASE",
+        300,
+        "a number of seconds > 0",
+        "How long a drainer's or task worker's claim on the outbox rows it sends lasts; the "
+        "rows of one that dies go to others after that.",
+        _seconds(0, inclusive=False),
+    ),
+    Setting(
+        "DJANGOES_REBUILD_RANGE_LEASE",
+        60,
+        "a number of seconds > 0",
+        "How long a worker's claim on a range of a distributed rebuild lasts unless it renews "
+        "it; the range of a worker that stops renewing is filled again by another.",
+        _seconds(0, inclusive=False),
+    ),
+    Setting(
+        "DJANGOES_REBUILD_RANGE_ATTEMPTS",
+        5,
+        "a whole number >= 1",
+        "Attempts per range of a distributed rebuild (lost or failed) before the rebuild fails.",
+        _integer(1),
     ),
 ]
 

@@ -18,6 +18,9 @@ state again, which changes nothing).
 from __future__ import annotations
 
 import logging
+import time
+
+from django.core.exceptions import ImproperlyConfigured
 
 from . import conf, outbox
 
@@ -43,24 +46,79 @@ def records_first() -> bool:
     return outbox.durable() or queued()
 
 
+def queue() -> str | None:
+    """Return ``DJANGOES_TASK_QUEUE``: the queue djangoes's tasks go to (``None``: the
+    engine's default queue)."""
+    return conf.get("DJANGOES_TASK_QUEUE")
+
+
+def submit(name: str, *args: object, engine: str | None = None) -> None:
+    """Enqueue djangoes's task ``name`` (``deliver_batch``, ``fill_range``, ...) with
+    ``args`` on ``engine`` (default: ``DJANGOES_DELIVERY``); raise what the engine raises."""
+    chosen = engine or mode()
+    if chosen == INLINE:
+        raise ImproperlyConfigured(
+            f"The task {name!r} needs a task engine, and DJANGOES_DELIVERY is 'inline'. Set "
+            f"DJANGOES_DELIVERY to 'django_tasks' or 'celery' (and run its workers)."
+        )
+    from . import tasks  # the engine's package is imported only when it is chosen
+
+    chosen_queue = queue()
+    if chosen == DJANGO_TASKS:
+        task = getattr(tasks, name, None)
+        if task is None:
+            raise ImproperlyConfigured(
+                "DJANGOES_DELIVERY is 'django_tasks', but neither django.tasks (Django 6.0) "
+                "nor the django-tasks backport can be imported: pip install django-tasks."
+            )
+        if chosen_queue:
+            task = task.using(queue_name=chosen_queue)
+        task.enqueue(*args)
+        return
+    task = getattr(tasks, f"{name}_celery", None)
+    if task is None:
+        raise ImproperlyConfigured(
+            "DJANGOES_DELIVERY is 'celery', but Celery cannot be imported: pip install celery."
+        )
+    options = {"queue": chosen_queue} if chosen_queue else {}
+    task.apply_async(args, retry=False, **options)
+
+
+#: After an enqueue fails, this process leaves batches to the drainer for this many seconds
+#: instead of trying again at every commit: a broker that is down then costs one failed
+#: attempt (the engine's connection timeout) per process and period, not one per request.
+ENQUEUE_PAUSE = 5.0
+_paused_until: dict[str, float] = {}
+
+
 def enqueue(database: str, ids: list[int]) -> None:
     """Hand the outbox rows ``ids`` of ``database`` to a task worker. Never raises: a batch
     that cannot be enqueued (the broker is down) stays in the outbox for the drainer."""
     if not ids:
         return
     chosen = mode()
+    if time.monotonic() < _paused_until.get(chosen, 0.0):
+        return  # the engine failed a moment ago: the drainer sends these
     try:
-        from . import tasks  # the engine's package is imported only when it is chosen
-
-        if chosen == DJANGO_TASKS:
-            tasks.deliver_batch.enqueue(database, ids)
-        else:
-            tasks.deliver_batch_celery.apply_async((database, ids), retry=False)
-    except Exception:
-        logger.exception(
-            "Could not enqueue the delivery of %d indexing operation(s) (%s); they stay in the "
-            "outbox of database %r, where the drainer finds them.",
+        submit("deliver_batch", database, ids, engine=chosen)
+    except Exception as exc:
+        _paused_until[chosen] = time.monotonic() + ENQUEUE_PAUSE
+        # Only the exception's type and text: a broker URL in a traceback's locals or
+        # arguments could carry a password.
+        logger.error(
+            "Could not enqueue the delivery of %d indexing operation(s) (%s: %s: %s); they "
+            "stay in the outbox of database %r, where the drainer finds them. Batches of the "
+            "next %.0f seconds are left to the drainer too.",
             len(ids),
             chosen,
+            type(exc).__name__,
+            exc,
             database,
+            ENQUEUE_PAUSE,
         )
+
+
+def resume() -> None:
+    """Try the task engine again at the next commit (after a failed enqueue, batches are left
+    to the drainer for ``ENQUEUE_PAUSE`` seconds)."""
+    _paused_until.clear()

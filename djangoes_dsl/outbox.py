@@ -47,8 +47,6 @@ logger = logging.getLogger("djangoes_dsl.outbox")
 Action = PendingOperation.Action
 State = PendingOperation.State
 
-#: How long a drainer's claim on the rows it sends lasts.
-CLAIM_LEASE = datetime.timedelta(minutes=5)
 DEFAULT_BATCH_SIZE = 500
 
 
@@ -60,6 +58,13 @@ def durable() -> bool:
 def grace() -> float:
     """Seconds a freshly recorded operation is left to the process that recorded it."""
     return float(conf.get("DJANGOES_OUTBOX_GRACE"))
+
+
+def claim_lease() -> datetime.timedelta:
+    """Return how long a claim on outbox rows lasts: ``DJANGOES_OUTBOX_CLAIM_LEASE`` seconds
+    (300). A drainer or task worker that dies while sending leaves its rows to others after
+    that; keep it well above ``request_timeout`` times the retries of a bulk request."""
+    return datetime.timedelta(seconds=conf.get("DJANGOES_OUTBOX_CLAIM_LEASE"))
 
 
 def backoff(attempts: int) -> float:
@@ -433,7 +438,7 @@ def claim(
             return []
         # The claim itself: one conditional UPDATE, so each row goes to one drainer only.
         manager.filter(pk__in=chosen).exclude(claimed_until__gt=now).update(
-            claimed_until=now + CLAIM_LEASE, claim=token
+            claimed_until=now + claim_lease(), claim=token
         )
     return list(manager.filter(pk__in=chosen, claim=token).order_by("pk"))
 

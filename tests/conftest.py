@@ -58,3 +58,60 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if workers:
         lines.append(f"xdist workers: {workers}")
     return lines
+
+
+# -- queued delivery with real task workers (tests/workers.py) --------------------------------
+
+
+@pytest.fixture(scope="module", params=["django_tasks", "celery"])
+def task_worker(request: pytest.FixtureRequest, django_db_setup: None):
+    """A real worker of each task engine, delivering to the suite's node, for a module."""
+    from tests import workers
+
+    if request.param == workers.CELERY:
+        workers.require_redis()
+        workers.flush_broker()
+        import tests.celery_app  # noqa: F401  # the app the web process enqueues to
+    worker = workers.TaskWorker(request.param, ES_URL, name=f"{request.module.__name__}")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def queued(task_worker):
+    """Queued delivery to ``task_worker``'s engine for one test; the test's operations are
+    all delivered before its data goes."""
+    from django.test import override_settings
+
+    from tests import indexing_utils, workers
+    from tests.indexing_utils import delivered
+
+    overrides: dict = {
+        "DJANGOES_DELIVERY": task_worker.engine,
+        "DJANGOES_OUTBOX_CLAIM_LEASE": workers.TEST_CLAIM_LEASE,
+    }
+    if task_worker.engine == workers.DJANGO_TASKS:
+        overrides["TASKS"] = workers.tasks_settings()
+    with override_settings(**overrides):
+        indexing_utils.workers_deliver = True
+        try:
+            yield task_worker
+        finally:
+            indexing_utils.workers_deliver = False
+        try:
+            workers.wait_for(delivered, "the worker to deliver the outbox", timeout=60)
+        except AssertionError:
+            raise AssertionError(
+                f"{task_worker.engine} worker log:\n{task_worker.tail()}"
+            ) from None
+
+
+@pytest.fixture(scope="session")
+def fault_node():
+    """The fault suite's own node (tests/faults.py), started once, stopped by its PID."""
+    from tests.faults import start_fault_node
+
+    node = start_fault_node()
+    yield node
+    node.stop()

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from django.test import override_settings
 from djangoes import connections
 from tests.conftest import node_version
 from tests.settings import ES_URL
+from tests.workers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ES_NODE = ROOT / "scripts" / "es-node"
@@ -139,12 +139,7 @@ def _alive(pid: int) -> bool:
 
 
 def _wait_for(condition: Any, what: str, timeout: float = 180.0) -> None:
-    """Poll ``condition`` until true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out waiting for {what}.")
-        time.sleep(0.1)
+    wait_for(condition, what, timeout)
 
 
 def start_fault_node() -> FaultNode:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,8 +40,37 @@ def reset_index(document: type[Document]) -> None:
     backend.create_index(document.get_index_key())
 
 
+def delivered() -> bool:
+    """Whether no committed indexing operation waits in the outbox to be sent."""
+    from djangoes_dsl.models import PendingOperation
+
+    return not PendingOperation.objects.filter(state=PendingOperation.State.PENDING).exists()
+
+
+#: Set while real task workers deliver (the ``queued`` fixture): reads wait for them.
+workers_deliver = False
+
+
+def wait_for_delivery(timeout: float = 60.0) -> None:
+    """While real task workers deliver, wait until they have sent every committed operation
+    (inside a transaction nothing was committed to wait for)."""
+    from django.db import connection
+
+    if not workers_deliver or connection.in_atomic_block:
+        return
+    deadline = time.monotonic() + timeout
+    while not delivered():
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"The task workers did not deliver the outbox within {timeout:.0f}s."
+            )
+        time.sleep(0.02)
+
+
 def indexed(document: type[Document], field: str | None = None) -> dict[str, Any]:
-    """Return ``{id: source (or source[field])}`` of every document searchable now."""
+    """Return ``{id: source (or source[field])}`` of every document searchable now (with
+    queued delivery: once the workers delivered every committed operation)."""
+    wait_for_delivery()
     client = connections[document.get_using()].client
     index = document.get_read_index()
     client.indices.refresh(index=index)

@@ -3,6 +3,7 @@ database from DJANGOES_TEST_DATABASE_URL (``postgres://user:password@host:port/n
 scripts/pg prints it; unset: SQLite in memory)."""
 
 import os
+from importlib.util import find_spec
 from urllib.parse import unquote, urlsplit
 
 ES_URL = os.environ.get("DJANGOES_TEST_URL", "http://127.0.0.1:9200")
@@ -39,6 +40,30 @@ INSTALLED_APPS = [
     "tests.apps.shop",
     "tests.apps.blog",
 ]
+
+# The task engines of queued delivery, where installed: the database backend of Django's tasks
+# framework (django-tasks-db on Django 5.2+; the one bundled with django-tasks < 0.12 on 4.2),
+# and Celery with the Redis broker of scripts/redis.
+if find_spec("django_tasks_db") is not None:
+    TASKS_DATABASE_APP = "django_tasks_db"
+    TASKS_DATABASE_BACKEND = "django_tasks_db.DatabaseBackend"
+elif find_spec("django_tasks") is not None and find_spec("django_tasks.backends.database"):
+    TASKS_DATABASE_APP = "django_tasks.backends.database"
+    TASKS_DATABASE_BACKEND = "django_tasks.backends.database.DatabaseBackend"
+else:
+    TASKS_DATABASE_APP = TASKS_DATABASE_BACKEND = ""
+if TASKS_DATABASE_APP:
+    if find_spec("django.tasks") is None:
+        INSTALLED_APPS.append("django_tasks")
+    INSTALLED_APPS.append(TASKS_DATABASE_APP)
+
+REDIS_URL = os.environ.get("DJANGOES_TEST_REDIS_URL", "redis://127.0.0.1:6380/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web process must not wait for a broker that is down: the batch stays in the outbox.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 ES_SERVERS = {
     "default": {

@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from djangoes_dsl import outbox
+from djangoes_dsl import delivery, outbox
 from djangoes_dsl.models import PendingOperation
 from tests.apps.shop.models import Category, Product
 from tests.apps.shop.search_indices import ProductDocument
@@ -88,12 +88,30 @@ def test_one_task_per_committed_batch_and_none_for_a_rollback():
     assert PendingOperation.objects.count() == 0
 
 
+@pytest.fixture
+def broker_down():
+    """A Celery app whose broker does not answer, current for one test."""
+    from celery import Celery, current_app
+
+    before = current_app._get_current_object()
+    app = Celery("broker-down", broker="redis://127.0.0.1:1/0", set_as_current=True)
+    app.conf.broker_connection_timeout = 2
+    yield app
+    before.set_current()
+    delivery.resume()
+
+
 @override_settings(DJANGOES_DELIVERY="celery")
-def test_a_batch_that_cannot_be_enqueued_stays_in_the_outbox_for_the_drainer(caplog):
-    # No broker answers where the (unconfigured) Celery app looks for one.
+def test_a_batch_that_cannot_be_enqueued_stays_in_the_outbox_for_the_drainer(broker_down, caplog):
     Product.objects.create(sku="C-1", title="broker down")
-    assert "Could not enqueue the delivery of 1 indexing operation(s) (celery)" in caplog.text
+    assert "Could not enqueue the delivery of 1 indexing operation(s) (celery: " in caplog.text
+    assert "stay in the outbox" in caplog.text
     assert PendingOperation.objects.count() == 1
+    # For a moment this process leaves its batches to the drainer, without trying again.
+    caplog.clear()
+    Product.objects.create(sku="C-2", title="broker still down")
+    assert caplog.text == ""
+    assert PendingOperation.objects.count() == 2
     assert indexed(ProductDocument) == {}
     outbox.drain()
     assert product_documents() == product_rows()

@@ -22,17 +22,15 @@ from djangoes_dsl import indexing_paused
 from djangoes_dsl.models import PendingOperation
 from djangoes_dsl.rebuild import populate
 from tests.apps.shop.models import Category, Product, Tag
-from tests.faults import FaultNode, compare, start_fault_node
+from tests.faults import FaultNode, compare
 from tests.indexing_utils import product_documents, product_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(scope="module")
-def node():
-    node = start_fault_node()
-    yield node
-    node.stop()
+@pytest.fixture
+def node(fault_node: FaultNode) -> FaultNode:
+    return fault_node
 
 
 @pytest.fixture

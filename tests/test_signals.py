@@ -135,10 +135,8 @@ def test_related_model_changes_reindex_the_rows_that_embed_them():
     sale = Tag.objects.create(name="sale")
     first.tags.add(sale)
 
-    with count_requests(ProductDocument) as requests:
-        shoes.name = "boots"
-        shoes.save()
-    assert requests.count("_bulk") == 1
+    shoes.name = "boots"
+    shoes.save()
     categories = indexed(ProductDocument, "category")
     assert categories == {str(first.pk): "boots", str(second.pk): "boots", str(other.pk): None}
 
@@ -150,6 +148,16 @@ def test_related_model_changes_reindex_the_rows_that_embed_them():
     assert indexed(ProductDocument, "tags")[str(first.pk)] == ["clearance"]
     sale.delete()
     assert indexed(ProductDocument, "tags")[str(first.pk)] in (None, [])
+
+
+def test_a_related_rename_is_one_bulk_request():
+    shoes = Category.objects.create(name="shoes")
+    make_product(1, category=shoes), make_product(2, category=shoes)
+    with count_requests(ProductDocument) as requests:
+        shoes.name = "boots"
+        shoes.save()
+    assert requests.count("_bulk") == 1
+    assert set(indexed(ProductDocument, "category").values()) == {"boots"}
 
 
 def test_other_models_and_documents_are_independent():

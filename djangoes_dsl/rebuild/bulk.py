@@ -76,9 +76,14 @@ def _bulk(
     for ok, item in results:
         if ok:
             result.indexed += 1
-        else:
-            ((op, info),) = item.items()
-            result.errors.append({"op": op, **info})
+            continue
+        ((op, info),) = item.items()
+        if info.get("status") == 409:
+            # A newer version of the row is there already (a signal write, or another fill
+            # of the range): what this fill read is older, and the index is right.
+            result.indexed += 1
+            continue
+        result.errors.append({"op": op, **info})
     return result
 
 

@@ -1,11 +1,14 @@
-"""Settings of the latency benchmark: PostgreSQL (BENCH_DATABASE_URL), live index names."""
+"""Settings of the latency benchmark (and of its task workers): PostgreSQL
+(BENCH_DATABASE_URL), live index names, the Redis broker of DJANGOES_TEST_REDIS_URL."""
 
 import os
 
 from tests.settings import *  # noqa: F403
-from tests.settings import database
+from tests.settings import TASKS_DATABASE_BACKEND, database
 
 DATABASES = {"default": database(os.environ["BENCH_DATABASE_URL"])}
 ES_INDICES["products"]["NAME"] = "bench_latency_products"  # noqa: F405
 ES_INDICES["products"]["ALIASES"] = ["bench_latency_products_read"]  # noqa: F405
 ES_INDICES["articles"]["NAME"] = "bench_latency_articles"  # noqa: F405
+if TASKS_DATABASE_BACKEND:
+    TASKS = {"default": {"BACKEND": TASKS_DATABASE_BACKEND}}

@@ -16,6 +16,7 @@ from elasticsearch import ApiError, TransportError
 
 import djangoes
 from djangoes_dsl import schema
+from djangoes_dsl.distributed import DistributedRebuild, populate_distributed
 from djangoes_dsl.documents import Document
 from djangoes_dsl.journal import document_label as label_of
 from djangoes_dsl.progress import Progress
@@ -86,6 +87,21 @@ class Command(BaseCommand):
                 "fills in this process. Default: DJANGOES_REBUILD_PROCESSES, else one per CPU "
                 "with at least 5,000 rows each, when forking is safe."
             ),
+        )
+        parser.add_argument(
+            "--distributed",
+            action="store_true",
+            help=(
+                "rebuild, populate: fill by primary-key range tasks on the task engine of "
+                "DJANGOES_DELIVERY (its workers, on any number of hosts, do the filling)."
+            ),
+        )
+        parser.add_argument(
+            "--ranges",
+            type=int,
+            default=None,
+            metavar="N",
+            help="--distributed: primary-key ranges per Document (default: one per 20,000 rows).",
         )
         parser.add_argument(
             "--in-place",
@@ -210,6 +226,21 @@ class Command(BaseCommand):
 
     def do_populate(self, target: Target, options: dict[str, Any]) -> None:
         progress = Progress(target.key, self.stdout)
+        if options["distributed"]:
+            result = populate_distributed(
+                target.key,
+                target.using,
+                documents=target.documents,
+                chunk_size=options["chunk_size"],
+                ranges=options["ranges"],
+                progress=progress,
+            )
+            progress.finish()
+            self.stdout.write(
+                f"{target.key}: indexed {result.indexed:,} documents in {result.seconds:.1f}s "
+                f"by range tasks."
+            )
+            return
         result = populate(
             target.key,
             target.using,
@@ -233,20 +264,31 @@ class Command(BaseCommand):
             self.do_populate(Target(target.key, target.using, documents), options)
             return
         progress = Progress(target.key, self.stdout)
-        rebuild = Rebuild(
-            target.key,
-            target.using,
-            documents=documents,
-            chunk_size=options["chunk_size"],
-            parallel=options["parallel"],
-            processes=options["processes"],
-            progress=progress,
-        )
+        common: dict[str, Any] = {
+            "documents": documents,
+            "chunk_size": options["chunk_size"],
+            "progress": progress,
+        }
+        if options["distributed"]:
+            rebuild: Rebuild = DistributedRebuild(
+                target.key, target.using, ranges=options["ranges"], **common
+            )
+        else:
+            rebuild = Rebuild(
+                target.key,
+                target.using,
+                parallel=options["parallel"],
+                processes=options["processes"],
+                **common,
+            )
         rebuild.start()  # takes the lock; a dead rebuild's leftovers are cleaned up first
         if rebuild.recovered is not None:
             self.stdout.write(f"{target.key}: {rebuild.recovered}")
         rebuild.run()
         progress.finish()
+        if isinstance(rebuild, DistributedRebuild) and rebuild.distributed is not None:
+            for retry in rebuild.distributed.retries:
+                self.stdout.write(f"{target.key}: re-queued {retry}")
         if rebuild.replayed:
             self.stdout.write(f"{target.key}: replayed {rebuild.replayed:,} writes made meanwhile.")
         self.stdout.write(f"{target.key}: '{rebuild.name}' now points to '{rebuild.new_index}'.")

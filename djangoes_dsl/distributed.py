@@ -1,0 +1,576 @@
+"""Distributed fills: a rebuild's (or populate's) primary-key ranges as tasks on your engine.
+
+The coordinator — ``search_index rebuild --distributed`` (or :class:`DistributedRebuild`,
+:func:`populate_distributed`) — splits every Document's rows into primary-key ranges, writes
+one *range document* per range into the rebuild's journal index (the lock of the rebuild,
+see :mod:`djangoes_dsl.rebuild.lock`), and enqueues one task per range on the task engine of
+``DJANGOES_DELIVERY`` (django.tasks or Celery). Any number of workers, on any number of
+hosts, run them: a worker *claims* its range (a conditional write of the range document:
+``if_seq_no``/``if_primary_term``, so exactly one worker wins it), fills it page by page,
+renews the claim's lease as it goes (a heartbeat that also reports the rows read), and marks
+the range done, or failed with the error.
+
+The coordinator watches the range documents, reports progress from them, and:
+
+- re-queues a range whose lease expired (its worker was killed, its host lost), and one
+  that stayed queued for a lease without a worker taking it (its task was lost with a
+  broker);
+- re-queues a failed range after a back-off, up to ``DJANGOES_REBUILD_RANGE_ATTEMPTS``
+  attempts, then fails the rebuild;
+- once every range is done, hands over to the rebuild's own steps: journal replay, alias
+  swap, catch-up, clean-up.
+
+The state lives in Elasticsearch, so it works the same on every engine and needs nothing of
+the engine but "run this task somewhere". A rebuild that fails or is cancelled (Ctrl-C)
+deletes the new index and the journal — range documents included — and the old index keeps
+serving; workers still filling a range of it stop at their next page: their writes go
+through an alias of the new index with ``require_alias`` (gone with it, so nothing can
+re-create the index) and their heartbeat finds no range document.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from elasticsearch import ApiError, ConflictError, NotFoundError, TransportError
+
+import djangoes
+
+from . import conf, delivery
+from .documents import Document
+from .journal import Journal, document_label
+from .progress import ProgressCallback
+from .rebuild import FillResult, Rebuild, RebuildError, RebuildLock, split_ranges
+from .rebuild.bulk import send_pages
+from .rebuild.filling import server_for
+from .rebuild.pages import Page, count_rows, iter_pages
+from .registry import registry
+
+logger = logging.getLogger("djangoes_dsl.rebuild")
+
+__all__ = [
+    "DEFAULT_RANGE_ROWS",
+    "Board",
+    "DistributedFill",
+    "DistributedRebuild",
+    "Range",
+    "RangeLost",
+    "populate_distributed",
+    "run_range",
+]
+
+#: Rows per range when the number of ranges is not given.
+DEFAULT_RANGE_ROWS = 20_000
+#: The key of a range document's fields in its ``_source`` (the journal's replay reads only
+#: entries with a ``document`` and a ``pk``, so it passes over range documents).
+RANGE_KEY = "djangoes_range"
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+#: How long the coordinator waits for an unreadable journal (a node restarting) before it
+#: gives up.
+UNREADABLE_LIMIT = 300.0
+
+
+def range_lease() -> float:
+    """Return ``DJANGOES_REBUILD_RANGE_LEASE``: seconds a worker's claim on a range lasts."""
+    return float(conf.get("DJANGOES_REBUILD_RANGE_LEASE"))
+
+
+def range_attempts() -> int:
+    """Return ``DJANGOES_REBUILD_RANGE_ATTEMPTS``: attempts per range before a rebuild fails."""
+    return int(conf.get("DJANGOES_REBUILD_RANGE_ATTEMPTS"))
+
+
+def _heartbeat(lease: float) -> float:
+    # Often enough for progress lines, and four times per lease at least.
+    return min(lease / 4, 2.0)
+
+
+class RangeLost(RebuildError):
+    """This worker no longer holds its range (the rebuild ended, or the lease expired)."""
+
+
+@dataclass
+class Range:
+    """One primary-key range of one Document: ``after < pk <= upto``, ``None`` unbounded."""
+
+    number: int
+    token: str
+    document: str
+    after: Any
+    upto: Any
+    target: str
+    require_alias: bool
+    chunk_size: int
+    state: str = QUEUED
+    owner: str = ""
+    lease_until: float = 0.0
+    attempts: int = 0
+    read: int = 0
+    indexed: int = 0
+    error: str = ""
+    not_before: float = 0.0
+    enqueued: float = 0.0
+
+    @classmethod
+    def from_source(cls, source: dict[str, Any]) -> Range:
+        values = source.get(RANGE_KEY) or {}
+        known = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in values.items() if name in known})
+
+    def source(self) -> dict[str, Any]:
+        return {RANGE_KEY: asdict(self)}
+
+    def describe(self) -> str:
+        bounds = f"{'(' if self.after is None else self.after} < pk <= {self.upto or ')'}"
+        return f"range {self.number} of {self.document.rsplit('.', 1)[-1]} ({bounds})"
+
+
+class Board:
+    """The range documents of a distributed fill ``token``, in the journal of the index
+    ``name`` (see :mod:`djangoes_dsl.journal`).
+
+    Ids carry the fill's token, so a worker of an older fill never touches a newer one's
+    ranges; writes go through the journal's marker alias with ``require_alias``, so a worker
+    that outlived its rebuild cannot re-create the journal.
+    """
+
+    def __init__(self, client: Any, name: str, token: str) -> None:
+        self.client = client
+        self.journal = Journal(client, name)
+        self.index = self.journal.index
+        self.token = token
+
+    def doc_id(self, number: int) -> str:
+        return f"range:{self.token}:{number}"
+
+    def put(self, ranges: list[Range]) -> None:
+        """Write the range documents of a new fill."""
+        operations: list[dict[str, Any]] = []
+        for entry in ranges:
+            operations.append({"index": {"_index": self.index, "_id": self.doc_id(entry.number)}})
+            operations.append(entry.source())
+        response = self.client.bulk(operations=operations, refresh=False)
+        if response.get("errors"):
+            failed = [item for item in response["items"] if item["index"].get("error")]
+            raise RebuildError(
+                f"Could not write the ranges of the fill into '{self.index}': "
+                f"{failed[0]['index']['error']}"
+            )
+
+    def get(self, number: int) -> tuple[Range, int, int] | None:
+        """Return the range ``number`` with its ``_seq_no`` and ``_primary_term``, or None."""
+        found = self.client.options(ignore_status=404).get(index=self.index, id=self.doc_id(number))
+        if not found.body.get("found"):
+            return None
+        return Range.from_source(found["_source"]), found["_seq_no"], found["_primary_term"]
+
+    def all(self, count: int) -> list[tuple[Range, int, int]]:
+        """Return ranges 0 .. ``count`` - 1 as they are now (read in real time)."""
+        response = self.client.mget(
+            index=self.index, ids=[self.doc_id(number) for number in range(count)]
+        )
+        found = []
+        for doc in response["docs"]:
+            if not doc.get("found"):
+                raise RangeLost(
+                    f"The range document {doc['_id']} of '{self.index}' is gone: the rebuild "
+                    f"was cancelled or cleaned up."
+                )
+            found.append((Range.from_source(doc["_source"]), doc["_seq_no"], doc["_primary_term"]))
+        return found
+
+    def write(self, entry: Range, seq_no: int, primary_term: int) -> int | None:
+        """Write ``entry`` unless it changed since (``seq_no``, ``primary_term``); return its
+        new ``_seq_no``, or None when another writer changed it first or it is gone."""
+        try:
+            response = self.client.index(
+                index=self.journal.alias,
+                id=self.doc_id(entry.number),
+                document=entry.source(),
+                if_seq_no=seq_no,
+                if_primary_term=primary_term,
+                require_alias=True,
+            )
+        except (ConflictError, NotFoundError):
+            return None
+        return int(response["_seq_no"])
+
+
+# -- in the workers ----------------------------------------------------------------------------
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_range(using: str, name: str, number: int, token: str) -> dict[str, Any]:
+    """Fill range ``number`` of the fill ``token`` of the index ``name`` (a task).
+
+    Return what happened: ``{"state": "done", "indexed": N}``, or ``{"state": "skipped"}``
+    when the range is not this worker's to fill (done already, claimed by another worker,
+    of another fill). A failure is recorded on the board (the coordinator retries the range)
+    and raised.
+    """
+    client = djangoes.connections[using].client
+    board = Board(client, name, token)
+    lease = range_lease()
+    found = board.get(number)
+    if found is None:
+        return {"state": "skipped", "reason": "no such range (the rebuild ended)"}
+    entry, seq_no, term = found
+    now = time.time()
+    if entry.state != QUEUED or entry.not_before > now:
+        return {"state": "skipped", "reason": f"the range is {entry.state}"}
+    entry.state, entry.owner, entry.lease_until = RUNNING, worker_name(), now + lease
+    entry.attempts, entry.read, entry.error = entry.attempts + 1, 0, ""
+    claimed = board.write(entry, seq_no, term)
+    if claimed is None:
+        return {"state": "skipped", "reason": "another worker claimed it"}
+    holder = _Holder(board, entry, claimed, term, lease)
+    try:
+        result = _fill(client, entry, holder)
+        if result.errors:
+            first = result.errors[0]
+            raise RebuildError(
+                f"{len(result.errors)} document(s) of {entry.describe()} could not be indexed "
+                f"into '{entry.target}' (first: id {first.get('_id')}: {first.get('error')})."
+            )
+    except RangeLost:
+        raise
+    except BaseException as exc:
+        holder.settle(FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    holder.settle(DONE, indexed=result.indexed)
+    return {"state": DONE, "indexed": result.indexed, "seconds": round(result.seconds, 3)}
+
+
+class _Holder:
+    """A worker's claim on its range: heartbeats, and the final word."""
+
+    def __init__(self, board: Board, entry: Range, seq_no: int, term: int, lease: float) -> None:
+        self.board, self.entry, self.seq_no, self.term = board, entry, seq_no, term
+        self.lease = lease
+        self.beaten = time.monotonic()
+
+    def _write(self) -> None:
+        written = self.board.write(self.entry, self.seq_no, self.term)
+        if written is None:
+            raise RangeLost(
+                f"This worker lost {self.entry.describe()}: the rebuild ended, or the claim's "
+                f"lease ({self.lease:.0f}s, DJANGOES_REBUILD_RANGE_LEASE) expired and the range "
+                f"went to another worker."
+            )
+        self.seq_no = written
+
+    def advance(self, rows: int) -> None:
+        """Count ``rows`` read; renew the lease (and report progress) when due."""
+        self.entry.read += rows
+        if time.monotonic() - self.beaten >= _heartbeat(self.lease):
+            self.entry.lease_until = time.time() + self.lease
+            self._write()
+            self.beaten = time.monotonic()
+
+    def settle(self, state: str, *, indexed: int = 0, error: str = "") -> None:
+        self.entry.state, self.entry.indexed, self.entry.error = state, indexed, error[:2000]
+        self.entry.lease_until = 0.0
+        try:
+            self._write()
+        except RangeLost:
+            logger.warning("Could not record %s as %s: %s", self.entry.describe(), state, error)
+            if state == DONE:
+                raise
+
+
+def _fill(client: Any, entry: Range, holder: _Holder) -> FillResult:
+    by_label = {document_label(document): document for document in registry.documents}
+    document = by_label.get(entry.document)
+    model = document.get_model() if document is not None else None
+    if document is None or model is None:
+        raise RebuildError(
+            f"No registered Document {entry.document!r} with a Django.model in this worker: "
+            f"deploy the same code to the workers as to the coordinator."
+        )
+    pk = model._meta.pk
+    after = None if entry.after is None else pk.to_python(entry.after)
+    upto = None if entry.upto is None else pk.to_python(entry.upto)
+
+    def pages() -> Iterator[Page]:
+        for page in iter_pages(document, entry.target, entry.chunk_size, after, upto):
+            if entry.require_alias:
+                page = [{**action, "require_alias": True} for action in page]
+            yield page
+            holder.advance(len(page))
+
+    started = time.monotonic()
+    result = send_pages(client, pages(), chunk_size=entry.chunk_size)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+# -- in the coordinator ------------------------------------------------------------------------
+
+
+class DistributedFill:
+    """Fill ``target`` from the rows of ``documents`` by range tasks; wait until done.
+
+    ``name`` is the index whose rebuild lock the caller holds (the range documents live in
+    its journal); ``renew`` is called as the fill goes on (the lock's lease); ``progress(read,
+    total)`` after every look at the ranges.
+    """
+
+    poll_interval = 0.5
+
+    def __init__(
+        self,
+        client: Any,
+        using: str,
+        name: str,
+        documents: list[type[Document]],
+        target: str,
+        *,
+        require_alias: bool,
+        chunk_size: int | None = None,
+        ranges: int | None = None,
+        engine: str | None = None,
+        progress: ProgressCallback | None = None,
+        renew: Callable[[], Any] | None = None,
+    ) -> None:
+        self.client = client
+        self.using = using
+        self.name = name
+        self.token = uuid.uuid4().hex
+        self.board = Board(client, name, self.token)
+        self.documents = documents
+        self.target = target
+        self.require_alias = require_alias
+        self.chunk_size = chunk_size or min(document.get_chunk_size() for document in documents)
+        self.ranges = ranges
+        self.engine = engine or delivery.mode()
+        self.progress = progress
+        self.renew = renew
+        self.lease = range_lease()
+        self.attempts = range_attempts()
+        #: How many times ranges were re-queued, and why (lost, failed).
+        self.retries: list[str] = []
+
+    def plan(self) -> tuple[list[Range], int]:
+        total = count_rows(self.documents)
+        parts = self.ranges or max(1, math.ceil(total / DEFAULT_RANGE_ROWS))
+        planned: list[Range] = []
+        for document in self.documents:
+            model = document.get_model()
+            assert model is not None
+            for after, upto in split_ranges(document, parts):
+                planned.append(
+                    Range(
+                        number=len(planned),
+                        token=self.token,
+                        document=document_label(document),
+                        after=_jsonable(after),
+                        upto=_jsonable(upto),
+                        target=self.target,
+                        require_alias=self.require_alias,
+                        chunk_size=self.chunk_size,
+                    )
+                )
+        return planned, total
+
+    def enqueue(self, entry: Range) -> None:
+        delivery.submit(
+            "fill_range", self.using, self.name, entry.number, self.token, engine=self.engine
+        )
+
+    def run(self) -> FillResult:
+        if self.engine == delivery.INLINE:
+            raise RebuildError(
+                "A distributed fill needs a task engine, and DJANGOES_DELIVERY is 'inline'. "
+                "Set it to 'django_tasks' or 'celery' (and run its workers)."
+            )
+        started = time.monotonic()
+        planned, total = self.plan()
+        now = time.time()
+        for entry in planned:
+            entry.enqueued = now
+        self.board.put(planned)
+        for entry in planned:
+            self.enqueue(entry)
+        unreadable_since: float | None = None
+        while True:
+            try:
+                current = self.board.all(len(planned))
+            except (ApiError, TransportError) as exc:
+                # The journal's shard may be on a node that is restarting: wait for it, as
+                # the workers do, but not for ever.
+                if isinstance(exc, NotFoundError):
+                    raise RangeLost(
+                        f"The journal '{self.board.index}' is gone: the rebuild was cancelled "
+                        f"or cleaned up by another one."
+                    ) from exc
+                unreadable_since = unreadable_since or time.monotonic()
+                if time.monotonic() - unreadable_since > UNREADABLE_LIMIT:
+                    raise RebuildError(
+                        f"The ranges in '{self.board.index}' could not be read for "
+                        f"{UNREADABLE_LIMIT:.0f}s ({exc}); the rebuild stops."
+                    ) from exc
+                logger.warning("Could not read the ranges (%s); trying again.", exc)
+                if self.renew is not None:
+                    self.renew()
+                time.sleep(self.poll_interval)
+                continue
+            unreadable_since = None
+            if self.progress is not None:
+                read = sum(r.indexed if r.state == DONE else r.read for r, *_ in current)
+                self.progress(min(read, total) if total else read, total)
+            if all(entry.state == DONE for entry, *_ in current):
+                result = FillResult(indexed=sum(entry.indexed for entry, *_ in current))
+                result.seconds = time.monotonic() - started
+                return result
+            for entry, seq_no, term in current:
+                self._look_after(entry, seq_no, term)
+            if self.renew is not None:
+                self.renew()
+            time.sleep(self.poll_interval)
+
+    def _look_after(self, entry: Range, seq_no: int, term: int) -> None:
+        """Re-queue ``entry`` if its worker is lost, its task lost, or it failed."""
+        now = time.time()
+        if entry.state == RUNNING and entry.lease_until < now:
+            why = f"its worker {entry.owner} stopped renewing its lease (lost)"
+        elif entry.state == QUEUED and now - entry.enqueued > self.lease:
+            why = "no worker took its task within a lease (the task was lost)"
+        elif entry.state == FAILED:
+            if entry.attempts >= self.attempts:
+                raise RebuildError(
+                    f"{entry.describe()} failed {entry.attempts} times (DJANGOES_REBUILD_RANGE_"
+                    f"ATTEMPTS); the last error: {entry.error}"
+                )
+            if entry.not_before == 0.0:  # wait a back-off before it runs again
+                entry.not_before = now + min(60.0, 2.0**entry.attempts)
+                self.board.write(entry, seq_no, term)
+                return
+            if entry.not_before > now:
+                return
+            why = f"it failed: {entry.error}"
+        else:
+            return
+        if entry.state == RUNNING and entry.attempts >= self.attempts:
+            raise RebuildError(
+                f"{entry.describe()} was lost {entry.attempts} times (DJANGOES_REBUILD_RANGE_"
+                f"ATTEMPTS): its workers stop renewing their lease. Look at the workers' logs."
+            )
+        entry.state, entry.owner, entry.lease_until, entry.enqueued = QUEUED, "", 0.0, now
+        entry.not_before = 0.0
+        if self.board.write(entry, seq_no, term) is not None:
+            self.retries.append(f"{entry.describe()}: {why}")
+            logger.warning("Re-queued %s: %s.", entry.describe(), why)
+            self.enqueue(entry)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (int, float, str)):
+        return value
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+class DistributedRebuild(Rebuild):
+    """A zero-downtime rebuild whose fill runs as range tasks on the task engine.
+
+    As :class:`~djangoes_dsl.rebuild.Rebuild`, with ``ranges`` (the primary-key ranges per
+    Document; default one per ``DEFAULT_RANGE_ROWS`` rows) and ``engine`` (default:
+    ``DJANGOES_DELIVERY``). The coordinator — this object — takes the lock, creates the new
+    index, writes and enqueues the ranges, waits for them (re-queuing lost and failed ones),
+    then replays the journal, swaps and cleans up as a rebuild does.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        using: str | None = None,
+        *,
+        ranges: int | None = None,
+        engine: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(key, using, **kwargs)
+        self.ranges = ranges
+        self.engine = engine
+        self.fill_alias = f"{self.new_index}-filling"
+        self.distributed: DistributedFill | None = None
+
+    def fill(self) -> FillResult:
+        """Fill the new index by range tasks; return once every range is done."""
+        # The workers write through an alias that goes with the index: once a cancelled
+        # rebuild deleted it, their writes fail instead of re-creating it.
+        self.client.indices.put_alias(index=self.new_index, name=self.fill_alias)
+        self.distributed = DistributedFill(
+            self.client,
+            self.using,
+            self.name,
+            self.documents,
+            self.fill_alias,
+            require_alias=True,
+            chunk_size=self.chunk_size,
+            ranges=self.ranges,
+            engine=self.engine,
+            progress=self.progress,
+            renew=self.lock.renew,
+        )
+        self.result = self.distributed.run()
+        self.client.indices.delete_alias(index=self.new_index, name=self.fill_alias)
+        self.filled = True
+        return self.result
+
+
+def populate_distributed(
+    key: str,
+    using: str | None = None,
+    *,
+    documents: list[type[Document]] | None = None,
+    chunk_size: int | None = None,
+    ranges: int | None = None,
+    engine: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> FillResult:
+    """Index every row of the index's Documents into it as it is, by range tasks.
+
+    Holds the rebuild lock meanwhile (no rebuild of the index runs at the same time); its
+    journal holds the range documents.
+    """
+    using = server_for(key, using)
+    backend = djangoes.connections[using]
+    name = backend.get_index(key)["NAME"]
+    if not backend.concrete_indices(name):
+        backend.create_index(key)
+    lock = RebuildLock(
+        backend.client, name, key=key, new_index="", serving=lambda: backend.concrete_indices(name)
+    )
+    lock.acquire()
+    try:
+        result = DistributedFill(
+            backend.client,
+            using,
+            name,
+            documents if documents is not None else registry.documents_for_index(key),
+            name,
+            require_alias=False,
+            chunk_size=chunk_size,
+            ranges=ranges,
+            engine=engine,
+            progress=progress,
+            renew=lock.renew,
+        ).run()
+    finally:
+        lock.release()
+    backend.refresh(index=name)
+    return result

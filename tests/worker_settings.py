@@ -1,0 +1,25 @@
+"""Settings of the task workers the tests start (tests/workers.py): the test project's, on
+the test database and the test index names of the pytest process that started them, and on
+the node it names (DJANGOES_WORKER_ES_URL, e.g. the fault suite's own node)."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import DATABASES, ES_SERVERS, INSTALLED_APPS, TASKS_DATABASE_BACKEND
+
+DATABASES["default"]["NAME"] = os.environ["DJANGOES_WORKER_DATABASE_NAME"]
+ES_SERVERS["default"]["HOSTS"] = os.environ["DJANGOES_WORKER_ES_URL"].split(",")
+ES_SERVERS["default"]["PARAMS"] = {
+    "request_timeout": float(os.environ.get("DJANGOES_WORKER_ES_TIMEOUT", "30")),
+    "max_retries": int(os.environ.get("DJANGOES_WORKER_ES_RETRIES", "0")),
+}
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.apps.worker"]
+TASKS = {"default": {"BACKEND": TASKS_DATABASE_BACKEND}}
+DJANGOES_OUTBOX_CLAIM_LEASE = float(os.environ.get("DJANGOES_OUTBOX_CLAIM_LEASE", "300"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"djangoes_dsl": {"handlers": ["console"], "level": "INFO"}},
+}
+DJANGOES_REBUILD_RANGE_LEASE = float(os.environ.get("DJANGOES_REBUILD_RANGE_LEASE", "60"))
