@@ -6,12 +6,17 @@ ES_URL = os.environ.get("DJANGOES_TEST_URL", "http://127.0.0.1:9200")
 SECRET_KEY = "bench-only"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("BENCH_DB", "/tmp/djangoes-bench/db.sqlite3"),
+if os.environ.get("BENCH_DATABASE_URL"):  # PostgreSQL, as in djangoes's settings
+    from tests.settings import database
+
+    DATABASES = {"default": database(os.environ["BENCH_DATABASE_URL"])}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("BENCH_DB", "/tmp/djangoes-bench/db.sqlite3"),
+        }
     }
-}
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",

@@ -12,6 +12,7 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -56,7 +57,15 @@ class Counter:
 
 
 def seed(rows: int) -> dict[str, Any]:
-    """Create the database file with ``rows`` products (a category each, every other tagged)."""
+    """Create the database with ``rows`` products (a category each, every other tagged).
+
+    A SQLite file is written as ``<BENCH_DB>.partial`` and renamed once complete.
+    """
+    target = os.environ.get("BENCH_DB", "")
+    if target and not os.environ.get("BENCH_DATABASE_URL"):
+        os.environ["BENCH_DB"] = f"{target}.partial"
+        if os.path.exists(os.environ["BENCH_DB"]):
+            os.unlink(os.environ["BENCH_DB"])
     setup("tests.benchmarks.settings")
     from django.core.management import call_command
 
@@ -84,7 +93,13 @@ def seed(rows: int) -> dict[str, Any]:
             (through(product_id=pk, tag_id=tags[pk % 10].pk) for pk in pks[::2]),
             batch_size=10_000,
         )
-    return {"rows": Product.objects.count()}
+    count = Product.objects.count()
+    if target and not os.environ.get("BENCH_DATABASE_URL"):
+        from django.db import connection
+
+        connection.close()
+        os.replace(f"{target}.partial", target)
+    return {"rows": count}
 
 
 # -- rebuild throughput ----------------------------------------------------------------------
@@ -104,6 +119,7 @@ def djangoes_rebuild(rows: int, parallel: int = 0, processes: int | None = None)
     seconds = time.perf_counter() - started
     assert job.result is not None
     count = backend.client.count(index="bench_products")["count"]
+    check_source(backend.client, "bench_products")
     backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
     return {
         "seconds": seconds,
@@ -133,69 +149,164 @@ def djangoes_rebuild_instances(rows: int) -> dict[str, Any]:
     return djangoes_rebuild(rows)
 
 
+def raw_sources(index: str) -> Iterator[dict[str, Any]]:
+    """The documents of the hand-written loader: values() pages, dicts built by hand."""
+    from collections import defaultdict
+
+    from tests.apps.shop.models import Category, Product
+
+    categories = dict(Category.objects.values_list("pk", "name"))
+    through = Product.tags.through
+    fields = ("pk", "sku", "title", "price", "in_stock", "created", "category_id")
+    last = 0
+    while True:
+        page = list(Product.objects.filter(pk__gt=last).order_by("pk").values_list(*fields)[:1000])
+        if not page:
+            return
+        tags = defaultdict(list)
+        pks = [row[0] for row in page]
+        for product_id, name in through.objects.filter(product_id__in=pks).values_list(
+            "product_id", "tag__name"
+        ):
+            tags[product_id].append(name)
+        for pk, sku, title, price, in_stock, created, category_id in page:
+            source = {
+                "sku": sku,
+                "title": title,
+                "price": float(price),
+                "in_stock": in_stock,
+                "created": created,
+                "category": categories.get(category_id),
+            }
+            if tags[pk]:
+                source["tags"] = sorted(tags[pk])
+            yield {"_index": index, "_id": str(pk), "_source": source}
+        last = pks[-1]
+
+
+def tuned_body(backend: Any) -> dict[str, Any]:
+    """The products index body without aliases, refresh off and no replicas (for a load)."""
+    body = backend.get_index_body("products", with_aliases=False)
+    body["settings"].update({"number_of_replicas": 0, "refresh_interval": "-1"})
+    return body
+
+
+def finish_load(client: Any, index: str) -> None:
+    client.indices.put_settings(
+        index=index, settings={"index": {"refresh_interval": None, "number_of_replicas": 0}}
+    )
+    client.indices.refresh(index=index)
+
+
+def check_source(client: Any, index: str) -> None:
+    """Fail unless the first and the last product's documents hold their values.
+
+    So a contender that indexes empty or wrong documents cannot look fast.
+    """
+    from tests.apps.shop.models import Product
+
+    for product in (Product.objects.order_by("pk").first(), Product.objects.order_by("pk").last()):
+        assert product is not None
+        expected = {
+            "sku": product.sku,
+            "title": product.title,
+            "price": float(product.price),
+            "category": product.category.name if product.category_id else None,
+            "tags": sorted(tag.name for tag in product.tags.all()) or None,
+        }
+        source = client.get(index=index, id=str(product.pk))["_source"]
+        found = {name: source.get(name) for name in expected}
+        if found.get("tags") == []:
+            found["tags"] = None
+        if found != expected:
+            raise AssertionError(
+                f"{index}: document {product.pk} has {source!r}, expected {expected!r}"
+            )
+
+
 def raw_bulk(rows: int, helper: str = "streaming_bulk") -> dict[str, Any]:
     """The hand-written loader: values() pages, dicts, elasticsearch.helpers, tuned index."""
     setup("tests.benchmarks.settings")
-    from collections import defaultdict
-
     from elasticsearch import helpers
 
     import djangoes
-    from tests.apps.shop.models import Category, Product
 
     backend = djangoes.connections["default"]
     client = backend.client
     index = "bench_raw"
     client.indices.delete(index=index, ignore_unavailable=True)
-    body = backend.get_index_body("products", with_aliases=False)
-    body["settings"].update({"number_of_replicas": 0, "refresh_interval": "-1"})
-    categories = dict(Category.objects.values_list("pk", "name"))
-    through = Product.tags.through
-    fields = ("pk", "sku", "title", "price", "in_stock", "created", "category_id")
-
-    def actions():
-        last = 0
-        while True:
-            page = list(
-                Product.objects.filter(pk__gt=last).order_by("pk").values_list(*fields)[:1000]
-            )
-            if not page:
-                return
-            tags = defaultdict(list)
-            pks = [row[0] for row in page]
-            for product_id, name in through.objects.filter(product_id__in=pks).values_list(
-                "product_id", "tag__name"
-            ):
-                tags[product_id].append(name)
-            for pk, sku, title, price, in_stock, created, category_id in page:
-                source = {
-                    "sku": sku,
-                    "title": title,
-                    "price": float(price),
-                    "in_stock": in_stock,
-                    "created": created,
-                    "category": categories.get(category_id),
-                }
-                if tags[pk]:
-                    source["tags"] = sorted(tags[pk])
-                yield {"_index": index, "_id": str(pk), "_source": source}
-            last = pks[-1]
-
+    body = tuned_body(backend)
     started = time.perf_counter()
     client.indices.create(index=index, **body)
     if helper == "parallel_bulk":
-        results = helpers.parallel_bulk(client, actions(), chunk_size=1000, thread_count=4)
+        results = helpers.parallel_bulk(client, raw_sources(index), chunk_size=1000, thread_count=4)
     else:
-        results = helpers.streaming_bulk(client, actions(), chunk_size=1000)
+        results = helpers.streaming_bulk(client, raw_sources(index), chunk_size=1000)
     ok = sum(1 for success, _ in results if success)
-    client.indices.put_settings(
-        index=index, settings={"index": {"refresh_interval": None, "number_of_replicas": 0}}
-    )
-    client.indices.refresh(index=index)
+    finish_load(client, index)
     seconds = time.perf_counter() - started
     count = client.count(index=index)["count"]
+    check_source(client, index)
     client.indices.delete(index=index)
     return {"seconds": seconds, "docs": count, "ok": ok, "maxrss_mb": maxrss_mb()}
+
+
+#: Concurrent connections of the node's ceiling (the node's bulk thread pool is one thread
+#: per core; more requests in flight keep it busy while responses travel).
+CEILING_CONNECTIONS = 4
+
+
+def node_ceiling(rows: int, connections: int = CEILING_CONNECTIONS) -> dict[str, Any]:
+    """The node's limit: the same documents as pre-serialized NDJSON bodies, sent at once.
+
+    The bodies (1,000 documents each, the loaders' chunk) are built before the clock starts;
+    timed are the index creation, ``connections`` threads sending the bodies (each response
+    filtered to ``errors``: no Python work per document), the settings restore and the
+    refresh, as for the raw loaders.
+    """
+    setup("tests.benchmarks.settings")
+    from concurrent.futures import ThreadPoolExecutor
+
+    import djangoes
+
+    backend = djangoes.connections["default"]
+    client = backend.client
+    serializer = client.transport.serializers.get_serializer("application/json")
+    index = "bench_ceiling"
+    client.indices.delete(index=index, ignore_unavailable=True)
+    body = tuned_body(backend)
+    bodies: list[bytes] = []
+    lines: list[bytes] = []
+    for number, action in enumerate(raw_sources(index), start=1):
+        lines.append(serializer.dumps({"index": {"_id": action["_id"]}}))
+        lines.append(serializer.dumps(action["_source"]))
+        if number % 1000 == 0:
+            bodies.append(b"\n".join(lines) + b"\n")
+            lines = []
+    if lines:
+        bodies.append(b"\n".join(lines) + b"\n")
+
+    def send(ndjson: bytes) -> None:
+        response = client.bulk(index=index, operations=ndjson, filter_path="errors")
+        if response["errors"]:
+            raise AssertionError(f"the node refused documents of {index}")
+
+    started = time.perf_counter()
+    client.indices.create(index=index, **body)
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        list(pool.map(send, bodies))
+    finish_load(client, index)
+    seconds = time.perf_counter() - started
+    count = client.count(index=index)["count"]
+    check_source(client, index)
+    client.indices.delete(index=index)
+    return {
+        "seconds": seconds,
+        "docs": count,
+        "connections": connections,
+        "bytes": sum(map(len, bodies)),
+        "maxrss_mb": maxrss_mb(),
+    }
 
 
 def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
@@ -214,6 +325,7 @@ def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     client.indices.refresh(index="dedsl_products")
     count = client.count(index="dedsl_products")["count"]
+    check_source(client, "dedsl_products")
     client.indices.delete(index="dedsl_products*", ignore_unavailable=True)
     return {"seconds": seconds, "docs": count, "maxrss_mb": maxrss_mb()}
 
@@ -287,9 +399,12 @@ def dedsl_saves(rows: int) -> dict[str, Any]:
 
 
 def search(rows: int) -> dict[str, Any]:
+    """Round trips of the same 10-hit match query: the Document's search against the raw
+    client's, and ``to_queryset()`` against the raw client plus ``in_bulk()``, interleaved."""
     setup("tests.benchmarks.settings")
     import djangoes
     from djangoes_dsl.rebuild import Rebuild
+    from tests.apps.shop.models import Product
     from tests.apps.shop.search_indices import ProductDocument
 
     backend = djangoes.connections["default"]
@@ -301,17 +416,36 @@ def search(rows: int) -> dict[str, Any]:
 
     def with_document() -> int:
         response = ProductDocument.search(using="default").query("match", title="red")[:10]
-        return len(response.execute().hits)
+        hits = response.execute().hits
+        assert all(hit.created.tzinfo is not None for hit in hits)  # dates deserialized
+        return len(hits)
 
     def with_client() -> int:
         response = client.search(index=read, query={"match": {"title": "red"}}, size=10)
         return len(response["hits"]["hits"])
 
-    timings: dict[str, list[float]] = {"document": [], "client": []}
+    def with_to_queryset() -> int:
+        search = ProductDocument.search(using="default").query("match", title="red")[:10]
+        return len(list(search.to_queryset()))
+
+    def with_in_bulk() -> int:
+        response = client.search(index=read, query={"match": {"title": "red"}}, size=10)
+        pks = [int(hit["_id"]) for hit in response["hits"]["hits"]]
+        found = Product.objects.in_bulk(pks)
+        return len([found[pk] for pk in pks if pk in found])
+
+    calls = {
+        "document": with_document,
+        "client": with_client,
+        "to_queryset": with_to_queryset,
+        "in_bulk": with_in_bulk,
+    }
+    timings: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(30):
-        with_document(), with_client()
+        for call in calls.values():
+            call()
     for _ in range(300):
-        for name, call in (("document", with_document), ("client", with_client)):
+        for name, call in calls.items():
             started = time.perf_counter()
             assert call() == 10
             timings[name].append(time.perf_counter() - started)
@@ -327,6 +461,7 @@ def search(rows: int) -> dict[str, Any]:
 
 TASKS = {
     "seed": seed,
+    "node_ceiling": node_ceiling,
     "djangoes_rebuild": djangoes_rebuild,
     "djangoes_rebuild_parallel": lambda rows: djangoes_rebuild(rows, parallel=2),
     "djangoes_rebuild_one_process": lambda rows: djangoes_rebuild(rows, processes=0),
