@@ -385,10 +385,15 @@ def all_errors() -> list[ConfigurationError]:
     return errors
 
 
+#: ``DJANGOES_*`` settings that the ``djangoes`` package reads itself (see docs/testing.md).
+CORE_SETTINGS = ("DJANGOES_TEST_ISOLATION",)
+
+
 def unknown_settings() -> list[tuple[str, str]]:
     """Return ``(name, hint)`` for each ``DJANGOES_*`` name in settings that is not known."""
     found = []
+    known = [*SETTINGS, *CORE_SETTINGS]
     for name in dir(django_settings):
-        if name.startswith(PREFIX) and name not in SETTINGS:
-            found.append((name, suggest(name, SETTINGS).strip()))
+        if name.startswith(PREFIX) and name not in known:
+            found.append((name, suggest(name, known).strip()))
     return found

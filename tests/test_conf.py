@@ -40,6 +40,10 @@ def test_every_setting_has_its_documented_default():
         "DJANGOES_RETRY_MAX_BACKOFF": 300,
         "DJANGOES_OUTBOX_WARN_AFTER": 600,
         "DJANGOES_DELIVERY": "inline",
+        "DJANGOES_TASK_QUEUE": None,
+        "DJANGOES_OUTBOX_CLAIM_LEASE": 300,
+        "DJANGOES_REBUILD_RANGE_LEASE": 60,
+        "DJANGOES_REBUILD_RANGE_ATTEMPTS": 5,
     }
     assert {name: conf.get(name) for name in conf.SETTINGS} == expected
     for setting in conf.SETTINGS.values():

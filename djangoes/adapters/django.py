@@ -43,12 +43,15 @@ def savepoint_ids(connection: Any) -> frozenset[str]:
 
 
 class DjangoesHook:
-    """A commit hook of djangoes: tagged so that ``take_djangoes_hooks`` finds it."""
+    """A commit hook of djangoes: tagged so that ``take_djangoes_hooks`` finds it.
 
-    __slots__ = ("function",)
+    It carries the ``__qualname__`` of the function it runs: Django's log of a robust hook
+    that raised names the hook by it.
+    """
 
     def __init__(self, function: Callable[[], Any]) -> None:
         self.function = function
+        self.__qualname__ = getattr(function, "__qualname__", type(function).__qualname__)
 
     def __call__(self) -> Any:
         return self.function()
