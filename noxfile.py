@@ -14,7 +14,6 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests", "workers", "example"]
 
 ES8_SERVER = os.environ.get("DJANGOES_ES8_VERSION", "8.19.21")
 # The 9.x server of the 9.x client sessions; an empty DJANGOES_ES9_VERSION leaves them out.
@@ -59,6 +58,21 @@ if ES9_SERVER:
         nox.param("3.12", "6.0", "9", "postgres", id="py3.12-django6.0-es9-postgres"),
     ]
 
+
+# The default run (scripts/test, and CI) covers every Django, client line, server line and
+# database at least once, with the real task workers (both PostgreSQL sessions and the Django
+# 4.2 workers session) and the three-node cluster (the newest PostgreSQL session), in under
+# half an hour on two cores. Every other combination of MATRIX runs by name, e.g.
+# ``scripts/test -s "tests(py3.11-django5.2-es9)"``, or all of them with ``-s tests``.
+DEFAULT_TESTS = ["py3.11-django4.2-es8.18", "py3.11-django5.2-es8-postgres"]
+if ES9_SERVER:
+    DEFAULT_TESTS += ["py3.12-django6.0-es9", "py3.12-django6.0-es9-postgres"]
+nox.options.sessions = [
+    "lint",
+    *(f"tests({name})" for name in DEFAULT_TESTS),
+    "workers",
+    "example",
+]
 
 # The password of the secured test node: local to this machine, only for the test suite.
 SECURE_PASSWORD = "djangoes-test-secret"

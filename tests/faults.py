@@ -114,7 +114,9 @@ class FaultNode:
             # Creating an index may take longer than a write on a busy machine.
             patient = backend.client.options(request_timeout=120)
             names = [backend.get_index(key)["NAME"] for key in backend.server_indices]
-            patient.indices.delete(index=",".join(names), ignore_unavailable=True)
+            # Concrete indices only (a rebuild leaves NAME an alias of NAME-<timestamp>).
+            pattern = ",".join(f"{name},{name}-*" for name in names)
+            patient.indices.delete(index=pattern, ignore_unavailable=True, expand_wildcards="all")
             for key in backend.server_indices:
                 patient.indices.create(
                     index=backend.get_index(key)["NAME"], **backend.get_index_body(key)
@@ -123,7 +125,9 @@ class FaultNode:
                 yield
             finally:
                 if self.healthy():
-                    patient.indices.delete(index=",".join(names), ignore_unavailable=True)
+                    patient.indices.delete(
+                        index=pattern, ignore_unavailable=True, expand_wildcards="all"
+                    )
 
 
 def _alive(pid: int) -> bool:

@@ -72,3 +72,54 @@ def test_signal_writes_during_a_node_loss_are_kept_and_delivered(on_cluster: Clu
     assert "0 to retry later, 0 refused" in out
     assert after.exact, after
     assert PendingOperation.objects.count() == 0
+
+
+def test_a_rebuild_completes_and_swaps_while_a_node_is_stopped_and_restarted(
+    on_cluster: Cluster,
+):
+    from djangoes import connections
+    from djangoes_dsl.journal import journal_index
+    from djangoes_dsl.rebuild import Rebuild
+
+    shoes, _, red = catalogue(products=400)
+    before = product_index()
+    name = ProductDocument.get_index_name()
+    stopped: list[str] = []
+
+    def midway(done: int, total: int) -> None:
+        # After the first page the member holding the new index's primary stops; saves go on
+        # meanwhile; two pages later it starts again, and the fill goes on.
+        if not stopped:
+            (new_index,) = set(connections["default"].client.indices.get(index=f"{name}-*")) - {
+                before,
+                journal_index(name),
+            }
+            stopped.append(on_cluster.node_of_primary(new_index))
+            on_cluster.stop_member(stopped[0])
+            changes(shoes, red, 0, 10)
+        elif len(stopped) == 1 and done >= 150:
+            on_cluster.start_member(stopped[0])
+            stopped.append("started")
+
+    job = Rebuild("products", chunk_size=50, processes=0, progress=midway)
+    job.run()
+    out = sync()
+    after = compare(product_rows(), product_documents())
+    print(
+        f"\nrebuild with one replica, {stopped[0]} stopped after the first page and started "
+        f"again midway: {job.new_index} replaced {before}; after one sync {after}"
+    )
+    assert stopped[1:] == ["started"]
+    assert product_index() == job.new_index != before
+    client = connections["default"].client
+    # The old index and the journal are gone: only the new index is left.
+    assert set(client.indices.get(index=f"{name}*")) == {job.new_index}
+    assert (
+        client.indices.get_settings(index=job.new_index)[job.new_index]["settings"]["index"][
+            "number_of_replicas"
+        ]
+        == "1"
+    )
+    assert "0 to retry later, 0 refused" in out
+    assert after.exact, after
+    assert PendingOperation.objects.count() == 0

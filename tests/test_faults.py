@@ -18,12 +18,14 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db import connections as db_connections
 
+from djangoes import connections
 from djangoes_dsl import indexing_paused
 from djangoes_dsl.models import PendingOperation
 from djangoes_dsl.rebuild import populate
 from tests.apps.shop.models import Category, Product, Tag
+from tests.apps.shop.search_indices import ProductDocument
 from tests.faults import FaultNode, compare
-from tests.indexing_utils import product_documents, product_rows
+from tests.indexing_utils import leftovers, product_documents, product_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,6 +131,91 @@ def test_frozen_node(serving: FaultNode):
     )
     assert "0 to retry later, 0 refused" in out
     assert after.exact, after
+    assert PendingOperation.objects.count() == 0
+
+
+def test_node_stopped_during_a_thousand_web_request_saves(serving: FaultNode):
+    catalogue(products=100)
+    serving.kill()
+    pks = list(Product.objects.order_by("pk").values_list("pk", flat=True))
+    saved = 0
+    for n in range(1000):
+        with transaction.atomic():  # one web request under ATOMIC_REQUESTS
+            product = Product.objects.get(pk=pks[n % len(pks)])
+            product.title = f"request {n}"
+            product.save()
+        saved += 1
+    waiting = PendingOperation.objects.count()
+    serving.restart()
+    out = sync()
+    after = compare(product_rows(), product_documents())
+    print(
+        f"\nnode stopped during {saved} web-request saves: {waiting} operations kept; "
+        f"after restart and one sync {after}"
+    )
+    assert saved == 1000
+    assert waiting == saved  # every failed send kept; sync sends each row's newest state
+    assert "0 to retry later, 0 refused" in out
+    assert after.exact, after
+    # The changed field: every document holds its row's last save.
+    assert {values[0] for values in product_documents().values()} == {
+        f"request {n}" for n in range(900, 1000)
+    }
+    assert PendingOperation.objects.count() == 0
+
+
+def _rebuild_until_killed(filling, resume, results) -> None:
+    """In a forked process: rebuild the products, holding after the first page until
+    ``resume``; report how it ended."""
+    db_connections.close_all()
+    from djangoes_dsl.rebuild import Rebuild
+
+    def hold(done: int, total: int) -> None:
+        if not filling.is_set():
+            filling.set()
+            resume.wait(120)
+
+    try:
+        Rebuild("products", chunk_size=20, processes=0, progress=hold).run()
+    except Exception as exc:  # reported to the parent, which asserts on it
+        results.put(("failed", type(exc).__name__))
+    else:
+        results.put(("rebuilt", ""))
+    db_connections.close_all()
+
+
+def test_rebuild_whose_node_is_killed(serving: FaultNode):
+    shoes, _, red = catalogue(products=200)
+    context = multiprocessing.get_context("fork")
+    filling, resume, results = context.Event(), context.Event(), context.Queue()
+    db_connections.close_all()  # the child opens its own
+    child = context.Process(target=_rebuild_until_killed, args=(filling, resume, results))
+    child.start()
+    assert filling.wait(120)  # midway through its fill
+    serving.kill()
+    resume.set()
+    outcome, error = results.get(timeout=120)
+    child.join(timeout=60)
+    assert (outcome, child.exitcode) == ("failed", 0), error
+    changes(shoes, red, 0, 20)  # the node is down: kept in the outbox
+    serving.restart()
+
+    client = connections["default"].client
+    name = ProductDocument.get_index_name()
+    left = sorted(client.indices.get(index=f"{name}-*", ignore_unavailable=True).body)
+    assert left  # the dead rebuild's new index and journal are still there
+    out = io.StringIO()
+    call_command("search_index", "rebuild", "products", "--no-input", stdout=out)
+    output = out.getvalue()
+    sync()
+    after = compare(product_rows(), product_documents())
+    print(
+        f"\nrebuild whose node was killed: left behind {left}; the next rebuild: "
+        f"{output.strip().splitlines()[0]}; after it and one sync {after}"
+    )
+    assert f"its process {child.pid} is gone" in output
+    assert after.exact, after
+    assert leftovers(ProductDocument) == []
     assert PendingOperation.objects.count() == 0
 
 
