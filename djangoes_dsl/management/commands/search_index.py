@@ -226,6 +226,7 @@ class Command(BaseCommand):
 
     def do_populate(self, target: Target, options: dict[str, Any]) -> None:
         progress = Progress(target.key, self.stdout)
+        how = ""
         if options["distributed"]:
             result = populate_distributed(
                 target.key,
@@ -235,24 +236,20 @@ class Command(BaseCommand):
                 ranges=options["ranges"],
                 progress=progress,
             )
-            progress.finish()
-            self.stdout.write(
-                f"{target.key}: indexed {result.indexed:,} documents in {result.seconds:.1f}s "
-                f"by range tasks."
+            how = " by range tasks"
+        else:
+            result = populate(
+                target.key,
+                target.using,
+                documents=target.documents,
+                chunk_size=options["chunk_size"],
+                parallel=options["parallel"],
+                processes=options["processes"],
+                progress=progress,
             )
-            return
-        result = populate(
-            target.key,
-            target.using,
-            documents=target.documents,
-            chunk_size=options["chunk_size"],
-            parallel=options["parallel"],
-            processes=options["processes"],
-            progress=progress,
-        )
         progress.finish()
         self.stdout.write(
-            f"{target.key}: indexed {result.indexed:,} documents in {result.seconds:.1f}s."
+            f"{target.key}: indexed {result.indexed:,} documents in {result.seconds:.1f}s{how}."
         )
 
     def do_rebuild(self, target: Target, options: dict[str, Any]) -> None:
