@@ -13,8 +13,8 @@ the range done, or failed with the error.
 The coordinator watches the range documents, reports progress from them, and:
 
 - re-queues a range whose lease expired (its worker was killed, its host lost), and one
-  that stayed queued for a lease without a worker taking it (its task was lost with a
-  broker);
+  that stayed queued while no worker took or advanced any range for a lease (its task was
+  lost with a broker; while workers are busy with other ranges, queued ones are waiting);
 - re-queues a failed range after a back-off, up to ``DJANGOES_REBUILD_RANGE_ATTEMPTS``
   attempts, then fails the rebuild;
 - once every range is done, hands over to the rebuild's own steps: journal replay, alias
@@ -130,7 +130,14 @@ class Range:
         return {RANGE_KEY: asdict(self)}
 
     def describe(self) -> str:
-        bounds = f"{'(' if self.after is None else self.after} < pk <= {self.upto or ')'}"
+        if self.after is None and self.upto is None:
+            bounds = "every pk"
+        elif self.after is None:
+            bounds = f"pk <= {self.upto}"
+        elif self.upto is None:
+            bounds = f"pk > {self.after}"
+        else:
+            bounds = f"{self.after} < pk <= {self.upto}"
         return f"range {self.number} of {self.document.rsplit('.', 1)[-1]} ({bounds})"
 
 
@@ -361,6 +368,9 @@ class DistributedFill:
         self.attempts = range_attempts()
         #: How many times ranges were re-queued, and why (lost, failed).
         self.retries: list[str] = []
+        #: When the ranges last changed (a worker took, advanced or settled one).
+        self.active_at = time.time()
+        self._seen: list[tuple[str, int, int, float]] = []
 
     def plan(self) -> tuple[list[Range], int]:
         total = count_rows(self.documents)
@@ -434,6 +444,9 @@ class DistributedFill:
                 result = FillResult(indexed=sum(entry.indexed for entry, *_ in current))
                 result.seconds = time.monotonic() - started
                 return result
+            seen = [(e.state, e.read, e.attempts, e.lease_until) for e, *_ in current]
+            if seen != self._seen:
+                self._seen, self.active_at = seen, time.time()
             for entry, seq_no, term in current:
                 self._look_after(entry, seq_no, term)
             if self.renew is not None:
@@ -445,8 +458,8 @@ class DistributedFill:
         now = time.time()
         if entry.state == RUNNING and entry.lease_until < now:
             why = f"its worker {entry.owner} stopped renewing its lease (lost)"
-        elif entry.state == QUEUED and now - entry.enqueued > self.lease:
-            why = "no worker took its task within a lease (the task was lost)"
+        elif entry.state == QUEUED and now - max(entry.enqueued, self.active_at) > self.lease:
+            why = "no worker took it or any other range within a lease (its task was lost)"
         elif entry.state == FAILED:
             if entry.attempts >= self.attempts:
                 raise RebuildError(
