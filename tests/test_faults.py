@@ -27,7 +27,7 @@ from tests.apps.shop.search_indices import ProductDocument
 from tests.faults import FaultNode, compare
 from tests.indexing_utils import leftovers, product_documents, product_rows
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
 
 
 @pytest.fixture
