@@ -18,6 +18,7 @@ from elasticsearch import dsl
 from .adapters import (
     INDEX_ATTRIBUTE,
     DocumentHooks,
+    coerced_fields,
     keep_own_index,
     mapping_field_names,
     unnamed_index_options,
@@ -368,6 +369,27 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
         return doc
 
     @classmethod
+    def from_es(cls, hit: Any) -> Any:
+        """Return the document of a search hit (or a get), as elasticsearch.dsl builds it.
+
+        Faster for the usual hit, whose ``_source`` holds only fields of the mapping: their
+        fields are looked up once per class; any other hit is built by elasticsearch.dsl.
+        """
+        fields = cls.__dict__.get("_djangoes_hit_fields")
+        if fields is None:
+            fields = cls._djangoes_hit_fields = coerced_fields(cls)
+        source = hit.get("_source", {})
+        values = {}
+        for name, value in source.items():
+            field = fields.get(name, _UNKNOWN)
+            if field is _UNKNOWN:
+                return super().from_es(hit)
+            values[name] = value if field is None or value is None else field.deserialize(value)
+        meta = hit.copy()
+        meta.pop("_source", None)
+        return cls(meta=meta, **values)
+
+    @classmethod
     def to_action(
         cls, instance: models.Model, op_type: str = "index", index: str | None = None
     ) -> dict[str, Any]:
@@ -420,6 +442,8 @@ def _index_action(
         source[KIND_FIELD] = kind
     return {"_op_type": op_type, "_index": index, "_id": f"{prefix}{pk}", "_source": source}
 
+
+_UNKNOWN = object()
 
 #: Takes a field's value for a document from a model instance: ``getter(document, instance)``.
 Getter = Callable[[Document, models.Model], Any]

@@ -6,6 +6,8 @@ what an adapter (``djangoes.adapters.django``, ``djangoes_dsl.adapters``) relies
 
 from __future__ import annotations
 
+import datetime
+
 import django
 import elasticsearch
 import pytest
@@ -188,3 +190,48 @@ def test_the_client_keeps_its_own_user_agent_when_elasticsearch_dsl_uses_it():
     client = connections["default"].client
     assert registered.transport is client.transport
     assert "user-agent" not in client._headers, VERSIONS
+
+
+def test_a_fields_values_and_list_items_go_through_its_deserialize_hook():
+    seen = []
+
+    class Probe(dsl.Date):
+        def _deserialize(self, data):
+            seen.append(data)
+            return super()._deserialize(data)
+
+    probe = Probe()
+    assert probe.deserialize("2024-01-02") == datetime.datetime(2024, 1, 2)
+    assert probe.deserialize(["2024-01-02", None, 0]) == [
+        datetime.datetime(2024, 1, 2),
+        None,
+        datetime.datetime(1970, 1, 1),
+    ]
+    assert probe.deserialize(None) is None
+    assert seen == ["2024-01-02", "2024-01-02", 0], VERSIONS
+    # The fast Date field overrides that hook, and leaves the mapping alone.
+    assert "_deserialize" in vars(adapters.Date), VERSIONS
+    assert adapters.Date(format="yyyy-MM-dd").format == "yyyy-MM-dd"
+    assert adapters.Date(format="yyyy-MM-dd").to_dict() == {"type": "date", "format": "yyyy-MM-dd"}
+    assert not hasattr(adapters.Date(), "format"), VERSIONS
+
+
+def test_a_documents_coerced_fields_are_those_from_es_deserializes():
+    found = adapters.coerced_fields(ProductDocument)
+    assert list(found) == adapters.mapping_field_names(ProductDocument), VERSIONS
+    assert found["title"] is None
+    assert found["sku"] is None
+    assert found["created"] is ProductDocument._doc_type.mapping["created"], VERSIONS
+    assert found["price"] is not None
+    assert found["in_stock"] is not None
+    # elasticsearch.dsl's own from_es deserializes exactly these.
+    hit = {
+        "_index": ProductDocument.get_index_name(),
+        "_id": "1",
+        "_source": {"sku": "S", "price": "2.5", "in_stock": "false", "created": "2024-01-02"},
+    }
+    built = dsl.Document.from_es.__func__(ProductDocument, hit)
+    assert built.price == 2.5, VERSIONS
+    assert built.in_stock is False, VERSIONS
+    assert built.created == datetime.datetime(2024, 1, 2), VERSIONS
+    assert ProductDocument.from_es(hit).to_dict() == built.to_dict()
