@@ -15,6 +15,8 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from elasticsearch import dsl
 
+from djangoes.adapters.django import prefetch_lookups, prefetch_to_many, to_many_lookup
+
 from .adapters import (
     INDEX_ATTRIBUTE,
     DocumentHooks,
@@ -351,9 +353,20 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
                 (pk, versioned(_index_action(index, pk, source, prefix=prefix, kind=kind), version))
                 for pk, source in reader.read(queryset, limit)
             ]
-        rows = queryset if limit is None else queryset[:limit]
+        rows = read_instances(queryset, limit)
+        if cls.to_action.__func__ is not Document.to_action.__func__:  # type: ignore[attr-defined]
+            return [
+                (row.pk, versioned(cls.to_action(row, "index", index=index), version))
+                for row in rows
+            ]
         return [
-            (row.pk, versioned(cls.to_action(row, "index", index=index), version)) for row in rows
+            (
+                row.pk,
+                versioned(
+                    _index_action(index, row.pk, cls.source(row), prefix=prefix, kind=kind), version
+                ),
+            )
+            for row in rows
         ]
 
     def prepare(self, instance: models.Model) -> dict[str, Any]:
@@ -444,6 +457,25 @@ def _index_action(
 
 
 _UNKNOWN = object()
+
+
+def read_instances(queryset: models.QuerySet, limit: int | None = None) -> list[models.Model]:
+    """Return the rows of ``queryset`` (the first ``limit``) with its prefetches done.
+
+    A prefetch of a to-many relation by name is done without building a queryset for each
+    row (see ``djangoes.adapters.django.prefetch_to_many``); the rows and what their
+    relations return are those of ``prefetch_related()``.
+    """
+    lookups = prefetch_lookups(queryset)
+    fast = bool(lookups) and all(to_many_lookup(queryset.model, lookup) for lookup in lookups)
+    if fast:
+        queryset = queryset.prefetch_related(None)
+    rows = list(queryset if limit is None else queryset[:limit])
+    if fast:
+        for lookup in dict.fromkeys(lookups):
+            prefetch_to_many(rows, lookup)
+    return rows
+
 
 #: Takes a field's value for a document from a model instance: ``getter(document, instance)``.
 Getter = Callable[[Document, models.Model], Any]

@@ -11,8 +11,9 @@ import datetime
 import django
 import elasticsearch
 import pytest
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.test import runner as django_runner
+from django.test.utils import CaptureQueriesContext
 from elasticsearch import dsl
 from elasticsearch.dsl import connections as dsl_connections
 
@@ -24,11 +25,14 @@ from djangoes.adapters.django import (
     on_commit,
     only_test_case_blocks,
     parallel_worker_id,
+    prefetch_lookups,
+    prefetch_to_many,
     savepoint_ids,
     take_djangoes_hooks,
 )
 from djangoes_dsl import adapters
 from tests.apps.blog.search_indices import ArticleDocument
+from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
 
 VERSIONS = f"Django {django.__version__}, elasticsearch-py {elasticsearch.__versionstr__}"
@@ -119,6 +123,78 @@ def test_a_savepoint_bound_hook_goes_with_its_savepoint():
 def test_the_parallel_worker_number_and_the_worker_initializer_exist():
     assert parallel_worker_id() == 0  # not a parallel worker
     assert callable(django_runner.ParallelTestSuite.init_worker), VERSIONS
+
+
+def _shop():
+    kitchen = Category.objects.create(name="kitchen")
+    garden = Category.objects.create(name="garden")
+    tags = [Tag.objects.create(name=name) for name in ("red", "blue", "green")]
+    products = []
+    for n in range(5):
+        product = Product.objects.create(
+            sku=f"PF-{n}", title=f"product {n}", category=(kitchen, garden)[n % 2]
+        )
+        product.tags.set(tags[: n % 4])
+        products.append(product)
+    return products
+
+
+@pytest.mark.django_db
+def test_prefetched_to_many_relations_behave_as_djangos():
+    _shop()
+    queryset = Product.objects.order_by("pk").prefetch_related("tags", "category__product_set")
+    assert prefetch_lookups(queryset) == ("tags", "category__product_set"), VERSIONS
+    django_rows = list(queryset)
+    rows = list(Product.objects.order_by("pk"))
+    with CaptureQueriesContext(connection) as prefetching:
+        prefetch_to_many(rows, "tags")
+    assert len(prefetching) == 1  # as prefetch_related: one query for every row
+    categories = [row.category for row in rows]
+    prefetch_to_many(categories, "product_set")  # a reverse foreign key
+
+    with CaptureQueriesContext(connection) as reading:
+        for row, django_row in zip(rows, django_rows, strict=True):
+            mine, theirs = row.tags.all(), django_row.tags.all()
+            assert type(mine).__mro__[2] is type(theirs), VERSIONS
+            assert isinstance(mine, models.QuerySet)
+            assert [t.pk for t in mine] == [t.pk for t in theirs]
+            assert len(mine) == len(theirs)
+            assert bool(mine) == bool(theirs)
+            assert row.tags.count() == django_row.tags.count()
+            assert row.tags.exists() == django_row.tags.exists()
+            assert mine[:1] == list(theirs[:1])
+            products = row.category.product_set.all()
+            assert [p.pk for p in products] == [p.pk for p in django_row.category.product_set.all()]
+            assert all(p.category.pk == row.category.pk for p in products), VERSIONS
+    assert len(reading) == 0, [query["sql"] for query in reading.captured_queries]
+
+    # What needs a query builds the one Django's prefetch holds, filtered to the row.
+    for row, django_row in zip(rows, django_rows, strict=True):
+        mine, theirs = row.tags.all(), django_row.tags.all()
+        assert str(mine.query) == str(theirs.query), VERSIONS
+        assert list(mine.filter(name="red")) == list(theirs.filter(name="red"))
+        assert list(row.tags.values_list("name", flat=True)) == list(
+            django_row.tags.values_list("name", flat=True)
+        )
+        assert list(mine.order_by("-name")) == list(theirs.order_by("-name"))
+        assert mine.db == theirs.db
+        assert repr(mine) == repr(theirs)
+
+
+@pytest.mark.django_db
+def test_a_row_read_for_a_document_sees_its_prefetched_relations():
+    from djangoes_dsl.documents import read_instances
+
+    _shop()
+    queryset = ProductDocument.get_queryset()
+    expected = {p.pk: sorted(t.name for t in p.tags.all()) for p in queryset}
+    with CaptureQueriesContext(connection) as reading:
+        rows = read_instances(queryset, limit=3)
+        found = {row.pk: sorted(t.name for t in row.tags.all()) for row in rows}
+        names = [row.category.name for row in rows]
+    assert len(reading) == 2  # the rows (with their categories), their tags
+    assert found == {pk: expected[pk] for pk in list(expected)[:3]}
+    assert names == ["kitchen", "garden", "kitchen"]
 
 
 # -- elasticsearch.dsl -----------------------------------------------------------------------
