@@ -12,12 +12,12 @@ A rebuild of the index ``products`` (NAME ``shop_products``):
 ``fill()``
     fills it from every Document of the index (see :func:`.fill.fill`), renewing the lease;
 ``finish()``
-    restores refresh and replicas (if it changed them), refreshes, replays the journal (the rows written since
-    the fill began are read again from the database and indexed, or deleted); swaps in ONE
-    ``_aliases`` call: NAME and ALIASES move to the new index (an old concrete index called
-    NAME is removed in the same call, which migrates it to the alias scheme); replays the
-    journal once more (writes that reached the old index before the swap); deletes the
-    journal and the old index.
+    restores refresh and replicas (if it changed them), refreshes, replays the journal (the
+    rows written since the fill began are read again from the database and indexed, or
+    deleted); swaps in ONE ``_aliases`` call: NAME and ALIASES move to the new index (an old
+    concrete index called NAME is removed in the same call, which migrates it to the alias
+    scheme); replays the journal once more (writes that reached the old index before the
+    swap); deletes the journal and the old index.
 
 Until the swap nothing serving changes; ``abort()`` (which ``run()`` calls on any error)
 deletes the new index and the journal, and the old index keeps serving.
