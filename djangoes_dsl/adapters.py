@@ -93,7 +93,7 @@ def coerced_fields(document: type) -> dict[str, Any]:
     return {  # names starting with "_" may be meta fields: left to elasticsearch.dsl
         name: field if field._coerce else None
         for name in mapping
-        if not name.startswith("_")
+        if not name.startswith("_") and name not in ("self", "meta")
         for field in (mapping[name],)
     }
 

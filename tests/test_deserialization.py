@@ -15,7 +15,7 @@ from elasticsearch.dsl import field as dsl_field
 from elasticsearch.dsl.exceptions import ValidationException
 
 from djangoes import connections
-from djangoes_dsl import fields
+from djangoes_dsl import Document, fields
 from tests.apps.blog.search_indices import ArticleDocument
 from tests.apps.shop.search_indices import ProductDocument
 
@@ -165,3 +165,20 @@ def test_a_get_reads_the_document_as_elasticsearch_dsl_does():
 
     assert_same_document(found, library_from_es(ArticleDocument, raw))
     assert found.published == datetime.datetime(2020, 2, 3)
+
+
+def test_a_source_field_named_like_an_argument_is_read_as_elasticsearch_dsl_reads_it():
+    class Odd(Document):
+        self = fields.Keyword()
+        _private = fields.Keyword()
+        when = fields.Date()
+
+    hit = {
+        "_index": "odd",
+        "_id": "1",
+        "_source": {"self": "me", "_private": "p", "when": "2024-01-02"},
+    }
+    found = Odd.from_es(hit)
+    assert_same_document(found, dsl.Document.from_es.__func__(Odd, hit))
+    assert found.self == "me"
+    assert found.when == datetime.datetime(2024, 1, 2)
