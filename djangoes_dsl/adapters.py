@@ -208,8 +208,12 @@ class Date(field.Date):
                 return super()._deserialize(data)  # elasticsearch.dsl's own error
             offset = parsed.utcoffset()
             if offset is not None:
-                parsed = parsed.replace(tzinfo=_dateutil_zone(parsed, offset))
-            if hasattr(self, "format") and self.format == "yyyy-MM-dd":
-                return super()._deserialize(parsed.date())
-            return super()._deserialize(parsed)
+                return self._finish(parsed.replace(tzinfo=_dateutil_zone(parsed, offset)))
+            if self._default_timezone:
+                parsed = parsed.replace(tzinfo=self._default_timezone)
+            return self._finish(parsed)
         return super()._deserialize(data)
+
+    def _finish(self, parsed: datetime) -> Any:
+        # As elasticsearch.dsl: a string read under the format "yyyy-MM-dd" is a date.
+        return parsed.date() if self._params.get("format") == "yyyy-MM-dd" else parsed

@@ -290,6 +290,11 @@ def test_a_fields_values_and_list_items_go_through_its_deserialize_hook():
     assert adapters.Date(format="yyyy-MM-dd").format == "yyyy-MM-dd"
     assert adapters.Date(format="yyyy-MM-dd").to_dict() == {"type": "date", "format": "yyyy-MM-dd"}
     assert not hasattr(adapters.Date(), "format"), VERSIONS
+    # What the fast path reads of the field: its params and its default time zone.
+    assert dsl.Date(format="yyyy-MM-dd")._params == {"format": "yyyy-MM-dd"}, VERSIONS
+    assert dsl.Date()._params == {}, VERSIONS
+    assert dsl.Date()._default_timezone is None, VERSIONS
+    assert dsl.Date(default_timezone=datetime.UTC)._default_timezone is datetime.UTC, VERSIONS
 
 
 def test_a_documents_coerced_fields_are_those_from_es_deserializes():
