@@ -10,8 +10,10 @@ a Search's document classes, connection and indices, a Response's search, or a S
 response class in its constructor; and a field's per-value deserialization (``_deserialize``,
 which ``Field.deserialize`` calls for a value and for each item of a list) is the hook the
 fast ``Date`` field overrides; ``from_es`` deserializes a field only when its ``_coerce``
-is on. All of these are here, and ``tests/test_adapters.py``
-checks each against the installed elasticsearch.dsl.
+is on, and builds a document as ``ObjectBase.__init__`` does (its ``meta`` a ``HitMeta`` of
+the hit, its values in ``_d_``, the class's ``_defaults`` for the missing ones). All of
+these are here, and ``tests/test_adapters.py`` checks each against the installed
+elasticsearch.dsl.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from dateutil import tz
 from elasticsearch import dsl
 from elasticsearch.dsl import field
+from elasticsearch.dsl.utils import HitMeta, ObjectBase
 
 #: The attribute elasticsearch.dsl reads a Document's index from.
 INDEX_ATTRIBUTE = "_index"
@@ -96,6 +99,26 @@ def coerced_fields(document: type) -> dict[str, Any]:
         if not name.startswith("_") and name not in ("self", "meta")
         for field in (mapping[name],)
     }
+
+
+def document_from_hit(document: type, hit: Any, values: dict[str, Any]) -> Any:
+    """Return the ``document`` of ``hit`` holding ``values`` (its deserialized ``_source``),
+    as elasticsearch.dsl's ``from_es`` builds it; None when the class has its own
+    ``__init__``."""
+    if document.__init__ is not ObjectBase.__init__:  # type: ignore[misc]
+        return None
+    built: Any = object.__new__(document)
+    object.__setattr__(built, "meta", HitMeta(hit))
+    defaults = document._defaults  # type: ignore[attr-defined]
+    if defaults:  # first the defaults, then the values (elasticsearch.dsl's order)
+        ordered = {}
+        for name, value in defaults.items():
+            ordered[name] = (
+                values[name] if name in values else value() if callable(value) else value
+            )
+        values = ordered | values
+    object.__setattr__(built, "_d_", values)
+    return built
 
 
 def search_documents(search: Any) -> list[Any]:

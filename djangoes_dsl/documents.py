@@ -21,6 +21,7 @@ from .adapters import (
     INDEX_ATTRIBUTE,
     DocumentHooks,
     coerced_fields,
+    document_from_hit,
     keep_own_index,
     mapping_field_names,
     unnamed_index_options,
@@ -398,9 +399,8 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
             if field is _UNKNOWN:
                 return super().from_es(hit)
             values[name] = value if field is None or value is None else field.deserialize(value)
-        meta = hit.copy()
-        meta.pop("_source", None)
-        return cls(meta=meta, **values)
+        built = document_from_hit(cls, hit, values)
+        return super().from_es(hit) if built is None else built
 
     @classmethod
     def to_action(

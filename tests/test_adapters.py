@@ -316,3 +316,30 @@ def test_a_documents_coerced_fields_are_those_from_es_deserializes():
     assert built.in_stock is False, VERSIONS
     assert built.created == datetime.datetime(2024, 1, 2), VERSIONS
     assert ProductDocument.from_es(hit).to_dict() == built.to_dict()
+
+
+def test_a_document_is_built_from_a_hit_as_elasticsearch_dsl_builds_it():
+    from elasticsearch.dsl.utils import ObjectBase
+
+    assert ArticleDocument.__init__ is ObjectBase.__init__, VERSIONS
+    assert ArticleDocument._defaults == {}, VERSIONS
+    hit = {
+        "_index": ArticleDocument.get_index_name(),
+        "_id": "3",
+        "_score": 0.5,
+        "_routing": "r",
+        "fields": {"x": [1]},
+        "_source": {"title": "lamp"},
+    }
+    built = adapters.document_from_hit(ArticleDocument, hit, {"title": "lamp"})
+    expected = dsl.Document.from_es.__func__(ArticleDocument, hit)
+    assert built.meta.to_dict() == expected.meta.to_dict(), VERSIONS
+    assert built.to_dict() == expected.to_dict() == {"title": "lamp"}
+    assert built.meta.id == "3"
+    assert built.meta.routing == "r"
+
+    class Own(dsl.Document):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    assert adapters.document_from_hit(Own, hit, {}) is None

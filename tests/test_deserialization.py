@@ -182,3 +182,28 @@ def test_a_source_field_named_like_an_argument_is_read_as_elasticsearch_dsl_read
     assert_same_document(found, dsl.Document.from_es.__func__(Odd, hit))
     assert found.self == "me"
     assert found.when == datetime.datetime(2024, 1, 2)
+
+
+def test_defaults_and_an_own_init_are_kept_as_in_elasticsearch_dsl():
+    from elasticsearch.dsl import M, mapped_field
+
+    class WithDefaults(Document):
+        title: M[str] = mapped_field(fields.Keyword(), default="untitled")
+        tags: M[list[str]] = mapped_field(fields.Keyword(), default_factory=list)
+        when = fields.Date()
+
+    class WithInit(Document):
+        when = fields.Date()
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.meta.seen = True
+
+    hit = {"_index": "x", "_id": "1", "_score": 1.5, "_source": {"when": "2024-01-02"}}
+    for document in (WithDefaults, WithInit):
+        found = document.from_es(hit)
+        assert_same_document(found, dsl.Document.from_es.__func__(document, hit))
+    assert WithDefaults.from_es(hit).title == "untitled"
+    assert WithDefaults.from_es(hit).tags == []
+    assert WithInit.from_es(hit).meta.seen is True
+    assert WithInit.from_es(hit).when == datetime.datetime(2024, 1, 2)
