@@ -15,9 +15,13 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from elasticsearch import dsl
 
+from djangoes.adapters.django import prefetch_lookups, prefetch_to_many, to_many_lookup
+
 from .adapters import (
     INDEX_ATTRIBUTE,
     DocumentHooks,
+    coerced_fields,
+    document_from_hit,
     keep_own_index,
     mapping_field_names,
     unnamed_index_options,
@@ -350,9 +354,20 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
                 (pk, versioned(_index_action(index, pk, source, prefix=prefix, kind=kind), version))
                 for pk, source in reader.read(queryset, limit)
             ]
-        rows = queryset if limit is None else queryset[:limit]
+        rows = read_instances(queryset, limit)
+        if cls.to_action.__func__ is not Document.to_action.__func__:  # type: ignore[attr-defined]
+            return [
+                (row.pk, versioned(cls.to_action(row, "index", index=index), version))
+                for row in rows
+            ]
         return [
-            (row.pk, versioned(cls.to_action(row, "index", index=index), version)) for row in rows
+            (
+                row.pk,
+                versioned(
+                    _index_action(index, row.pk, cls.source(row), prefix=prefix, kind=kind), version
+                ),
+            )
+            for row in rows
         ]
 
     def prepare(self, instance: models.Model) -> dict[str, Any]:
@@ -366,6 +381,26 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
         for name, value in doc.prepare(instance).items():
             setattr(doc, name, value)
         return doc
+
+    @classmethod
+    def from_es(cls, hit: Any) -> Any:
+        """Return the document of a search hit (or a get), as elasticsearch.dsl builds it.
+
+        Faster for the usual hit, whose ``_source`` holds only fields of the mapping: their
+        fields are looked up once per class; any other hit is built by elasticsearch.dsl.
+        """
+        fields = cls.__dict__.get("_djangoes_hit_fields")
+        if fields is None:
+            fields = cls._djangoes_hit_fields = coerced_fields(cls)
+        source = hit.get("_source", {})
+        values = {}
+        for name, value in source.items():
+            field = fields.get(name, _UNKNOWN)
+            if field is _UNKNOWN:
+                return super().from_es(hit)
+            values[name] = value if field is None or value is None else field.deserialize(value)
+        built = document_from_hit(cls, hit, values)
+        return super().from_es(hit) if built is None else built
 
     @classmethod
     def to_action(
@@ -419,6 +454,27 @@ def _index_action(
     if prefix:  # an index shared by several Documents: every document names its kind
         source[KIND_FIELD] = kind
     return {"_op_type": op_type, "_index": index, "_id": f"{prefix}{pk}", "_source": source}
+
+
+_UNKNOWN = object()
+
+
+def read_instances(queryset: models.QuerySet, limit: int | None = None) -> list[models.Model]:
+    """Return the rows of ``queryset`` (the first ``limit``) with its prefetches done.
+
+    A prefetch of a to-many relation by name is done without building a queryset for each
+    row (see ``djangoes.adapters.django.prefetch_to_many``); the rows and what their
+    relations return are those of ``prefetch_related()``.
+    """
+    lookups = prefetch_lookups(queryset)
+    fast = bool(lookups) and all(to_many_lookup(queryset.model, lookup) for lookup in lookups)
+    if fast:
+        queryset = queryset.prefetch_related(None)
+    rows = list(queryset if limit is None else queryset[:limit])
+    if fast:
+        for lookup in dict.fromkeys(lookups):
+            prefetch_to_many(rows, lookup)
+    return rows
 
 
 #: Takes a field's value for a document from a model instance: ``getter(document, instance)``.

@@ -10,7 +10,6 @@ from elasticsearch.dsl.field import (
     Boolean,
     Byte,
     Completion,
-    Date,
     DenseVector,
     Double,
     Field,
@@ -26,6 +25,8 @@ from elasticsearch.dsl.field import (
     Short,
     Text,
 )
+
+from .adapters import Date
 
 __all__ = [
     "MODEL_FIELD_TYPES",

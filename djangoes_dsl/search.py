@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import models
@@ -20,18 +21,56 @@ def _document_of(search: Any) -> Any:
     )
 
 
+class ValueByPk(models.Expression):
+    """``CASE <primary key> WHEN <pk> THEN <value> ... END``: a value for each of some rows.
+
+    One expression for all the rows (a ``Case`` of one ``When`` per row costs a filter's
+    resolution per row); NULL for the other rows.
+    """
+
+    def __init__(self, values: dict[Any, Any], output_field: models.Field) -> None:
+        super().__init__(output_field=output_field)
+        self.values = values
+        self.column: Any = models.F("pk")
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.column,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.column)
+        pk_field = self.column.output_field
+        sql = [f"CASE {column}"]
+        params = list(params)
+        for pk, value in self.values.items():
+            then, then_params = compiler.compile(models.Value(value, self.output_field))
+            sql.append(f"WHEN %s THEN {then}")
+            params += [pk_field.get_db_prep_value(pk, connection), *then_params]
+        sql.append("END")
+        sql_text = connection.ops.unification_cast_sql(self.output_field) % " ".join(sql)
+        return sql_text, tuple(params)
+
+
 class Response(dsl.Response):
     """A Response whose hits can be turned into model instances."""
 
-    def _hits_by_pk(self) -> tuple[Any, dict[Any, Any]]:
-        """Return the Document and ``{pk: hit}`` of its hits, in hit order."""
+    def _hits_by_pk(self, raw: bool = False) -> tuple[Any, dict[Any, Any]]:
+        """Return the Document and ``{pk: hit}`` of its hits, in hit order.
+
+        ``raw``: the hits as the node sent them (dicts), not deserialized into Documents.
+        """
         document = _document_of(response_search(self))
         found: dict[Any, Any] = {}
-        for hit in self.hits:
-            meta = hit.meta
-            if not document.owns_hit({"_index": meta.index, "_id": meta.id}):
+        if raw:
+            hits = [(hit, hit) for hit in self.to_dict()["hits"]["hits"]]
+        else:
+            hits = [({"_index": hit.meta.index, "_id": hit.meta.id}, hit) for hit in self.hits]
+        for meta, hit in hits:
+            if not document.owns_hit(meta):
                 continue  # another Document's hit (a search over several kinds)
-            pk = document.pk_from_id(meta.id)
+            pk = document.pk_from_id(meta["_id"])
             if pk is not None:
                 found.setdefault(pk, hit)
         return document, found
@@ -42,18 +81,12 @@ class Response(dsl.Response):
         Each instance carries ``search_rank`` (its position among the hits, from 0) and
         ``search_score`` (the hit's score; None when the search sorts by fields).
         """
-        document, hits = self._hits_by_pk()
+        document, hits = self._hits_by_pk(raw=True)
         model = document.get_model()
         if not hits:
             return model._default_manager.none()  # type: ignore[no-any-return]
-        rank = models.Case(
-            *(models.When(pk=pk, then=models.Value(n)) for n, pk in enumerate(hits)),
-            output_field=models.IntegerField(),
-        )
-        score = models.Case(
-            *(models.When(pk=pk, then=models.Value(hit.meta.score)) for pk, hit in hits.items()),
-            output_field=models.FloatField(),
-        )
+        rank = ValueByPk({pk: n for n, pk in enumerate(hits)}, models.IntegerField())
+        score = ValueByPk({pk: hit.get("_score") for pk, hit in hits.items()}, models.FloatField())
         return (  # type: ignore[no-any-return]
             model._default_manager.filter(pk__in=list(hits))
             .annotate(search_rank=rank, search_score=score)

@@ -6,11 +6,14 @@ what an adapter (``djangoes.adapters.django``, ``djangoes_dsl.adapters``) relies
 
 from __future__ import annotations
 
+import datetime
+
 import django
 import elasticsearch
 import pytest
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.test import runner as django_runner
+from django.test.utils import CaptureQueriesContext
 from elasticsearch import dsl
 from elasticsearch.dsl import connections as dsl_connections
 
@@ -22,11 +25,14 @@ from djangoes.adapters.django import (
     on_commit,
     only_test_case_blocks,
     parallel_worker_id,
+    prefetch_lookups,
+    prefetch_to_many,
     savepoint_ids,
     take_djangoes_hooks,
 )
 from djangoes_dsl import adapters
 from tests.apps.blog.search_indices import ArticleDocument
+from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
 
 VERSIONS = f"Django {django.__version__}, elasticsearch-py {elasticsearch.__versionstr__}"
@@ -119,6 +125,78 @@ def test_the_parallel_worker_number_and_the_worker_initializer_exist():
     assert callable(django_runner.ParallelTestSuite.init_worker), VERSIONS
 
 
+def _shop():
+    kitchen = Category.objects.create(name="kitchen")
+    garden = Category.objects.create(name="garden")
+    tags = [Tag.objects.create(name=name) for name in ("red", "blue", "green")]
+    products = []
+    for n in range(5):
+        product = Product.objects.create(
+            sku=f"PF-{n}", title=f"product {n}", category=(kitchen, garden)[n % 2]
+        )
+        product.tags.set(tags[: n % 4])
+        products.append(product)
+    return products
+
+
+@pytest.mark.django_db
+def test_prefetched_to_many_relations_behave_as_djangos():
+    _shop()
+    queryset = Product.objects.order_by("pk").prefetch_related("tags", "category__product_set")
+    assert prefetch_lookups(queryset) == ("tags", "category__product_set"), VERSIONS
+    django_rows = list(queryset)
+    rows = list(Product.objects.order_by("pk"))
+    with CaptureQueriesContext(connection) as prefetching:
+        prefetch_to_many(rows, "tags")
+    assert len(prefetching) == 1  # as prefetch_related: one query for every row
+    categories = [row.category for row in rows]
+    prefetch_to_many(categories, "product_set")  # a reverse foreign key
+
+    with CaptureQueriesContext(connection) as reading:
+        for row, django_row in zip(rows, django_rows, strict=True):
+            mine, theirs = row.tags.all(), django_row.tags.all()
+            assert type(mine).__mro__[2] is type(theirs), VERSIONS
+            assert isinstance(mine, models.QuerySet)
+            assert [t.pk for t in mine] == [t.pk for t in theirs]
+            assert len(mine) == len(theirs)
+            assert bool(mine) == bool(theirs)
+            assert row.tags.count() == django_row.tags.count()
+            assert row.tags.exists() == django_row.tags.exists()
+            assert mine[:1] == list(theirs[:1])
+            products = row.category.product_set.all()
+            assert [p.pk for p in products] == [p.pk for p in django_row.category.product_set.all()]
+            assert all(p.category.pk == row.category.pk for p in products), VERSIONS
+    assert len(reading) == 0, [query["sql"] for query in reading.captured_queries]
+
+    # What needs a query builds the one Django's prefetch holds, filtered to the row.
+    for row, django_row in zip(rows, django_rows, strict=True):
+        mine, theirs = row.tags.all(), django_row.tags.all()
+        assert str(mine.query) == str(theirs.query), VERSIONS
+        assert list(mine.filter(name="red")) == list(theirs.filter(name="red"))
+        assert list(row.tags.values_list("name", flat=True)) == list(
+            django_row.tags.values_list("name", flat=True)
+        )
+        assert list(mine.order_by("-name")) == list(theirs.order_by("-name"))
+        assert mine.db == theirs.db
+        assert repr(mine) == repr(theirs)
+
+
+@pytest.mark.django_db
+def test_a_row_read_for_a_document_sees_its_prefetched_relations():
+    from djangoes_dsl.documents import read_instances
+
+    _shop()
+    queryset = ProductDocument.get_queryset()
+    expected = {p.pk: sorted(t.name for t in p.tags.all()) for p in queryset}
+    with CaptureQueriesContext(connection) as reading:
+        rows = read_instances(queryset, limit=3)
+        found = {row.pk: sorted(t.name for t in row.tags.all()) for row in rows}
+        names = [row.category.name for row in rows]
+    assert len(reading) == 2  # the rows (with their categories), their tags
+    assert found == {pk: expected[pk] for pk in list(expected)[:3]}
+    assert names == ["kitchen", "garden", "kitchen"]
+
+
 # -- elasticsearch.dsl -----------------------------------------------------------------------
 
 
@@ -188,3 +266,80 @@ def test_the_client_keeps_its_own_user_agent_when_elasticsearch_dsl_uses_it():
     client = connections["default"].client
     assert registered.transport is client.transport
     assert "user-agent" not in client._headers, VERSIONS
+
+
+def test_a_fields_values_and_list_items_go_through_its_deserialize_hook():
+    seen = []
+
+    class Probe(dsl.Date):
+        def _deserialize(self, data):
+            seen.append(data)
+            return super()._deserialize(data)
+
+    probe = Probe()
+    assert probe.deserialize("2024-01-02") == datetime.datetime(2024, 1, 2)
+    assert probe.deserialize(["2024-01-02", None, 0]) == [
+        datetime.datetime(2024, 1, 2),
+        None,
+        datetime.datetime(1970, 1, 1),
+    ]
+    assert probe.deserialize(None) is None
+    assert seen == ["2024-01-02", "2024-01-02", 0], VERSIONS
+    # The fast Date field overrides that hook, and leaves the mapping alone.
+    assert "_deserialize" in vars(adapters.Date), VERSIONS
+    assert adapters.Date(format="yyyy-MM-dd").format == "yyyy-MM-dd"
+    assert adapters.Date(format="yyyy-MM-dd").to_dict() == {"type": "date", "format": "yyyy-MM-dd"}
+    assert not hasattr(adapters.Date(), "format"), VERSIONS
+    # What the fast path reads of the field: its params and its default time zone.
+    assert dsl.Date(format="yyyy-MM-dd")._params == {"format": "yyyy-MM-dd"}, VERSIONS
+    assert dsl.Date()._params == {}, VERSIONS
+    assert dsl.Date()._default_timezone is None, VERSIONS
+    assert dsl.Date(default_timezone=datetime.UTC)._default_timezone is datetime.UTC, VERSIONS
+
+
+def test_a_documents_coerced_fields_are_those_from_es_deserializes():
+    found = adapters.coerced_fields(ProductDocument)
+    assert list(found) == adapters.mapping_field_names(ProductDocument), VERSIONS
+    assert found["title"] is None
+    assert found["sku"] is None
+    assert found["created"] is ProductDocument._doc_type.mapping["created"], VERSIONS
+    assert found["price"] is not None
+    assert found["in_stock"] is not None
+    # elasticsearch.dsl's own from_es deserializes exactly these.
+    hit = {
+        "_index": ProductDocument.get_index_name(),
+        "_id": "1",
+        "_source": {"sku": "S", "price": "2.5", "in_stock": "false", "created": "2024-01-02"},
+    }
+    built = dsl.Document.from_es.__func__(ProductDocument, hit)
+    assert built.price == 2.5, VERSIONS
+    assert built.in_stock is False, VERSIONS
+    assert built.created == datetime.datetime(2024, 1, 2), VERSIONS
+    assert ProductDocument.from_es(hit).to_dict() == built.to_dict()
+
+
+def test_a_document_is_built_from_a_hit_as_elasticsearch_dsl_builds_it():
+    from elasticsearch.dsl.utils import ObjectBase
+
+    assert ArticleDocument.__init__ is ObjectBase.__init__, VERSIONS
+    assert ArticleDocument._defaults == {}, VERSIONS
+    hit = {
+        "_index": ArticleDocument.get_index_name(),
+        "_id": "3",
+        "_score": 0.5,
+        "_routing": "r",
+        "fields": {"x": [1]},
+        "_source": {"title": "lamp"},
+    }
+    built = adapters.document_from_hit(ArticleDocument, hit, {"title": "lamp"})
+    expected = dsl.Document.from_es.__func__(ArticleDocument, hit)
+    assert built.meta.to_dict() == expected.meta.to_dict(), VERSIONS
+    assert built.to_dict() == expected.to_dict() == {"title": "lamp"}
+    assert built.meta.id == "3"
+    assert built.meta.routing == "r"
+
+    class Own(dsl.Document):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    assert adapters.document_from_hit(Own, hit, {}) is None

@@ -128,6 +128,32 @@ def test_to_queryset_returns_instances_in_hit_order_and_skips_deleted_rows():
     assert isinstance(search, Search)
 
 
+@pytest.mark.django_db
+def test_to_queryset_annotates_rank_and_score_and_stays_a_queryset():
+    client = connections["default"].client
+    rows = [Article.objects.create(title=f"lamp {'lamp ' * n}") for n in range(4)]
+    for row in rows:
+        ArticleDocument.from_instance(row).save()
+    client.indices.refresh(index=ArticleDocument.get_index_name())
+    response = ArticleDocument.search().query("match", title="lamp").execute()
+    hits = [(int(hit.meta.id), hit.meta.score) for hit in response]
+
+    queryset = response.to_queryset()
+
+    assert [(a.pk, a.search_rank, a.search_score) for a in queryset] == [
+        (pk, rank, pytest.approx(score)) for rank, (pk, score) in enumerate(hits)
+    ]
+    assert list(queryset.filter(search_rank__gte=2).values_list("pk", flat=True)) == [
+        pk for pk, _ in hits[2:]
+    ]
+    assert list(queryset.order_by("-search_rank").values_list("pk", flat=True)) == [
+        pk for pk, _ in reversed(hits)
+    ]
+    inner = Article.objects.filter(pk__in=queryset.filter(search_rank__lt=2).values("pk"))
+    assert set(inner.values_list("pk", flat=True)) == {pk for pk, _ in hits[:2]}
+    assert queryset.count() == len(hits)
+
+
 def test_an_unbound_document_says_how_to_bind_it():
     class Loose(Document):
         pass

@@ -91,6 +91,27 @@ def test_first_rebuild_migrates_a_concrete_index_to_an_alias():
     assert indexed(ProductDocument, "title") == database_titles()
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_large_fill_runs_without_refreshes_or_replicas_and_a_small_one_as_configured(fast):
+    make_rows(30)
+    job = Rebuild("products")
+    if fast:
+        job.fast_fill_rows = 30
+    job.start()
+    try:
+        during = client().indices.get_settings(index=job.new_index)[job.new_index]["settings"]
+        assert during["index"].get("refresh_interval") == ("-1" if fast else None)
+        job.fill()
+        job.finish()
+    except BaseException:
+        job.abort()
+        raise
+    after = client().indices.get_settings(index=job.new_index)[job.new_index]["settings"]
+    assert after["index"].get("refresh_interval") is None
+    assert after["index"]["number_of_replicas"] == "0"  # as configured
+    assert indexed(ProductDocument, "title") == database_titles()
+
+
 def test_signal_writes_go_through_the_alias_after_a_rebuild():
     make_rows(5)
     Rebuild("products").run()

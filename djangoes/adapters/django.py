@@ -16,16 +16,23 @@
   index names are in force (see ``djangoes.transactions``), which needs to know whether every
   open block is one of them, and to run its own commit hooks (only those: they are tagged)
   when the blocks of the code under test have exited.
+- Prefetched to-many relations without a queryset per row. ``prefetch_related()`` builds,
+  for every row, the relation's manager and a filtered queryset that holds the prefetched
+  objects (``_result_cache``, ``_prefetch_done``) in ``instance._prefetched_objects_cache``:
+  most of the cost of reading rows as model instances. ``prefetch_to_many`` fills the same
+  cache with querysets that hold the same objects and build their query (from the manager,
+  as Django does) only when something asks for it; the lookups come from the queryset's
+  ``_prefetch_related_lookups``.
 - The number of a parallel test worker. Django's test runner numbers its workers (their
   test databases get that suffix) in a module global and gives no public accessor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.test import runner as django_runner
 
 #: A hook as Django keeps it in ``run_on_commit``: (savepoint ids, function, robust).
@@ -107,3 +114,92 @@ def _ours(hook: CommitHook) -> bool:
 def parallel_worker_id() -> int:
     """Return the number of this parallel test worker (1, 2, ...); 0 outside workers."""
     return int(django_runner._worker_id)  # type: ignore[attr-defined]
+
+
+def prefetch_lookups(queryset: models.QuerySet) -> tuple[Any, ...]:
+    """Return the ``prefetch_related()`` lookups of ``queryset``."""
+    return tuple(queryset._prefetch_related_lookups)  # type: ignore[attr-defined]
+
+
+class _LazyPrefetched:
+    """A prefetched queryset whose other attributes come, on first use, from the one
+    Django's prefetch would have built (the relation manager's ``get_queryset()``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        source = self.__dict__.pop("_djangoes_prefetched_from", None)
+        if source is None or name.startswith("__"):
+            raise AttributeError(name)
+        instance, cache_name, attribute = source
+        cache = instance._prefetched_objects_cache
+        mine = cache.pop(cache_name)
+        try:
+            real = getattr(instance, attribute).get_queryset()
+        finally:
+            cache[cache_name] = mine
+        for key, value in real.__dict__.items():
+            self.__dict__.setdefault(key, value)
+        return getattr(self, name)
+
+
+_LAZY_CLASSES: dict[type, type] = {}
+
+
+def _lazy_class(queryset_class: type) -> type:
+    lazy = _LAZY_CLASSES.get(queryset_class)
+    if lazy is None:
+        lazy = _LAZY_CLASSES[queryset_class] = type(
+            queryset_class.__name__, (_LazyPrefetched, queryset_class), {}
+        )
+    return lazy
+
+
+def to_many_lookup(model: type[models.Model], lookup: Any) -> bool:
+    """Return whether ``prefetch_to_many`` takes ``lookup`` on rows of ``model``: the name
+    of a to-many relation (many-to-many, reverse foreign key), without ``Prefetch``."""
+    if not isinstance(lookup, str) or "__" in lookup:
+        return False
+    descriptor = getattr(model, lookup, None)
+    related_manager_cls = getattr(descriptor, "related_manager_cls", None)
+    return related_manager_cls is not None and hasattr(
+        related_manager_cls, "get_prefetch_querysets"
+    )
+
+
+def prefetch_to_many(instances: Sequence[models.Model], lookup: str) -> None:
+    """Prefetch the to-many relation ``lookup`` of ``instances`` (see ``to_many_lookup``).
+
+    One query, as ``prefetch_related_objects(instances, lookup)``; afterwards
+    ``instance.<lookup>.all()`` is a queryset of the same objects, in the same order.
+    """
+    if not instances:
+        return
+    first = instances[0]
+    manager = getattr(first, lookup)
+    related, related_key, instance_key, single, cache_name, _ = manager.get_prefetch_querysets(
+        instances
+    )
+    if single or related._prefetch_related_lookups:
+        models.prefetch_related_objects(list(instances), lookup)
+        return
+    groups: dict[Any, list[Any]] = {}
+    for obj in related:
+        groups.setdefault(related_key(obj), []).append(obj)
+    queryset_class = type(manager.get_queryset())
+    if issubclass(queryset_class, _LazyPrefetched):
+        queryset_class = queryset_class.__mro__[2]
+    lazy = _lazy_class(queryset_class)
+    model = related.model
+    for instance in instances:
+        queryset: Any = object.__new__(lazy)
+        queryset.__dict__.update(
+            model=model,
+            _result_cache=groups.get(instance_key(instance), []),
+            _prefetch_done=True,
+            _prefetch_related_lookups=(),
+            _djangoes_prefetched_from=(instance, cache_name, lookup),
+        )
+        try:
+            cache = instance._prefetched_objects_cache  # type: ignore[attr-defined]
+        except AttributeError:
+            cache = instance._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+        cache[cache_name] = queryset

@@ -35,6 +35,7 @@ def fill(
     processes: int | None = 0,
     using: str | None = None,
     progress: ProgressCallback | None = None,
+    total: int | None = None,
 ) -> FillResult:
     """Index every row of ``documents`` into ``index``; raise RebuildError on failures.
 
@@ -43,11 +44,13 @@ def fill(
     each reading its own primary-key range with its own database connection and client
     (of the server ``using``); ``None`` chooses (see :func:`fill_processes`). ``parallel``
     threads send the bulk requests of each process. ``progress(done, total)`` is called in
-    this thread after every page read (``total`` is counted before the fill starts).
+    this thread after every page read (``total``: the rows counted before the fill starts,
+    counted here when not given).
     """
     chunk_size = chunk_size or min(document.get_chunk_size() for document in documents)
     started = time.monotonic()
-    total = count_rows(documents) if progress is not None or processes != 0 else 0
+    if total is None:
+        total = count_rows(documents) if progress is not None or processes != 0 else 0
     done = 0
 
     def advance(rows: int) -> None:

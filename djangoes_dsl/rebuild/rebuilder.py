@@ -7,16 +7,17 @@ A rebuild of the index ``products`` (NAME ``shop_products``):
     ``shop_products-rebuilding``, which every process's signal writes also address, so from
     now on every write is recorded (a dead rebuild's leftovers are cleaned up first, see
     :mod:`.lock`); then creates ``shop_products-<timestamp>`` from the configured body,
-    without aliases, with ``refresh_interval: -1`` and no replicas;
+    without aliases, with ``refresh_interval: -1`` and no replicas (with its own settings
+    when the Documents have fewer than ``Rebuild.fast_fill_rows`` rows);
 ``fill()``
     fills it from every Document of the index (see :func:`.fill.fill`), renewing the lease;
 ``finish()``
-    restores refresh and replicas, refreshes, replays the journal (the rows written since
-    the fill began are read again from the database and indexed, or deleted); swaps in ONE
-    ``_aliases`` call: NAME and ALIASES move to the new index (an old concrete index called
-    NAME is removed in the same call, which migrates it to the alias scheme); replays the
-    journal once more (writes that reached the old index before the swap); deletes the
-    journal and the old index.
+    restores refresh and replicas (if it changed them), refreshes, replays the journal (the
+    rows written since the fill began are read again from the database and indexed, or
+    deleted); swaps in ONE ``_aliases`` call: NAME and ALIASES move to the new index (an old
+    concrete index called NAME is removed in the same call, which migrates it to the alias
+    scheme); replays the journal once more (writes that reached the old index before the
+    swap); deletes the journal and the old index.
 
 Until the swap nothing serving changes; ``abort()`` (which ``run()`` calls on any error)
 deletes the new index and the journal, and the old index keeps serving.
@@ -39,6 +40,7 @@ from .bulk import FillResult
 from .errors import RebuildError
 from .filling import fill, server_for
 from .lock import RebuildLock, Recovery, timestamp
+from .pages import count_rows
 from .workers import default_processes
 
 logger = logging.getLogger("djangoes_dsl.rebuild")
@@ -78,6 +80,9 @@ class Rebuild:
     """
 
     replay_rounds = 3
+    #: From this many rows on, the new index is filled without refreshes or replicas, which
+    #: ``finish()`` restores; a smaller fill takes less time than that settings update.
+    fast_fill_rows = 50_000
 
     def __init__(
         self,
@@ -120,7 +125,8 @@ class Rebuild:
         self.replayed = 0
         self.old: list[str] = []
         self.started = self.created = self.filled = self.swapped = self.finished = False
-        self._restore: dict[str, Any] = {}
+        self._restore: dict[str, Any] | None = None
+        self._total: int | None = None
         self._seq_no = -1
 
     def serving(self) -> list[str]:
@@ -152,7 +158,9 @@ class Rebuild:
         try:
             self.old = self.backend.concrete_indices(self.name)
             body = copy.deepcopy(self.backend.get_index_body(self.key, with_aliases=False))
-            self._restore = fill_settings(body)
+            self._total = count_rows(self.documents)
+            if self._total >= self.fast_fill_rows:
+                self._restore = fill_settings(body)
             # Without waiting for shard start: writes wait for their shard themselves.
             self.client.indices.create(index=self.new_index, wait_for_active_shards="0", **body)
             self.created = True
@@ -177,13 +185,17 @@ class Rebuild:
             processes=self.processes,
             using=self.using,
             progress=progress,
+            total=self._total,
         )
         self.filled = True
         return self.result
 
     def finish(self) -> str:
         """Restore the settings, catch up with the journal, swap, catch up again, clean up."""
-        self.client.indices.put_settings(index=self.new_index, settings={"index": self._restore})
+        if self._restore is not None:
+            self.client.indices.put_settings(
+                index=self.new_index, settings={"index": self._restore}
+            )
         self.client.indices.refresh(index=self.new_index)
         for _ in range(self.replay_rounds):
             self.lock.renew()
