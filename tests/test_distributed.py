@@ -128,9 +128,8 @@ def test_two_workers_fill_the_ranges_and_the_rebuild_swaps(engine, pair):
     assert seen[-1][0] == seen[-1][1]  # the last progress line: all done
     assert rebuild.result is not None
     assert rebuild.result.indexed == 3000
-    # The ranges ran on the workers (how they share them depends on who polls first; the
-    # killed-worker test below needs the second one to finish).
-    assert sum(ran) > 0
+    # Only the workers fill ranges (the coordinator enqueues and waits); how the two share
+    # them depends on who polls first: the killed-worker test below needs the second one.
 
 
 def test_a_worker_killed_midway_and_the_rebuild_still_completes(engine, pair):
