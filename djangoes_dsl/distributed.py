@@ -51,7 +51,7 @@ from .journal import Journal, document_label
 from .progress import ProgressCallback
 from .rebuild import FillResult, Rebuild, RebuildError, RebuildLock, split_ranges
 from .rebuild.bulk import send_pages
-from .rebuild.filling import server_for
+from .rebuild.filling import populate_target
 from .rebuild.pages import Page, count_rows, iter_pages
 from .registry import registry
 
@@ -560,11 +560,7 @@ def populate_distributed(
     Holds the rebuild lock meanwhile (no rebuild of the index runs at the same time); its
     journal holds the range documents.
     """
-    using = server_for(key, using)
-    backend = djangoes.connections[using]
-    name = backend.get_index(key)["NAME"]
-    if not backend.concrete_indices(name):
-        backend.create_index(key)
+    using, backend, name = populate_target(key, using)
     lock = RebuildLock(
         backend.client, name, key=key, new_index="", serving=lambda: backend.concrete_indices(name)
     )

@@ -93,6 +93,17 @@ def _counted(pages: Iterable[Page], advance: Callable[[int], None]) -> Iterator[
         advance(len(page))
 
 
+def populate_target(key: str, using: str | None) -> tuple[str, Any, str]:
+    """Return the server alias, backend and NAME a populate of ``key`` writes to; create
+    the index when nothing stands behind NAME."""
+    using = server_for(key, using)
+    backend = djangoes.connections[using]
+    name = backend.get_index(key)["NAME"]
+    if not backend.concrete_indices(name):
+        backend.create_index(key)
+    return using, backend, name
+
+
 def populate(
     key: str,
     using: str | None = None,
@@ -108,11 +119,7 @@ def populate(
     ``processes`` as for :func:`fill`; ``None`` takes
     ``DJANGOES_REBUILD_PROCESSES``. ``progress(done, total)`` is called after every page.
     """
-    using = server_for(key, using)
-    backend = djangoes.connections[using]
-    name = backend.get_index(key)["NAME"]
-    if not backend.concrete_indices(name):
-        backend.create_index(key)
+    using, backend, name = populate_target(key, using)
     result = fill(
         backend.client,
         documents if documents is not None else registry.documents_for_index(key),
