@@ -101,6 +101,20 @@ def coerced_fields(document: type) -> dict[str, Any]:
     }
 
 
+def value_reader(mapped: Any) -> Callable[[Any], Any]:
+    """Return ``read(value)``: ``mapped.deserialize(value)`` for a value of a hit's
+    ``_source`` (not None), calling the field's ``_deserialize`` directly for a value that is
+    not a list, as ``Field.deserialize`` does."""
+    if type(mapped).deserialize is not field.Field.deserialize:
+        return mapped.deserialize  # type: ignore[no-any-return]
+    one, whole = mapped._deserialize, mapped.deserialize
+
+    def read(value: Any) -> Any:
+        return whole(value) if type(value) is list else one(value)
+
+    return read
+
+
 def document_from_hit(document: type, hit: Any, values: dict[str, Any]) -> Any:
     """Return the ``document`` of ``hit`` holding ``values`` (its deserialized ``_source``),
     as elasticsearch.dsl's ``from_es`` builds it; None when the class has its own
@@ -207,11 +221,13 @@ def _dateutil_zone(parsed: datetime, offset: timedelta) -> tzinfo:
         return zone
     # dateutil names a zero offset "UTC" and takes the local zone when that is its name
     # (Django sets TZ to TIME_ZONE), else its own UTC.
-    if "UTC" in time.tzname:
-        local = _LOCAL_ZONES.get(time.tzname)
+    names = time.tzname
+    if "UTC" in names:
+        local = _LOCAL_ZONES.get(names)
         if local is None:
-            local = _LOCAL_ZONES[time.tzname] = tz.tzlocal()
-        if parsed.replace(tzinfo=local).tzname() == "UTC":
+            local = _LOCAL_ZONES[names] = tz.tzlocal()
+        # A zone named UTC all year (names == ("UTC", "UTC")) is UTC on every date.
+        if names == ("UTC", "UTC") or parsed.replace(tzinfo=local).tzname() == "UTC":
             return local
     return tz.UTC
 

@@ -25,6 +25,7 @@ from .adapters import (
     keep_own_index,
     mapping_field_names,
     unnamed_index_options,
+    value_reader,
 )
 from .fields import field_for_model_field
 from .search import Search
@@ -389,16 +390,18 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
         Faster for the usual hit, whose ``_source`` holds only fields of the mapping: their
         fields are looked up once per class; any other hit is built by elasticsearch.dsl.
         """
-        fields = cls.__dict__.get("_djangoes_hit_fields")
-        if fields is None:
-            fields = cls._djangoes_hit_fields = coerced_fields(cls)
-        source = hit.get("_source", {})
+        readers = cls.__dict__.get("_djangoes_hit_readers")
+        if readers is None:
+            readers = cls._djangoes_hit_readers = {
+                name: None if field is None else value_reader(field)
+                for name, field in coerced_fields(cls).items()
+            }
         values = {}
-        for name, value in source.items():
-            field = fields.get(name, _UNKNOWN)
-            if field is _UNKNOWN:
+        for name, value in hit.get("_source", {}).items():
+            read = readers.get(name, _UNKNOWN)
+            if read is _UNKNOWN:
                 return super().from_es(hit)
-            values[name] = value if field is None or value is None else field.deserialize(value)
+            values[name] = value if read is None or value is None else read(value)
         built = document_from_hit(cls, hit, values)
         return super().from_es(hit) if built is None else built
 

@@ -8,6 +8,7 @@ settings change or a switch to or from test names; a fork keeps the names).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class DocumentRegistry:
         self._documents: dict[type[Document], Registration] = {}
         self._lock = threading.RLock()
         self._resolved_for: tuple[int, int] | None = None
+        #: The bindings of ``_resolved_for`` that are complete: read without the lock.
+        self._ready: dict[type, Binding | None] = {}
         self._bindings: dict[type[Document], Binding | None] = {}
         self._version = 0  # changes with every (un)registration
         self._listeners: list[Callable[[], Any]] = []
@@ -169,19 +172,21 @@ class DocumentRegistry:
         """
         handler = djangoes.connections
         state = (handler.generation, self._version)
+        if state == self._resolved_for:  # resolved already: no lock (searches ask per hit)
+            with contextlib.suppress(KeyError):
+                return self._ready[document]
         with self._lock:
             if state != self._resolved_for:
                 self._bindings = {}
+                self._ready = {}
                 self._resolved_for = state
-            try:
-                return self._bindings[document]
-            except KeyError:
-                pass
-            registration = self._documents.get(document)
-            if registration is None:
-                return None
-            self._bind_key(registration.key)
-            return self._bindings[document]
+            if document not in self._bindings:
+                registration = self._documents.get(document)
+                if registration is None:
+                    return None
+                self._bind_key(registration.key)
+            binding = self._ready[document] = self._bindings[document]
+            return binding
 
     def _bind_key(self, key: str) -> None:
         """Resolve every Document registered to ``key``; they share one Index per server."""

@@ -25,7 +25,8 @@ class ValueByPk(models.Expression):
     """``CASE <primary key> WHEN <pk> THEN <value> ... END``: a value for each of some rows.
 
     One expression for all the rows (a ``Case`` of one ``When`` per row costs a filter's
-    resolution per row); NULL for the other rows.
+    resolution per row); NULL for the other rows. ``output_field`` is a number field (its
+    values are parameters, as ``Value`` compiles them).
     """
 
     def __init__(self, values: dict[Any, Any], output_field: models.Field) -> None:
@@ -41,13 +42,17 @@ class ValueByPk(models.Expression):
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         column, params = compiler.compile(self.column)
-        pk_field = self.column.output_field
+        key = self.column.output_field.get_db_prep_value
+        value_of = self.output_field.get_db_prep_value
         sql = [f"CASE {column}"]
         params = list(params)
-        for pk, value in self.values.items():
-            then, then_params = compiler.compile(models.Value(value, self.output_field))
-            sql.append(f"WHEN %s THEN {then}")
-            params += [pk_field.get_db_prep_value(pk, connection), *then_params]
+        for pk, value in self.values.items():  # as Value(value, output_field) compiles
+            if value is None:
+                sql.append("WHEN %s THEN NULL")
+                params.append(key(pk, connection))
+            else:
+                sql.append("WHEN %s THEN %s")
+                params += [key(pk, connection), value_of(value, connection)]
         sql.append("END")
         sql_text = connection.ops.unification_cast_sql(self.output_field) % " ".join(sql)
         return sql_text, tuple(params)

@@ -130,7 +130,7 @@ class ValuesReader:
                     source[name] = value
             sources[pk] = source
         if self.many and sources:
-            base = queryset.model._base_manager.using(queryset.db).filter(pk__in=list(sources))
+            base = queryset.model._base_manager.using(queryset.db).filter(_page_rows(sources))
             for name, path in self.many:
                 lists: dict[Any, list[Any]] = {}
                 for pk, value in base.filter(**{f"{path}__isnull": False}).values_list("pk", path):
@@ -139,6 +139,17 @@ class ValuesReader:
                     if pk in sources:
                         sources[pk][name] = _sorted(values)
         return [(pk, sources[pk]) for pk in order]
+
+
+def _page_rows(pks: dict[Any, Any]) -> models.Q:
+    """The rows of a page by primary key: a range when the keys are integers that fill
+    most of it (a page of a table read in key order: other rows of the range are read and
+    left out), else the list (a thousand parameters cost Django more than the query)."""
+    if all(type(pk) is int for pk in pks):
+        lowest, highest = min(pks), max(pks)
+        if highest - lowest < 2 * len(pks):
+            return models.Q(pk__gte=lowest, pk__lte=highest)
+    return models.Q(pk__in=list(pks))
 
 
 def values_reader(

@@ -318,6 +318,30 @@ def test_a_documents_coerced_fields_are_those_from_es_deserializes():
     assert ProductDocument.from_es(hit).to_dict() == built.to_dict()
 
 
+def test_a_value_reader_deserializes_as_the_fields_own_deserialize():
+    # Field.deserialize calls _deserialize for a value and for each item of a list; the
+    # reader calls _deserialize directly for a value. A field class with its own
+    # deserialize keeps it.
+    mapping = ProductDocument._doc_type.mapping
+    for name, values in {
+        "created": ["2024-01-02T03:04:05+02:00", ["2024-01-02", None, "2024-01-03T00:00:00Z"]],
+        "price": ["2.5", ["1", "2.25"]],
+        "in_stock": ["false", [True, "true"]],
+    }.items():
+        field = mapping[name]
+        read = adapters.value_reader(field)
+        for value in values:
+            assert read(value) == field.deserialize(value), (name, value, VERSIONS)
+
+    class Pair(dsl.Keyword):
+        def deserialize(self, data):
+            return tuple(data)
+
+    pair = Pair()
+    assert adapters.value_reader(pair) == pair.deserialize
+    assert adapters.value_reader(pair)(["a", "b"]) == ("a", "b")
+
+
 def test_a_document_is_built_from_a_hit_as_elasticsearch_dsl_builds_it():
     from elasticsearch.dsl.utils import ObjectBase
 

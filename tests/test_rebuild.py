@@ -21,7 +21,7 @@ from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
 from tests import rebuild_processes
 from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
-from tests.indexing_utils import fresh_index, indexed
+from tests.indexing_utils import fresh_index, indexed, reset_index
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -507,6 +507,9 @@ def processes(tmp_path):
         yield started
     finally:
         started.stop_all()
+    # Their rebuilds filled the index from another database: the next test (of any
+    # module) starts from an empty one, as this process's own writes are undone.
+    reset_index(ProductDocument)
 
 
 def test_of_two_rebuilds_started_at_once_exactly_one_runs(processes):

@@ -272,6 +272,19 @@ LABELS = {
 }
 
 
+def cpu_per_doc(result: dict[str, Any]) -> tuple[float, float]:
+    """The loader's and the node's CPU microseconds per document in one measurement."""
+    docs = result["docs"] or 1
+    return result["loader_cpu_s"] * 1e6 / docs, result["node_cpu_s"] * 1e6 / docs
+
+
+def bound(result: dict[str, Any], results: dict[str, Any]) -> float:
+    """The docs/s the machine's cores allow at this measurement's CPU cost per document
+    (loader and node on the same cores): what limits a loader when they are all busy."""
+    loader, node = cpu_per_doc(result)
+    return float(results["machine"]["cores"] or 1) * 1e6 / max(loader + node, 1e-9)
+
+
 def goals(rebuild: dict[Any, dict[str, Any]]) -> list[str]:
     """The ratios the performance goals are stated in, per size."""
     lines = []
@@ -310,6 +323,20 @@ def table(results: dict[str, Any]) -> str:
                     continue
                 rate = row[key]["docs_per_s"]
                 cells += f"{rate / row['node_ceiling']['docs_per_s']:>10.2f} ({rate:>7,.0f})"
+            lines.append(f"  {label:52}{cells}")
+        lines.append(
+            f"  CPU per document, µs: the loader's (its process and workers) + the node's, "
+            f"and the rate {results['machine']['cores']} cores allow at that cost"
+        )
+        for key, label in LABELS.items():
+            cells = ""
+            for rows in sizes:
+                result = measured["rebuild"][rows].get(key)
+                if result is None or "loader_cpu_s" not in result:
+                    cells += f"{'-':>20}"
+                    continue
+                loader, node = cpu_per_doc(result)
+                cells += f"{loader:>6.0f} +{node:>4.0f} ({bound(result, results):>6,.0f})"
             lines.append(f"  {label:52}{cells}")
         lines.extend(goals(measured["rebuild"]))
         lines.append("  1,000 saves in one transaction:")

@@ -32,6 +32,51 @@ def children_maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def node_cpu_seconds() -> float:
+    """CPU seconds the node's process has used (user + system, from /proc); 0 when
+    BENCH_NODE_PIDFILE (set by scripts/bench) does not name a running process."""
+    try:
+        with open(os.environ["BENCH_NODE_PIDFILE"]) as pidfile:
+            pid = int(pidfile.read().strip())
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (KeyError, OSError, ValueError):
+        return 0.0
+    # After the command's ")": state is field 3 of stat(5), utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that ended (fill workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class Clock:
+    """Wall time of a measured section, and the CPU time the loader (this process and its
+    workers) and the node spent in it: where the time goes when both share the cores."""
+
+    def __enter__(self) -> Clock:
+        self.node = node_cpu_seconds()
+        self.own = own_cpu_seconds()
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds = time.perf_counter() - self.started
+        self.own = own_cpu_seconds() - self.own
+        self.node = node_cpu_seconds() - self.node
+
+    def result(self, **values: Any) -> dict[str, Any]:
+        return {
+            "seconds": self.seconds,
+            "loader_cpu_s": self.own,
+            "node_cpu_s": self.node,
+            **values,
+        }
+
+
 class Counter:
     """Count the HTTP requests a client's transport sends (the real transport, no mocks)."""
 
@@ -114,20 +159,18 @@ def djangoes_rebuild(rows: int, parallel: int = 0, processes: int | None = None)
     backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
     backend.create_index("products")
     job = Rebuild("products", parallel=parallel, processes=processes)
-    started = time.perf_counter()
-    job.run()
-    seconds = time.perf_counter() - started
+    with Clock() as clock:
+        job.run()
     assert job.result is not None
     count = backend.client.count(index="bench_products")["count"]
     check_source(backend.client, "bench_products")
     backend.client.indices.delete(index="bench_products*", ignore_unavailable=True)
-    return {
-        "seconds": seconds,
-        "docs": count,
-        "processes": job.result.processes,
-        "maxrss_mb": maxrss_mb(),
-        "worker_maxrss_mb": children_maxrss_mb(),
-    }
+    return clock.result(
+        docs=count,
+        processes=job.result.processes,
+        maxrss_mb=maxrss_mb(),
+        worker_maxrss_mb=children_maxrss_mb(),
+    )
 
 
 def djangoes_rebuild_instances(rows: int) -> dict[str, Any]:
@@ -236,19 +279,20 @@ def raw_bulk(rows: int, helper: str = "streaming_bulk") -> dict[str, Any]:
     index = "bench_raw"
     client.indices.delete(index=index, ignore_unavailable=True)
     body = tuned_body(backend)
-    started = time.perf_counter()
-    client.indices.create(index=index, **body)
-    if helper == "parallel_bulk":
-        results = helpers.parallel_bulk(client, raw_sources(index), chunk_size=1000, thread_count=4)
-    else:
-        results = helpers.streaming_bulk(client, raw_sources(index), chunk_size=1000)
-    ok = sum(1 for success, _ in results if success)
-    finish_load(client, index)
-    seconds = time.perf_counter() - started
+    with Clock() as clock:
+        client.indices.create(index=index, **body)
+        if helper == "parallel_bulk":
+            results = helpers.parallel_bulk(
+                client, raw_sources(index), chunk_size=1000, thread_count=4
+            )
+        else:
+            results = helpers.streaming_bulk(client, raw_sources(index), chunk_size=1000)
+        ok = sum(1 for success, _ in results if success)
+        finish_load(client, index)
     count = client.count(index=index)["count"]
     check_source(client, index)
     client.indices.delete(index=index)
-    return {"seconds": seconds, "docs": count, "ok": ok, "maxrss_mb": maxrss_mb()}
+    return clock.result(docs=count, ok=ok, maxrss_mb=maxrss_mb())
 
 
 #: Concurrent connections of the node's ceiling (the node's bulk thread pool is one thread
@@ -291,22 +335,17 @@ def node_ceiling(rows: int, connections: int = CEILING_CONNECTIONS) -> dict[str,
         if response["errors"]:
             raise AssertionError(f"the node refused documents of {index}")
 
-    started = time.perf_counter()
-    client.indices.create(index=index, **body)
-    with ThreadPoolExecutor(max_workers=connections) as pool:
-        list(pool.map(send, bodies))
-    finish_load(client, index)
-    seconds = time.perf_counter() - started
+    with Clock() as clock:
+        client.indices.create(index=index, **body)
+        with ThreadPoolExecutor(max_workers=connections) as pool:
+            list(pool.map(send, bodies))
+        finish_load(client, index)
     count = client.count(index=index)["count"]
     check_source(client, index)
     client.indices.delete(index=index)
-    return {
-        "seconds": seconds,
-        "docs": count,
-        "connections": connections,
-        "bytes": sum(map(len, bodies)),
-        "maxrss_mb": maxrss_mb(),
-    }
+    return clock.result(
+        docs=count, connections=connections, bytes=sum(map(len, bodies)), maxrss_mb=maxrss_mb()
+    )
 
 
 def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
@@ -320,14 +359,13 @@ def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
     client.indices.delete(index="dedsl_products*", ignore_unavailable=True)
     args = ["--rebuild", "-f", "--models", "shop.Product"]
     args.append("--parallel" if parallel else "--no-parallel")
-    started = time.perf_counter()
-    call_command("search_index", *args, stdout=StringIO())
-    seconds = time.perf_counter() - started
+    with Clock() as clock:
+        call_command("search_index", *args, stdout=StringIO())
     client.indices.refresh(index="dedsl_products")
     count = client.count(index="dedsl_products")["count"]
     check_source(client, "dedsl_products")
     client.indices.delete(index="dedsl_products*", ignore_unavailable=True)
-    return {"seconds": seconds, "docs": count, "maxrss_mb": maxrss_mb()}
+    return clock.result(docs=count, maxrss_mb=maxrss_mb())
 
 
 # -- 1,000 saves in one transaction ----------------------------------------------------------
