@@ -239,12 +239,24 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
     def pk_from_id(cls, document_id: str) -> Any:
         """Return the primary key of the row a document ``_id`` stands for; None when the id
         is not one of this Document's."""
+        return cls.id_reader()(document_id)
+
+    @classmethod
+    def id_reader(cls) -> Callable[[str], Any]:
+        """Return ``pk_from_id`` for many ids: the prefix and the primary key field are
+        looked up once."""
         prefix = cls._id_prefix()
-        if not document_id.startswith(prefix):
-            return None
         model = cls.get_model()
-        value = document_id[len(prefix) :]
-        return model._meta.pk.to_python(value) if model is not None else value
+        to_python = model._meta.pk.to_python if model is not None else None
+        start = len(prefix)
+
+        def read(document_id: str) -> Any:
+            if not document_id.startswith(prefix):
+                return None
+            value = document_id[start:]
+            return to_python(value) if to_python is not None else value
+
+        return read
 
     @classmethod
     def search(cls, using: Any = None, index: str | None = None) -> Search:  # type: ignore[override]
