@@ -75,7 +75,7 @@ class Command(BaseCommand):
             const=4,
             default=0,
             metavar="THREADS",
-            help="Send bulk requests from THREADS threads (parallel_bulk; default 4).",
+            help="Send bulk requests from THREADS threads (default 4).",
         )
         parser.add_argument(
             "--processes",
