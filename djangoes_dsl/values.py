@@ -107,6 +107,9 @@ class ValuesReader:
     columns: tuple[tuple[str, str], ...]  # (document field, path) read by the page's query
     many: tuple[tuple[str, str], ...]  # (document field, to-many path): a query per page
     plain: Callable[[Any], Any]  # turns a database value into the document's value
+    #: Per column: whether its values go through ``plain`` (False: the database gives
+    #: str, int, bool, date or datetime values, or None).
+    convert: tuple[bool, ...] = ()
 
     def read(self, queryset: models.QuerySet, limit: int | None = None) -> list[tuple[Any, dict]]:
         """Return ``[(pk, source)]`` for the rows of ``queryset`` (the first ``limit``).
@@ -119,16 +122,24 @@ class ValuesReader:
             rows = rows[:limit]
         names = [name for name, _ in self.columns]
         plain = self.plain
+        converted = [
+            position
+            for position, convert in enumerate(self.convert or [True] * len(names), start=1)
+            if convert
+        ]
         order: list[Any] = []
         sources: dict[Any, dict[str, Any]] = {}
-        for pk, *values in rows:
+        for row in rows:
+            if converted:
+                row = list(row)
+                for position in converted:
+                    value = plain(row[position])
+                    row[position] = None if value == [] or value == {} else value
+            pk = row[0]
             order.append(pk)  # a row the queryset yields twice is indexed twice, as instances
-            source = {}
-            for name, value in zip(names, values, strict=True):
-                value = plain(value)
-                if value is not None and value != [] and value != {}:
-                    source[name] = value
-            sources[pk] = source
+            sources[pk] = {
+                name: value for name, value in zip(names, row[1:], strict=True) if value is not None
+            }
         if self.many and sources:
             base = queryset.model._base_manager.using(queryset.db).filter(_page_rows(sources))
             for name, path in self.many:
@@ -168,6 +179,7 @@ def values_reader(
             return None
     lookups = lookups_of(document)
     columns: list[tuple[str, str]] = []
+    convert: list[bool] = []
     many: list[tuple[str, str]] = []
     for name in mapping_field_names(document):
         if document._has_prepare(name):
@@ -179,7 +191,11 @@ def values_reader(
                 return None
             if isinstance(lookup.field, models.FileField):
                 return None
-            (many if lookup.many else columns).append((name, lookup.path))
+            if lookup.many:
+                many.append((name, lookup.path))
+            else:
+                columns.append((name, lookup.path))
+                convert.append(not _gives_plain_values(lookup.field))
             continue
         try:
             field = model._meta.get_field(name)
@@ -189,4 +205,24 @@ def values_reader(
         if not field.concrete or field.many_to_many or isinstance(field, models.FileField):
             return None
         columns.append((name, field.attname))
-    return ValuesReader(tuple(columns), tuple(many), plain)
+        convert.append(not _gives_plain_values(field))
+    return ValuesReader(tuple(columns), tuple(many), plain, tuple(convert))
+
+
+#: Model fields whose values come from every database as str, int, bool, date, datetime
+#: or None (unless a subclass converts them itself, with ``from_db_value``).
+_PLAIN_FIELDS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.DateField,
+)
+
+
+def _gives_plain_values(field: Any) -> bool:
+    """Whether ``values_list()`` gives the values of ``field`` (a foreign key: of the field
+    it points to) as the document holds them, without ``plain``."""
+    while isinstance(field, models.ForeignKey):
+        field = field.target_field
+    return isinstance(field, _PLAIN_FIELDS) and not hasattr(field, "from_db_value")
