@@ -8,7 +8,7 @@ same time.
 
 A fill sends many documents of one shape, so it does not go through
 ``elasticsearch.helpers``: each action is serialized once (the helpers serialize a header
-dict per document), the responses carry only each item's id, status and error
+dict per document), the responses carry only each item's status and error
 (``filter_path``), and no result is built per document. What the helpers do for a fill is
 kept: requests of ``chunk_size`` actions (and at most 100 MB), actions (or requests) the
 node rejects with 429 retried with a doubling wait, every other failure reported per
@@ -54,9 +54,10 @@ class FillResult:
 
 _FILL_ACTION_KEYS = frozenset({"_op_type", "_index", "_id", "_source", "version", "version_type"})
 
-#: What the fill reads of each item of a bulk response (not its _index, _version, _shards,
-#: _seq_no, ...): less for the node to write and for the fill to parse.
-ITEM_FIELDS = "items.*._id,items.*.status,items.*.error"
+#: What the fill reads of each item of a bulk response (not its _id, _index, _version,
+#: _shards, _seq_no, ...: the items come in the order of the actions): less for the node to
+#: write and for the fill to parse. Every item has a status, so none is left out.
+ITEM_FIELDS = "items.*.status,items.*.error"
 #: Retries of actions (or whole requests) the node rejected with 429 (its queues full), and
 #: the wait before the first one, doubled for each next one (as elasticsearch.helpers).
 MAX_RETRIES = 3
@@ -181,7 +182,7 @@ def _send(client: Any, chunk: list[_Line]) -> FillResult:
             elif status == 429 and attempt < MAX_RETRIES:
                 retry.append(line)
             else:
-                result.errors.append({"op": op, "_index": line.index, **info})
+                result.errors.append({"op": op, "_index": line.index, "_id": line.id, **info})
         if not retry:
             return result
         chunk = retry

@@ -215,7 +215,15 @@ def main() -> None:
         help="rounds of rebuild timings (at most 2 above 20k rows, 1 above 100k)",
     )
     parser.add_argument("--out", default=str(ROOT / "tests/benchmarks/results.json"))
+    parser.add_argument(
+        "--markdown",
+        metavar="RESULTS",
+        help="print the tables of a results file (JSON) as Markdown, and measure nothing",
+    )
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return
     sizes = [int(size) for size in args.sizes.split(",")]
     rss_sizes = [int(size) for size in args.rss_sizes.split(",") if size]
     databases = [name for name in args.databases.split(",") if name]
@@ -368,6 +376,57 @@ def table(results: dict[str, Any]) -> str:
                 f"{large_mb:.0f} MB (ratio {large_mb / small_mb:.2f}); largest fill worker "
                 f"{workers[small]:.0f} / {workers[large]:.0f} MB"
             )
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as Markdown tables, one per database (for docs/benchmarks.md)."""
+    lines = []
+    for database, measured in results["databases"].items():
+        rebuild = measured["rebuild"]
+        sizes = list(rebuild)
+        header = "".join(f" {int(rows):,} rows |" for rows in sizes)
+        lines += [
+            f"**{database}**: docs/s as a ratio of the node ceiling (docs/s); CPU µs per "
+            f"document, the loader's + the node's",
+            "",
+            f"| contender |{header}" + "".join(f" CPU at {int(rows):,} |" for rows in sizes),
+            "| --- |" + " ---: |" * (2 * len(sizes)),
+        ]
+        for key, label in LABELS.items():
+            cells, cpu = "", ""
+            for rows in sizes:
+                result = rebuild[rows].get(key)
+                if result is None:
+                    cells += " - |"
+                    cpu += " - |"
+                    continue
+                rate = result["docs_per_s"]
+                ceiling = rebuild[rows]["node_ceiling"]["docs_per_s"]
+                cells += f" {rate / ceiling:.2f} ({rate:,.0f}) |"
+                if "loader_cpu_s" in result:
+                    loader, node = cpu_per_doc(result)
+                    cpu += f" {loader:.0f} + {node:.0f} |"
+                else:
+                    cpu += " - |"
+            lines.append(f"| {label} |{cells}{cpu}")
+        lines += ["", *(line.strip() for line in goals(rebuild)), ""]
+        search = measured["search"]
+        lines += [
+            "| search, same 10-hit match query | median | p95 |",
+            "| --- | ---: | ---: |",
+            *(
+                f"| {name} | {values['median_ms']:.2f} ms | {values['p95_ms']:.2f} ms |"
+                for name, values in search.items()
+            ),
+            "",
+        ]
+        for name, result in measured["saves"].items():
+            lines.append(
+                f"- 1,000 saves in one transaction, {name}: {result['requests']} HTTP requests, "
+                f"{result['seconds'] * 1000:,.0f} ms"
+            )
+        lines.append("")
     return "\n".join(lines)
 
 
