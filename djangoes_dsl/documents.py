@@ -239,10 +239,10 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
     def pk_from_id(cls, document_id: str) -> Any:
         """Return the primary key of the row a document ``_id`` stands for; None when the id
         is not one of this Document's."""
-        return cls.id_reader()(document_id)
+        return cls._id_reader()(document_id)
 
     @classmethod
-    def id_reader(cls) -> Callable[[str], Any]:
+    def _id_reader(cls) -> Callable[[str], Any]:
         """Return ``pk_from_id`` for many ids: the prefix and the primary key field are
         looked up once."""
         prefix = cls._id_prefix()

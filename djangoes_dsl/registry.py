@@ -42,7 +42,7 @@ class DocumentRegistry:
         self._lock = threading.RLock()
         self._resolved_for: tuple[int, int] | None = None
         #: The bindings of ``_resolved_for`` that are complete: read without the lock.
-        self._ready: dict[type, Binding | None] = {}
+        self._ready: dict[type[Document], Binding | None] = {}
         self._bindings: dict[type[Document], Binding | None] = {}
         self._version = 0  # changes with every (un)registration
         self._listeners: list[Callable[[], Any]] = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -34,12 +33,6 @@ class ValueByPk(models.Expression):
         super().__init__(output_field=output_field)
         self.values = values
         self.column: Any = models.F("pk")
-
-    @cached_property
-    def identity(self) -> tuple[Any, ...]:
-        # What Django's identity holds (the constructor's arguments), without its generic
-        # signature binding and hashing of every value: it is hashed several times a query.
-        return (type(self), tuple(self.values.items()), type(self.output_field))
 
     def get_source_expressions(self) -> list[Any]:
         return [self.column]
@@ -79,7 +72,7 @@ class Response(dsl.Response):
             hits = [(hit, hit) for hit in self.to_dict()["hits"]["hits"]]
         else:
             hits = [({"_index": hit.meta.index, "_id": hit.meta.id}, hit) for hit in self.hits]
-        pk_from_id = document.id_reader()
+        pk_from_id = document._id_reader()
         for meta, hit in hits:
             if not document.owns_hit(meta):
                 continue  # another Document's hit (a search over several kinds)

@@ -109,7 +109,7 @@ class ValuesReader:
     plain: Callable[[Any], Any]  # turns a database value into the document's value
     #: Per column: whether its values go through ``plain`` (False: the database gives
     #: str, int, bool, date or datetime values, or None).
-    convert: tuple[bool, ...] = ()
+    convert: tuple[bool, ...]
 
     def read(self, queryset: models.QuerySet, limit: int | None = None) -> list[tuple[Any, dict]]:
         """Return ``[(pk, source)]`` for the rows of ``queryset`` (the first ``limit``).
@@ -122,11 +122,7 @@ class ValuesReader:
             rows = rows[:limit]
         names = [name for name, _ in self.columns]
         plain = self.plain
-        converted = [
-            position
-            for position, convert in enumerate(self.convert or [True] * len(names), start=1)
-            if convert
-        ]
+        converted = [position for position, convert in enumerate(self.convert, 1) if convert]
         order: list[Any] = []
         sources: dict[Any, dict[str, Any]] = {}
         for row in rows:
