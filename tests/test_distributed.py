@@ -141,11 +141,13 @@ def test_a_worker_killed_midway_and_the_rebuild_still_completes(engine, pair):
         if not victim.alive:
             return
         assert rebuild.distributed is not None
-        ranges = rebuild.distributed.board.all(12)
+        ranges = rebuild.distributed.board.all(2)
         if any(r.state == RUNNING and r.owner.endswith(owner) for r, *_ in ranges):
             victim.kill()  # in the middle of its range
 
-    rebuild = DistributedRebuild("products", ranges=12, chunk_size=100, progress=progress)
+    # Two ranges of 3,000 rows in pages of 50: each worker's range lasts several polls of
+    # the coordinator (0.5 s), so the victim is seen, and killed, in the middle of its own.
+    rebuild = DistributedRebuild("products", ranges=2, chunk_size=50, progress=progress)
     new = rebuild.run()
     after = compare(product_rows(), product_documents())
     assert rebuild.distributed is not None
