@@ -13,7 +13,7 @@ import pytest
 from tests.settings import DATABASES, ES_URL
 
 # Run in a child `django test` process by test_dsl_runner.py, not by pytest.
-collect_ignore = ["runner_cases", "isolation_cases"]
+collect_ignore = ["runner_cases", "isolation_cases", "interrupted_cases"]
 
 HOW_TO_START = (
     "Start one with 'scripts/es-node start' (it prints the URL) and export "

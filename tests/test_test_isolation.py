@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import uuid
@@ -142,7 +143,7 @@ class Child:
             env.pop(name, None)
         return env
 
-    def run(self, *command: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *command: str, returncode: int = 0) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", *command],
             cwd=ROOT,
@@ -151,7 +152,7 @@ class Child:
             text=True,
             timeout=600,
         )
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.returncode == returncode, result.stdout + result.stderr
         return result
 
     def django(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -194,6 +195,9 @@ def child(tmp_path):
 
 PYTEST_MODULE = "tests/test_search_in_tests.py"
 DJANGO_CASES = "tests.isolation_cases"
+#: A test that writes documents and kills its own process (tests/interrupted_cases).
+INTERRUPTED = "tests.interrupted_cases"
+KILLED = -signal.SIGKILL
 
 
 def collected(child: Child) -> list[str]:
@@ -258,6 +262,44 @@ def test_keepdb_keeps_the_test_indices_and_recreates_one_that_no_longer_matches(
     ) in third.stderr
     mapping = child.client.indices.get_mapping(index=child.products)
     assert mapping[child.products]["mappings"]["properties"]["title"]["type"] == "text"
+
+
+def test_a_kept_index_starts_each_run_without_the_documents_of_the_runs_before(child):
+    """Each class alone, twice, on kept indices that refresh only when told: what one run
+    wrote and undid just before it exited is never seen by the next."""
+    classes = [f"{DJANGO_CASES}.test_catalogue.{name}" for name in (
+        "CatalogueTests", "NoDatabaseTests", "OtherCatalogueTests",
+        "TransactionalCatalogueTests", "NoDatabaseTests",
+    )]  # fmt: skip
+    for label in classes * 2:
+        assert re.search(r"Ran \d+ tests?\b", child.django(label, "--keepdb").stderr), label
+    assert child.documents() == 0
+
+
+def test_a_run_killed_midway_leaves_the_next_kept_run_an_empty_index(child):
+    child.django(f"{DJANGO_CASES}.test_catalogue.NoDatabaseTests", "--keepdb")  # kept, empty
+    child.run(
+        "django", "test", INTERRUPTED, "--keepdb", "--settings=tests.isolation_settings",
+        "--noinput", returncode=KILLED,
+    )  # fmt: skip
+    assert child.documents() == 2  # the class's row and the test's, never undone
+
+    result = child.django(f"{DJANGO_CASES}.test_catalogue.NoDatabaseTests", "--keepdb")
+    assert (
+        f"Recreating test index '{child.products}' for alias 'default': it holds 2 documents "
+        f"of an earlier run that stopped before undoing them..."
+    ) in result.stderr
+    assert child.documents() == 0
+
+    child.run(
+        "pytest", "--ds=tests.isolation_settings", "-p", "no:cacheprovider", "-q",
+        "--reuse-db", "tests/interrupted_cases/test_interrupted.py", returncode=KILLED,
+    )  # fmt: skip
+    assert child.documents() == 2
+    result = child.pytest("--reuse-db", f"{PYTEST_MODULE}::test_nothing_from_other_tests_is_there")
+    assert "1 passed" in result.stdout
+    assert f"Recreating test index '{child.products}'" in result.stdout + result.stderr
+    assert child.documents() == 0
 
 
 def test_without_keepdb_a_leftover_index_is_replaced_with_a_message(child):

@@ -52,23 +52,27 @@ class BaseIndexCreation:
         """Create the test index ``key``; replace (or, with ``keepdb``, keep) a leftover.
 
         With ``keepdb`` an existing index is kept only while it still matches what it would
-        be created with (mappings, settings, aliases: see ``index_difference``); otherwise
-        it is recreated, with a message. Without ``keepdb`` a leftover of an earlier run is
-        replaced, with a message, as Django does for a test database.
+        be created with (mappings, settings, aliases: see ``index_difference``) and holds no
+        documents (see ``count_documents``): a run undoes what its tests wrote, so documents
+        found at the start are a stopped run's; otherwise it is recreated, with a message.
+        Without ``keepdb`` a leftover of an earlier run is replaced, with a message, as Django
+        does for a test database.
         """
         backend = self.backend
         try:
             exists = bool(backend.concrete_indices(backend.get_index(key)["NAME"]))
             if exists and keepdb:
                 difference = self.index_difference(key)
-                if difference is None:
+                reason: str | None
+                if difference is not None:
+                    reason = f"it no longer matches its declaration ({difference})"
+                else:
+                    reason = self._leftover_documents(key)
+                if reason is None:
                     if verbosity >= 1:
                         self.log(f"Using existing test index {self._describe(key)}...")
                     return
-                self.log(
-                    f"Recreating test index {self._describe(key)}: it no longer matches its "
-                    f"declaration ({difference})..."
-                )
+                self.log(f"Recreating test index {self._describe(key)}: {reason}...")
                 backend.delete_index(key)
                 backend.create_index(key)
                 return
@@ -117,6 +121,23 @@ class BaseIndexCreation:
         missing = sorted(set(body.get("aliases") or ()) - set(live.get("aliases") or ()))
         if missing:
             return f"alias(es) {missing} missing"
+        return None
+
+    def _leftover_documents(self, key: str) -> str | None:
+        """Return why the kept index ``key`` cannot start a run as it is, or None."""
+        documents = self.count_documents(key)
+        if documents == 0:
+            return None
+        if documents is None:
+            return "its documents cannot be counted, so it may hold an earlier run's"
+        return (
+            f"it holds {documents} document{'s' if documents != 1 else ''} of an earlier run "
+            f"that stopped before undoing them"
+        )
+
+    def count_documents(self, key: str) -> int | None:
+        """Return how many documents the existing test index ``key`` holds, every earlier
+        write and delete counted (None when the backend cannot tell)."""
         return None
 
     def destroy_test_indices(

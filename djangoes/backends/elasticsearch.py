@@ -153,6 +153,13 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
         aliases = client.indices.get_alias(index=concrete[0])[concrete[0]]["aliases"]
         return {"mappings": mappings, "settings": settings, "aliases": sorted(aliases)}
 
+    def count_documents(self, key: str) -> int | None:
+        name = self.backend.get_index(key)["NAME"]
+        client = self.backend.client
+        # Deletes an earlier run sent last may not be visible yet: make them so first.
+        client.indices.refresh(index=name)
+        return int(client.count(index=name)["count"])
+
     def hint(self, exc: BaseException) -> str:
         alias = self.backend.alias
         if isinstance(exc, ConnectionTimeout):
