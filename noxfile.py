@@ -8,7 +8,11 @@ Run everything with ``scripts/test``; one session with e.g.
 
 from __future__ import annotations
 
+import functools
 import os
+import time
+from collections.abc import Callable
+from typing import Any
 
 import nox
 
@@ -35,49 +39,76 @@ CLIENTS = {
     "8": "elasticsearch>=8.19,<9",
     "9": "elasticsearch>=9,<10",
 }
-DJANGO = {"4.2": "Django>=4.2,<5.0", "5.2": "Django>=5.2,<6.0", "6.0": "Django>=6.0,<6.1"}
-# The task engines of queued delivery, and the worker of Django's tasks framework: django-tasks-db
-# (Django 5.2+; with the django-tasks backport on 5.2, django.tasks itself on 6.0), or on 4.2
-# the database backend that django-tasks bundled before 0.12.
+DJANGO = {"5.2": "Django>=5.2,<6.0", "6.0": "Django>=6.0,<6.1", "6.1": "Django>=6.1,<6.2"}
+# The task engines of queued delivery, and the worker of Django's tasks framework:
+# django-tasks-db (with the django-tasks backport on 5.2, django.tasks itself from 6.0 on),
+# and Celery.
 TASK_ENGINES = {
-    "4.2": ["django-tasks>=0.11,<0.12", "celery[redis]>=5.4"],
     "5.2": ["django-tasks>=0.12", "django-tasks-db>=0.13", "celery[redis]>=5.4"],
     "6.0": ["django-tasks-db>=0.13", "celery[redis]>=5.4"],
+    "6.1": ["django-tasks-db>=0.13", "celery[redis]>=5.4"],
 }
 
 MATRIX = [
-    nox.param("3.11", "4.2", "8.18", "sqlite", id="py3.11-django4.2-es8.18"),
+    nox.param("3.11", "5.2", "8.18", "sqlite", id="py3.11-django5.2-es8.18"),
     nox.param("3.11", "5.2", "8", "sqlite", id="py3.11-django5.2-es8"),
     nox.param("3.12", "6.0", "8", "sqlite", id="py3.12-django6.0-es8"),
     nox.param("3.11", "5.2", "8", "postgres", id="py3.11-django5.2-es8-postgres"),
+    nox.param("3.12", "6.0", "8", "postgres", id="py3.12-django6.0-es8-postgres"),
 ]
 if ES9_SERVER:
     MATRIX += [
         nox.param("3.11", "5.2", "9", "sqlite", id="py3.11-django5.2-es9"),
         nox.param("3.12", "6.0", "9", "sqlite", id="py3.12-django6.0-es9"),
-        nox.param("3.12", "6.0", "9", "postgres", id="py3.12-django6.0-es9-postgres"),
+        nox.param("3.13", "6.1", "9", "sqlite", id="py3.13-django6.1-es9"),
+        nox.param("3.13", "6.1", "9", "postgres", id="py3.13-django6.1-es9-postgres"),
     ]
 
 
-# The default run (scripts/test, and CI) covers every Django version, client line, server
-# line and database at least once, with the real task workers (both PostgreSQL sessions and
-# the Django 4.2 workers session) and the three-node cluster (the newest PostgreSQL session),
-# in well under half an hour. Every other session runs by name, e.g.
+# The default run (scripts/test, and CI) covers every Django version (5.2, 6.0, 6.1), Python
+# (3.11, 3.12, 3.13), client line (8.18, 8.19, 9.x), server line and database at least once,
+# with the real task workers (both PostgreSQL sessions) and the three-node cluster (the newest
+# PostgreSQL session). Every other session runs by name, e.g.
 # ``scripts/test -s "tests(py3.12-django6.0-es9)"``, or all of the suite's with ``-s tests``.
-DEFAULT_SESSIONS = [
-    "lint",
-    "tests(py3.11-django4.2-es8.18)",
-    "tests(py3.11-django5.2-es8-postgres)",
-    "workers",
-]
 if ES9_SERVER:
-    DEFAULT_SESSIONS += ["tests(py3.12-django6.0-es9-postgres)", "example(py3.12-django6.0-es9)"]
+    DEFAULT_SESSIONS = [
+        "lint",
+        "tests(py3.11-django5.2-es8.18)",
+        "tests(py3.12-django6.0-es8-postgres)",
+        "tests(py3.13-django6.1-es9-postgres)",
+        "example(py3.13-django6.1-es9)",
+    ]
 else:
-    DEFAULT_SESSIONS += ["example(py3.11-django5.2-es8)"]
+    DEFAULT_SESSIONS = [
+        "lint",
+        "tests(py3.11-django5.2-es8.18)",
+        "tests(py3.12-django6.0-es8-postgres)",
+        "example(py3.11-django5.2-es8)",
+    ]
 nox.options.sessions = DEFAULT_SESSIONS
 
 # The password of the secured test node: local to this machine, only for the test suite.
 SECURE_PASSWORD = "djangoes-test-secret"
+
+
+def timed(run: Callable[..., None]) -> Callable[..., None]:
+    """Note the session's name, outcome and seconds in $DJANGOES_TEST_TIMES (scripts/test
+    prints them at the end)."""
+
+    @functools.wraps(run)
+    def session(session: nox.Session, **kwargs: Any) -> None:
+        began = time.monotonic()
+        outcome = "failed"
+        try:
+            run(session, **kwargs)
+            outcome = "passed"
+        finally:
+            times = os.environ.get("DJANGOES_TEST_TIMES")
+            if times:
+                with open(times, "a") as out:
+                    out.write(f"{session.name} {outcome} {time.monotonic() - began:.0f}\n")
+
+    return session
 
 
 def start_service(session: nox.Session, script: str, *args: str) -> str:
@@ -115,6 +146,7 @@ def node_env(session: nox.Session, client: str) -> dict[str, str]:
 
 
 @nox.session(python="3.11")
+@timed
 def lint(session: nox.Session) -> None:
     """ruff (pinned: formatting must not drift between runs) and mypy on both packages."""
     session.install("ruff==0.17.6", "mypy>=1.10", "django-stubs>=5.0", "-e", ".", CLIENTS["8"])
@@ -125,6 +157,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(name="tests")
 @nox.parametrize(("python", "django", "client", "database"), MATRIX)
+@timed
 def tests(session: nox.Session, django: str, client: str, database: str) -> None:
     """The library suite; on SQLite in memory, or on PostgreSQL (the sessions named so).
 
@@ -152,37 +185,18 @@ def tests(session: nox.Session, django: str, client: str, database: str) -> None
 
 
 NEWEST_POSTGRES = (
-    "tests(py3.12-django6.0-es9-postgres)" if ES9_SERVER else "tests(py3.11-django5.2-es8-postgres)"
+    "tests(py3.13-django6.1-es9-postgres)" if ES9_SERVER else "tests(py3.12-django6.0-es8-postgres)"
 )
-
-
-@nox.session(name="workers", python="3.11")
-def workers(session: nox.Session) -> None:
-    """Django 4.2: queued delivery with real workers (the database backend bundled with
-    django-tasks 0.11, and Celery on Redis), on PostgreSQL."""
-    session.install("-e", ".[test,postgres]", DJANGO["4.2"], CLIENTS["8.18"], *TASK_ENGINES["4.2"])
-    env = node_env(session, "8.18")
-    env["DJANGOES_TEST_DATABASE_URL"] = start_service(session, "pg", "--port", PG_PORT)
-    env["DJANGOES_TEST_REDIS_URL"] = start_service(session, "redis", "--port", REDIS_PORT)
-    session.run(
-        "python",
-        "-m",
-        "pytest",
-        "tests/test_delivery.py",
-        "tests/test_queued_signals.py",
-        "tests/test_queue_faults.py",
-        *session.posargs,
-        env=env,
-    )
 
 
 EXAMPLE_MATRIX = [nox.param("3.11", "5.2", "8", id="py3.11-django5.2-es8")]
 if ES9_SERVER:
-    EXAMPLE_MATRIX.append(nox.param("3.12", "6.0", "9", id="py3.12-django6.0-es9"))
+    EXAMPLE_MATRIX.append(nox.param("3.13", "6.1", "9", id="py3.13-django6.1-es9"))
 
 
 @nox.session(name="example")
 @nox.parametrize(("python", "django", "client"), EXAMPLE_MATRIX)
+@timed
 def example(session: nox.Session, django: str, client: str) -> None:
     """The example site's own Django tests and its browser tests in headless Chromium."""
     session.run("scripts/install-chromium", external=True)

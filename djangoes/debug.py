@@ -1,8 +1,8 @@
 """Keep Elasticsearch credentials out of Django's error reports.
 
 Django's ``SafeExceptionReporterFilter`` hides a setting whose *key* looks secret (``PASSWORD``,
-``API_KEY``; on Django 5.x also keys with ``AUTH`` such as ``basic_auth``). It cannot see a
-password inside a ``HOSTS`` URL, nor, on Django 4.2, in ``PARAMS["basic_auth"]``, and it shows
+``API_KEY``, and keys with ``AUTH`` such as ``basic_auth``). It cannot see a
+password inside a ``HOSTS`` URL, and it shows
 the local variables of every frame on the DEBUG page (and in HTML e-mails to ADMINS) unless
 the function was marked with ``sensitive_variables``. Use this filter to close those gaps::
 

@@ -4,7 +4,7 @@
 
 - ``"inline"`` (default): the process that committed sends the batch right after the commit.
 - ``"django_tasks"``: one task per committed batch, on Django's tasks framework
-  (``django.tasks`` on Django 6.0; the ``django-tasks`` backport on 4.2 and 5.2), with the
+  (``django.tasks`` on Django 6.0+; the ``django-tasks`` backport on 5.2), with the
   backend your ``TASKS`` setting configures.
 - ``"celery"``: one Celery task per committed batch, on the Celery app of your project.
 

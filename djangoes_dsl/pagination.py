@@ -23,7 +23,6 @@ from typing import Any
 
 from django.core import signing
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
-from django.utils.translation import gettext_lazy
 from elasticsearch import ApiError, NotFoundError
 from elasticsearch.dsl import connections as dsl_connections
 
@@ -55,14 +54,6 @@ def max_result_window(search: Any) -> int:
         if isinstance(nested, dict) and "max_result_window" in nested:
             return int(nested["max_result_window"])
     return DEFAULT_MAX_RESULTS
-
-
-# Django's own messages (Django 4.2 has no Paginator.error_messages).
-_DEFAULT_MESSAGES = {
-    "invalid_page": gettext_lazy("That page number is not an integer"),
-    "min_page": gettext_lazy("That page number is less than 1"),
-    "no_results": gettext_lazy("That page contains no results"),
-}
 
 
 class SearchPaginator(Paginator):
@@ -153,10 +144,7 @@ class SearchPaginator(Paginator):
         return self.search[bottom:top].extra(track_total_hits=self.max_results)
 
     def _message(self, name: str) -> str:
-        messages = getattr(self, "error_messages", None)  # Django 5.0+: customisable
-        if messages:
-            return str(messages[name])
-        return str(_DEFAULT_MESSAGES[name])
+        return str(self.error_messages[name])
 
     def _positive(self, number: Any) -> int:
         try:

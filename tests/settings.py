@@ -42,14 +42,10 @@ INSTALLED_APPS = [
 ]
 
 # The task engines of queued delivery, where installed: the database backend of Django's tasks
-# framework (django-tasks-db on Django 5.2+; the one bundled with django-tasks < 0.12 on 4.2),
-# and Celery with the Redis broker of scripts/redis.
+# framework (django-tasks-db), and Celery with the Redis broker of scripts/redis.
 if find_spec("django_tasks_db") is not None:
     TASKS_DATABASE_APP = "django_tasks_db"
     TASKS_DATABASE_BACKEND = "django_tasks_db.DatabaseBackend"
-elif find_spec("django_tasks") is not None and find_spec("django_tasks.backends.database"):
-    TASKS_DATABASE_APP = "django_tasks.backends.database"
-    TASKS_DATABASE_BACKEND = "django_tasks.backends.database.DatabaseBackend"
 else:
     TASKS_DATABASE_APP = TASKS_DATABASE_BACKEND = ""
 if TASKS_DATABASE_APP:

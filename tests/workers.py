@@ -73,7 +73,7 @@ def tasks_settings() -> dict[str, Any]:
     if not settings.TASKS_DATABASE_BACKEND:
         pytest.fail(
             "No database backend of Django's tasks framework is installed: pip install "
-            "django-tasks-db (Django 5.2+) or 'django-tasks<0.12' (Django 4.2).",
+            "django-tasks-db.",
             pytrace=False,
         )
     return {"default": {"BACKEND": settings.TASKS_DATABASE_BACKEND}}

@@ -160,18 +160,9 @@ def to_many_lookup(model: type[models.Model], lookup: Any) -> bool:
         return False
     descriptor = getattr(model, lookup, None)
     related_manager_cls = getattr(descriptor, "related_manager_cls", None)
-    return related_manager_cls is not None and (
-        hasattr(related_manager_cls, "get_prefetch_querysets")
-        or hasattr(related_manager_cls, "get_prefetch_queryset")
+    return related_manager_cls is not None and hasattr(
+        related_manager_cls, "get_prefetch_querysets"
     )
-
-
-def _prefetch_querysets(manager: Any, instances: Sequence[models.Model]) -> tuple[Any, ...]:
-    """The related manager's prefetch tuple: ``get_prefetch_querysets`` on Django 5.0+,
-    ``get_prefetch_queryset`` (same tuple, deprecated since 5.0) on Django 4.2."""
-    if hasattr(manager, "get_prefetch_querysets"):
-        return tuple(manager.get_prefetch_querysets(instances))
-    return tuple(manager.get_prefetch_queryset(instances))
 
 
 def prefetch_to_many(instances: Sequence[models.Model], lookup: str) -> None:
@@ -184,8 +175,8 @@ def prefetch_to_many(instances: Sequence[models.Model], lookup: str) -> None:
         return
     first = instances[0]
     manager = getattr(first, lookup)
-    related, related_key, instance_key, single, cache_name, _ = _prefetch_querysets(
-        manager, instances
+    related, related_key, instance_key, single, cache_name, _ = manager.get_prefetch_querysets(
+        instances
     )
     if single or related._prefetch_related_lookups:
         models.prefetch_related_objects(list(instances), lookup)

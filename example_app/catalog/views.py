@@ -29,8 +29,7 @@ def search(request: HttpRequest) -> HttpResponse:
     try:
         given = request.GET
     except TooManyFieldsSent:
-        # Refused with a 400 as Django would, but by the view: the error report Django 4.2
-        # builds for this refusal reads request.GET again and fails with a 500.
+        # Refused with a 400 by the view, with the search page around the message.
         context = _context(BookSearch(), QueryDict())
         context["error"] = "bad_request"
         return render(request, "catalog/search.html", context, status=400)
