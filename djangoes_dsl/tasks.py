@@ -19,8 +19,8 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import Any
 
-from .distributed import run_range
 from .outbox import deliver, drain
+from .ranges import run_range
 
 __all__: list[str] = []
 

@@ -19,11 +19,24 @@ def package_of(path: Path) -> str:
     return ".".join(parts if path.name == "__init__.py" else parts[:-1]).removesuffix(".__init__")
 
 
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """Return the ids of the nodes inside ``if TYPE_CHECKING:`` blocks (never run)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(inner) for child in node.body for inner in ast.walk(child))
+    return skipped
+
+
 def imported_modules(path: Path, package: str) -> set[str]:
-    """Return every module an import in ``path`` names (relative ones resolved in ``package``)."""
+    """Return every module an import in ``path`` names (relative ones resolved in ``package``),
+    at module level or inside functions; not those only type checkers read."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    skipped = _type_checking_only(tree)
     found: set[str] = set()
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -104,3 +117,79 @@ def test_importing_all_of_djangoes_loads_no_dsl_module():
     assert "djangoes.handler" in loaded
     assert "djangoes.test.runner" in loaded
     assert forbidden(loaded) == set()
+
+
+# -- no import cycles ------------------------------------------------------------------------
+
+ROOT = PACKAGE.parent
+PACKAGES = ("djangoes", "djangoes_dsl")
+
+
+def project_modules() -> dict[str, Path]:
+    modules = {}
+    for name in PACKAGES:
+        for path in sorted((ROOT / name).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            modules[".".join(parts[:-1] if path.name == "__init__.py" else parts)] = path
+    return modules
+
+
+def dependencies(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Return the project modules each module imports (a name imported from a package counts
+    as that submodule when there is one, else as the package)."""
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = imported_modules(path, package)
+        graph[name] = {
+            module
+            for module in found
+            if module in modules
+            and module != name
+            # "from . import conf" names the package too: only the submodule counts.
+            and not any(other.startswith(module + ".") for other in found & modules.keys())
+        }
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Return the import cycles of ``graph`` (its strongly connected parts of 2+ modules)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            part = []
+            while True:
+                other = stack.pop()
+                part.append(other)
+                if other == module:
+                    break
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_the_cycle_finder_sees_a_lazy_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    modules = project_modules()
+    assert "djangoes_dsl.tasks" in dependencies(modules)["djangoes_dsl.delivery"]  # lazy
+
+
+def test_there_are_no_import_cycles():
+    assert cycles(dependencies(project_modules())) == []
