@@ -264,18 +264,6 @@ def test_keepdb_keeps_the_test_indices_and_recreates_one_that_no_longer_matches(
     assert mapping[child.products]["mappings"]["properties"]["title"]["type"] == "text"
 
 
-def test_a_kept_index_starts_each_run_without_the_documents_of_the_runs_before(child):
-    """Each class alone, twice, on kept indices that refresh only when told: what one run
-    wrote and undid just before it exited is never seen by the next."""
-    classes = [f"{DJANGO_CASES}.test_catalogue.{name}" for name in (
-        "CatalogueTests", "NoDatabaseTests", "OtherCatalogueTests",
-        "TransactionalCatalogueTests", "NoDatabaseTests",
-    )]  # fmt: skip
-    for label in classes * 2:
-        assert re.search(r"Ran \d+ tests?\b", child.django(label, "--keepdb").stderr), label
-    assert child.documents() == 0
-
-
 def test_a_run_killed_midway_leaves_the_next_kept_run_an_empty_index(child):
     child.django(f"{DJANGO_CASES}.test_catalogue.NoDatabaseTests", "--keepdb")  # kept, empty
     child.run(
@@ -289,16 +277,6 @@ def test_a_run_killed_midway_leaves_the_next_kept_run_an_empty_index(child):
         f"Recreating test index '{child.products}' for alias 'default': it holds 2 documents "
         f"of an earlier run that stopped before undoing them..."
     ) in result.stderr
-    assert child.documents() == 0
-
-    child.run(
-        "pytest", "--ds=tests.isolation_settings", "-p", "no:cacheprovider", "-q",
-        "--reuse-db", "tests/interrupted_cases/test_interrupted.py", returncode=KILLED,
-    )  # fmt: skip
-    assert child.documents() == 2
-    result = child.pytest("--reuse-db", f"{PYTEST_MODULE}::test_nothing_from_other_tests_is_there")
-    assert "1 passed" in result.stdout
-    assert f"Recreating test index '{child.products}'" in result.stdout + result.stderr
     assert child.documents() == 0
 
 

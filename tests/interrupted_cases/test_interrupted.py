@@ -1,6 +1,6 @@
 """A run stopped midway, as a killed CI job or a closed terminal stops it: the test writes
-documents, sees them, and its process is killed before anything can undo them. Run in child
-processes by tests/test_test_isolation.py (with ``manage.py test`` and with pytest)."""
+documents, sees them, and its process is killed before anything can undo them. Run in a child
+``manage.py test --keepdb`` by tests/test_test_isolation.py."""
 
 import os
 import signal
