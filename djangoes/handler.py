@@ -99,7 +99,7 @@ class ConnectionHandler(BaseConnectionHandler):
 
     @sensitive_variables()
     def configure_settings(self, settings: Any) -> dict[str, dict[str, Any]]:
-        servers, errors = validation.check_servers(self._raw_servers(settings))
+        servers, errors = validation.check_servers(self._raw_servers(settings), DEFAULT_HOSTS)
         if errors:
             raise errors[0]
         for alias, server in servers.items():
@@ -146,7 +146,9 @@ class ConnectionHandler(BaseConnectionHandler):
         (see ``djangoes.validation``), each server's ENGINE is imported and checks its own
         settings (the client's PARAMS), and the keys servers list must be in ES_INDICES.
         """
-        servers, server_errors = validation.check_servers(self._raw_servers(self._servers_arg))
+        servers, server_errors = validation.check_servers(
+            self._raw_servers(self._servers_arg), DEFAULT_HOSTS
+        )
         errors: list[ImproperlyConfigured] = [*server_errors]
         for alias, server in servers.items():
             self._fill_server_defaults(alias, server)
