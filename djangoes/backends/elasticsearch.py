@@ -249,6 +249,26 @@ class ElasticsearchBackend(BaseBackend):
             )
         transport.write_guard = WriteGuard(self.write_guard, [*self.index_names, *self.alias_names])
 
+    def take_client(self, other: BaseBackend) -> bool:
+        """Take over the client of ``other``, the backend this one replaces; see the base class.
+
+        The client's write guard is set anew from this backend's names.
+        """
+        if (
+            not isinstance(other, ElasticsearchBackend)
+            or other.client_class is not self.client_class
+        ):
+            return False
+        with other._client_lock:
+            client = other._client
+            if client is None:
+                return False
+            with self._client_lock:
+                self._guard(client)  # raises before anything moved: ``other`` closes it
+                self._client = client
+            other._client = None
+        return True
+
     def close(self) -> None:
         with self._client_lock:
             client, self._client = self._client, None
