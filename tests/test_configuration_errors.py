@@ -9,6 +9,8 @@ then what else the message must say (the bad value, the suggested key, ...).
 from __future__ import annotations
 
 import datetime
+import pathlib
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,7 @@ from django.test import override_settings
 from djangoes import ConnectionHandler, IndexDoesNotExist
 from djangoes.validation import ConfigurationError
 from djangoes_dsl import conf
+from tests.settings import ES_URL
 
 OK_INDICES = {"products": {}, "articles": {"NAME": "blog_articles"}}
 SERVED = ["products", "articles"]
@@ -190,6 +193,25 @@ TAKEN_BY_THE_CLIENT = [
     server("timeout negative", {"PARAMS": {"request_timeout": -1}}),
     server("max_retries negative", {"PARAMS": {"max_retries": -1}}),
     server("retry_on_status", {"PARAMS": {"retry_on_status": [999]}}),
+]  # fmt: skip
+
+# Settings users write that the client takes: the client's declared types are read, never
+# narrowed (a path for a file, a node class by name, a pair as a list).
+ACCEPTED = [
+    {"PARAMS": {"request_timeout": 10}}, {"PARAMS": {"request_timeout": 2.5}},
+    {"PARAMS": {"request_timeout": None, "max_retries": 3, "retry_on_timeout": True}},
+    {"PARAMS": {"retry_on_status": 503}}, {"PARAMS": {"retry_on_status": (502, 503)}},
+    {"HOSTS": ["https://h:9243"], "PARAMS": {"verify_certs": False, "ssl_show_warn": False}},
+    {"HOSTS": ["https://h:9243"], "PARAMS": {"ca_certs": __file__}},
+    {"HOSTS": ["https://h:9243"], "PARAMS": {"ca_certs": pathlib.Path(__file__)}},
+    {"HOSTS": ["https://h:9243"], "PARAMS": {"ssl_context": ssl.create_default_context()}},
+    {"PARAMS": {"headers": {"x-a": "1"}, "opaque_id": "shop", "http_compress": True}},
+    # sniff_on_start sends a request when the client is built: a node must answer.
+    {"HOSTS": [ES_URL], "PARAMS": {"sniff_on_start": True, "sniff_on_node_failure": True}},
+    {"PARAMS": {"node_class": "urllib3", "connections_per_node": 5}},
+    {"HOSTS": [{"scheme": "https", "host": "h", "port": 9243, "path_prefix": "/es"}]},
+    {"HOSTS": "http://h:1"}, {"USER": "u", "PASSWORD": "p"}, {"API_KEY": ("id", "key")},
+    {"PARAMS": {"basic_auth": ["u", "p"]}}, {"HOSTS": ["http://u:p%23w@h:9200"]},
 ]  # fmt: skip
 
 I = "ES_INDICES"  # noqa: E741
@@ -413,6 +435,20 @@ def test_djangoes_settings_are_refused_by_name_on_first_use(case):
 def test_djangoes_settings_are_reported_by_the_checks(case):
     with override_settings(**case.settings):
         assert case.names[0] in [error.setting for error in conf.all_errors()]
+
+
+def _keys(settings: dict[str, Any]) -> str:
+    """Name a case by its keys (PARAMS by theirs): values may be objects with addresses."""
+    return " ".join(
+        f"{key}{sorted(value)}" if key == "PARAMS" else key for key, value in settings.items()
+    )
+
+
+@pytest.mark.parametrize("settings", ACCEPTED, ids=_keys)
+def test_what_the_client_takes_is_not_refused(settings):
+    connections = ConnectionHandler(servers={"default": settings}, indices={})
+    assert connections.configuration_errors() == []
+    assert connections["default"].client is not None  # built: nothing is sent
 
 
 @pytest.mark.parametrize("case", TAKEN_BY_THE_CLIENT, ids=lambda case: case.id)

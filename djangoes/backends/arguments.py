@@ -172,7 +172,7 @@ def _refusal(
         with warnings.catch_warnings():  # deprecations: the client built for use warns
             warnings.simplefilter("ignore")
             client = client_class(hosts=hosts or None, **params)
-    except (TypeError, ValueError, AttributeError) as exc:
+    except Exception as exc:  # whatever it raises while built (it sends nothing) is a refusal
         return exc
     client.close()
     return None
