@@ -93,8 +93,8 @@ def client_argument_problems(
             problems.append(
                 ConfigurationError(
                     setting,
-                    f"{setting} must be {_describe(hints[name])}, not {shown}: {client} "
-                    f"declares {name} so.",
+                    f"{setting} must be {_describe(hints[name])} (as {client} declares "
+                    f"it), not {shown}.",
                     f"Give a value of that type, or remove {name!r} from PARAMS for the "
                     f"client's default.",
                     BACKEND,
