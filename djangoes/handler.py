@@ -99,7 +99,7 @@ class ConnectionHandler(BaseConnectionHandler):
 
     @sensitive_variables()
     def configure_settings(self, settings: Any) -> dict[str, dict[str, Any]]:
-        servers, errors = validation.check_servers(self._raw_servers(settings))
+        servers, errors = validation.check_servers(self._raw_servers(settings), DEFAULT_HOSTS)
         if errors:
             raise errors[0]
         for alias, server in servers.items():
@@ -146,7 +146,9 @@ class ConnectionHandler(BaseConnectionHandler):
         (see ``djangoes.validation``), each server's ENGINE is imported and checks its own
         settings (the client's PARAMS), and the keys servers list must be in ES_INDICES.
         """
-        servers, server_errors = validation.check_servers(self._raw_servers(self._servers_arg))
+        servers, server_errors = validation.check_servers(
+            self._raw_servers(self._servers_arg), DEFAULT_HOSTS
+        )
         errors: list[ImproperlyConfigured] = [*server_errors]
         for alias, server in servers.items():
             self._fill_server_defaults(alias, server)
@@ -400,15 +402,37 @@ class ConnectionHandler(BaseConnectionHandler):
         connections_reset.send(sender=type(self), handler=self)
 
     def reconfigure(self) -> None:
-        """Re-read ES_SERVERS and ES_INDICES (after a settings change) and reset backends."""
+        """Re-read ES_SERVERS and ES_INDICES (after a settings change) and rebuild backends.
+
+        A backend built so far whose server settings, apart from the indices it serves, did
+        not change is rebuilt at once around the same client (its connection pool is kept,
+        its write guard follows the new names); every other client is closed, and its
+        backend is built anew on first use.
+        """
         with self._lock:
-            self.close_all()
+            replaced = self._backends
             self._backends = {}
             self.__dict__.pop("settings", None)
             self.__dict__.pop("_indices_settings", None)
             self._settings = self._servers_arg
             self._generation += 1
+            for alias, backend in replaced.items():
+                self._keep_client(alias, backend)
         connections_reset.send(sender=type(self), handler=self)
+
+    def _keep_client(self, alias: str, old: BaseBackend) -> None:
+        """Build the backend of ``alias`` around the client of ``old`` if it fits; close ``old``."""
+        try:
+            if alias in self.settings and old.client_settings(
+                self.get_server_settings(alias)
+            ) == old.client_settings(old.server):
+                backend = self.load_backend(alias)
+                if type(backend) is type(old) and backend.take_client(old):
+                    self._backends[alias] = backend
+        except Exception:  # a settings change must not raise: the next use raises it
+            pass
+        finally:
+            old.close()
 
     # -- test settings --------------------------------------------------------------------
 

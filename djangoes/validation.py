@@ -1,4 +1,4 @@
-"""Validate ``ES_SERVERS`` and ``ES_INDICES``: the type and the meaning of every key.
+"""Validate ``ES_SERVERS`` and ``ES_INDICES``: what djangoes owns in them.
 
 The handler runs these checks on first use and raises the first problem found; system checks
 (``manage.py check``) report them all. Each problem is a :class:`ConfigurationError`, an
@@ -8,21 +8,25 @@ credential) and says what to do.
 What is checked, besides types:
 
 - unknown keys, with the closest known key suggested (``HOST`` → ``HOSTS``);
-- ``HOSTS`` URLs: a scheme of ``http`` or ``https``, a host, a numeric port, and user
-  information that survives URL parsing (reserved characters percent-encoded);
-- credentials: ``USER`` with ``PASSWORD``, ``API_KEY``, never two ways at once;
+- ``HOSTS``: a list of node URLs or dicts, not empty, not with ``PARAMS['cloud_id']``; the user
+  information of a URL, which djangoes parses itself to mask it (reserved characters
+  percent-encoded);
+- credentials: ``USER`` with ``PASSWORD``, ``API_KEY``, those in ``PARAMS``, never two ways
+  at once, never shown;
 - index and alias names, live and test (after the ``test_`` prefix and a worker suffix),
   against Elasticsearch's naming rules;
 - duplicates across the whole configuration: a name (index or alias) used twice, and test
   names that collide with live ones.
+
+The client's arguments (``PARAMS``, and what a node URL or dict holds) are the client's to
+check: the backend asks it (see ``ElasticsearchBackend.validate_settings``).
 """
 
 from __future__ import annotations
 
 import base64
 import difflib
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -36,7 +40,6 @@ __all__ = [
     "SERVER_TEST_KEYS",
     "ConfigurationError",
     "alias_name_problem",
-    "check_client_params",
     "check_index",
     "check_index_names",
     "check_indices",
@@ -44,6 +47,7 @@ __all__ = [
     "check_servers",
     "copy_settings",
     "index_name_problem",
+    "setting_path",
 ]
 
 TEST_PREFIX = "test_"
@@ -119,7 +123,8 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _path(*parts: Any) -> str:
+def setting_path(*parts: Any) -> str:
+    """Return the path of a setting: ``setting_path("ES_SERVERS", "x", "HOSTS")``."""
     head, *rest = parts
     return str(head) + "".join(f"[{part!r}]" for part in rest)
 
@@ -147,11 +152,11 @@ class _Problems:
         for key in value:
             if key in known:
                 continue
-            setting = _path(*where, key)
+            setting = setting_path(*where, key)
             if not isinstance(key, str):
                 self.add(
                     setting,
-                    f"{_path(*where)} has the key {show(key)}, which is not a string.",
+                    f"{setting_path(*where)} has the key {show(key)}, which is not a string.",
                     f"Its keys are {', '.join(known)}.",
                 )
                 continue
@@ -240,10 +245,13 @@ def _check_name(
 # -- ES_SERVERS ---------------------------------------------------------------------------------
 
 
-def check_servers(raw: Any) -> tuple[dict[str, dict[str, Any]], list[ConfigurationError]]:
+def check_servers(
+    raw: Any, default_hosts: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], list[ConfigurationError]]:
     """Check ``ES_SERVERS``; return a copy of each valid server and the problems found.
 
-    Defaults are not filled in (the handler does that).
+    Defaults are not filled in (the handler does that); messages show ``default_hosts``
+    (the handler's) as the example of HOSTS.
     """
     problems = _Problems()
     if not isinstance(raw, Mapping):
@@ -251,7 +259,7 @@ def check_servers(raw: Any) -> tuple[dict[str, dict[str, Any]], list[Configurati
             "ES_SERVERS",
             raw,
             "a dict of server aliases to settings",
-            "Use e.g. {'default': {'HOSTS': ['http://127.0.0.1:9200']}}.",
+            f"Use e.g. {{'default': {{'HOSTS': {list(default_hosts)}}}}}.",
         )
         return {}, problems.errors
     if "default" not in raw:
@@ -266,7 +274,12 @@ def check_servers(raw: Any) -> tuple[dict[str, dict[str, Any]], list[Configurati
             )
         )
     servers = _check_entries(
-        problems, "ES_SERVERS", raw, ("alias", "aliases"), "'default' or 'logs'", check_server
+        problems,
+        "ES_SERVERS",
+        raw,
+        ("alias", "aliases"),
+        "'default' or 'logs'",
+        lambda alias, server: check_server(alias, server, default_hosts),
     )
     return servers, problems.errors
 
@@ -308,44 +321,56 @@ def copy_settings(value: Any) -> Any:
     return value
 
 
-def check_server(alias: str, server: Any) -> list[ConfigurationError]:
-    """Return the problems of ``ES_SERVERS[alias]`` (its own keys, not the indices it lists)."""
+def check_server(alias: str, server: Any, default_hosts: Sequence[str]) -> list[ConfigurationError]:
+    """Return the problems of ``ES_SERVERS[alias]`` (its own keys, not the indices it lists).
+
+    Messages show ``default_hosts`` as the example of HOSTS.
+    """
     problems = _Problems()
     where = ("ES_SERVERS", alias)
     if not isinstance(server, Mapping):
-        problems.type(_path(*where), server, "a dict of settings", "Use e.g. {'HOSTS': [...]}.")
+        problems.type(
+            setting_path(*where), server, "a dict of settings", "Use e.g. {'HOSTS': [...]}."
+        )
         return problems.errors
     problems.unknown_keys(where, server, SERVER_KEYS)
     engine = server.get("ENGINE")
     if "ENGINE" in server and (not isinstance(engine, str) or "." not in engine):
         problems.type(
-            _path(*where, "ENGINE"),
+            setting_path(*where, "ENGINE"),
             engine,
             "the dotted path of a backend class",
             "Leave it unset for 'djangoes.backends.elasticsearch.ElasticsearchBackend'.",
         )
-    _check_hosts(problems, where, server)
+    _check_hosts(problems, where, server, list(default_hosts))
     params = server.get("PARAMS", {})
     if not isinstance(params, Mapping):
         problems.type(
-            _path(*where, "PARAMS"), params, "a dict of client arguments",
+            setting_path(*where, "PARAMS"), params, "a dict of client arguments",
             "Use e.g. {'request_timeout': 10}.",
         )  # fmt: skip
     elif any(not isinstance(name, str) for name in params):
         bad = next(name for name in params if not isinstance(name, str))
         problems.add(
-            _path(*where, "PARAMS", bad),
-            f"{_path(*where, 'PARAMS')} has the key {show(bad)}; client arguments are named "
+            setting_path(*where, "PARAMS", bad),
+            f"{setting_path(*where, 'PARAMS')} has the key {show(bad)}; client arguments are named "
             f"by strings.",
             "Use the argument names of elasticsearch.Elasticsearch, e.g. 'request_timeout'.",
         )
+    elif "hosts" in params:
+        problems.add(
+            setting_path(*where, "PARAMS", "hosts"),
+            f"{setting_path(*where, 'PARAMS')} must not contain 'hosts':",
+            f"set {setting_path(*where, 'HOSTS')} instead.",
+            BACKEND,
+        )
     options = server.get("OPTIONS", {})
     if not isinstance(options, Mapping):
-        problems.type(_path(*where, "OPTIONS"), options, "a dict of backend options")
+        problems.type(setting_path(*where, "OPTIONS"), options, "a dict of backend options")
     _check_keys_list(problems, (*where, "INDICES"), server.get("INDICES", []))
     test = server.get("TEST", {})
     if not isinstance(test, Mapping):
-        problems.type(_path(*where, "TEST"), test, "a dict", "Use e.g. {'INDICES': [...]}.")
+        problems.type(setting_path(*where, "TEST"), test, "a dict", "Use e.g. {'INDICES': [...]}.")
     else:
         problems.unknown_keys((*where, "TEST"), test, SERVER_TEST_KEYS)
         if "INDICES" in test:
@@ -355,7 +380,7 @@ def check_server(alias: str, server: Any) -> list[ConfigurationError]:
 
 
 def _check_keys_list(problems: _Problems, where: tuple[Any, ...], value: Any) -> None:
-    setting = _path(*where)
+    setting = setting_path(*where)
     if not isinstance(value, (list, tuple)):
         problems.type(setting, value, "a list", "List keys of ES_INDICES, e.g. ['products'].")
         return
@@ -378,132 +403,77 @@ def _check_keys_list(problems: _Problems, where: tuple[Any, ...], value: Any) ->
             seen.add(key)
 
 
-def _check_hosts(problems: _Problems, where: tuple[Any, ...], server: Mapping[str, Any]) -> None:
-    setting = _path(*where, "HOSTS")
-    hosts = server.get("HOSTS", ["http://127.0.0.1:9200"])
+def _check_hosts(
+    problems: _Problems, where: tuple[Any, ...], server: Mapping[str, Any], example: list[str]
+) -> None:
+    """Check the shape of HOSTS: a list of URLs or dicts. What is in each is the client's."""
+    if "HOSTS" not in server:
+        return
+    setting = setting_path(*where, "HOSTS")
+    hosts = server["HOSTS"]
     if isinstance(hosts, str):
         hosts = [hosts]
     elif not isinstance(hosts, (list, tuple)):
         problems.type(
             setting, redact_url(hosts) if isinstance(hosts, Mapping) else hosts,
-            "a list of node URLs", "Use e.g. ['http://127.0.0.1:9200'].",
+            "a list of node URLs", f"Use e.g. {example}.",
         )  # fmt: skip
         return
     params = server.get("PARAMS")
     cloud = isinstance(params, Mapping) and params.get("cloud_id")
-    if not hosts and not cloud:
+    if cloud:
+        problems.add(
+            setting,
+            f"{setting} and {setting_path(*where, 'PARAMS', 'cloud_id')} are both set; the "
+            f"client takes one or the other.",
+            "Remove HOSTS when connecting to Elastic Cloud by its cloud_id.",
+        )
+    elif not hosts:
         problems.add(
             setting,
             f"{setting} is empty: the client would have no node to talk to.",
-            "List node URLs, e.g. ['http://127.0.0.1:9200'], or leave HOSTS unset for that "
+            f"List node URLs, e.g. {example}, or leave HOSTS unset for that "
             "default (or give PARAMS['cloud_id']).",
-        )
-    if cloud and "HOSTS" in server:
-        problems.add(
-            setting,
-            f"{setting} and {_path(*where, 'PARAMS', 'cloud_id')} are both set; the client "
-            f"takes one or the other.",
-            "Remove HOSTS when connecting to Elastic Cloud by its cloud_id.",
         )
     for position, host in enumerate(hosts):
         entry = f"{setting}[{position}]"
         if isinstance(host, str):
-            _check_url(problems, entry, host)
-        elif isinstance(host, Mapping):
-            _check_host_dict(problems, entry, host)
-        else:
+            _check_url_credentials(problems, entry, host)
+        elif not isinstance(host, Mapping):
             problems.type(
                 entry,
                 host,
-                "a node URL or a dict with 'host' and 'port'",
-                "Use e.g. 'http://127.0.0.1:9200'.",
+                "a node URL or a dict with 'scheme', 'host' and 'port'",
+                f"Use e.g. {example[0]!r}.",
             )
 
 
-def _check_url(problems: _Problems, setting: str, url: str) -> None:
-    parts = split_url(url.strip())
-    shown = show(redact_url(url))
-    if parts.scheme is None:
-        problems.add(
-            setting,
-            f"{setting} is {shown}, which has no scheme.",
-            "Start the URL with 'http://' or 'https://', e.g. 'http://127.0.0.1:9200'.",
-        )
+def _check_url_credentials(problems: _Problems, setting: str, url: str) -> None:
+    """Check the user information of a HOSTS URL, which djangoes parses itself to mask it."""
+    userinfo = split_url(url.strip()).userinfo
+    if userinfo is None:
         return
-    if parts.scheme.lower() not in ("http", "https"):
+    shown = show(redact_url(url))
+    if any(c in userinfo for c in "/?#@"):
         problems.add(
             setting,
-            f"{setting} is {shown}, whose scheme {parts.scheme!r} the client does not speak.",
-            "Use 'http://' or 'https://'.",
+            f"{setting} ({shown}) has user information with a character that ends the "
+            f"host part of a URL (one of / ? # @): the client would take part of it for "
+            f"the host, path or fragment.",
+            "Percent-encode the user name and password "
+            "(urllib.parse.quote(password, safe='')) or, better, give them as "
+            f"{setting.rsplit('[', 2)[0]}['USER'] and ['PASSWORD'] and leave them out of "
+            f"the URL.",
+            CREDENTIALS,
         )
-    if parts.userinfo is not None:
-        if any(c in parts.userinfo for c in "/?#@"):
-            problems.add(
-                setting,
-                f"{setting} ({shown}) has user information with a character that ends the "
-                f"host part of a URL (one of / ? # @): the client would take part of it for "
-                f"the host, path or fragment.",
-                "Percent-encode the user name and password "
-                "(urllib.parse.quote(password, safe='')) or, better, give them as "
-                f"{setting.rsplit('[', 2)[0]}['USER'] and ['PASSWORD'] and leave them out of "
-                f"the URL.",
-                CREDENTIALS,
-            )
-            return
-        if ":" not in parts.userinfo:
-            problems.add(
-                setting,
-                f"{setting} ({shown}) has user information without a ':': the client would "
-                f"send it as a user name with an empty password.",
-                "Write 'scheme://user:password@host:port', or give USER and PASSWORD.",
-                CREDENTIALS,
-            )
-    if not parts.host or parts.host == "[]":
+    elif ":" not in userinfo:
         problems.add(
             setting,
-            f"{setting} is {shown}, which has no host.",
-            "Use e.g. 'http://127.0.0.1:9200'.",
+            f"{setting} ({shown}) has user information without a ':': the client would "
+            f"send it as a user name with an empty password.",
+            "Write 'scheme://user:password@host:port', or give USER and PASSWORD.",
+            CREDENTIALS,
         )
-    if parts.port is not None and not _valid_port(parts.port):
-        problems.add(
-            setting,
-            f"{setting} is {shown}, whose port {show(parts.port)} is not a number from 1 to 65535.",
-            "Write the port as digits, e.g. 'http://127.0.0.1:9200'.",
-        )
-    if "?" in parts.rest or "#" in parts.rest:
-        problems.add(
-            setting,
-            f"{setting} is {shown}, which has a query or fragment; the client ignores them.",
-            "Give client options in PARAMS, and only scheme, host, port and path in HOSTS.",
-        )
-
-
-def _valid_port(port: Any) -> bool:
-    if isinstance(port, bool):
-        return False
-    if isinstance(port, int):
-        return 0 < port < 65536
-    return isinstance(port, str) and port.isascii() and port.isdigit() and 0 < int(port) < 65536
-
-
-def _check_host_dict(problems: _Problems, setting: str, host: Mapping[str, Any]) -> None:
-    known = ("scheme", "host", "port", "path_prefix")
-    for key in host:
-        if key not in known:
-            problems.add(
-                f"{setting}[{key!r}]",
-                f"{setting} has the key {show(key)}, which the client does not take in a host.",
-                f"{suggest(str(key), known)}A host dict takes {', '.join(known)}; give "
-                f"credentials as USER and PASSWORD.",
-            )
-    if not isinstance(host.get("host"), str) or not host.get("host"):
-        problems.type(f"{setting}['host']", host.get("host"), "a host name or address")
-    if "port" in host and not _valid_port(host["port"]):
-        problems.type(f"{setting}['port']", host["port"], "a port number from 1 to 65535")
-    if host.get("scheme", "http") not in ("http", "https"):
-        problems.type(f"{setting}['scheme']", host.get("scheme"), "'http' or 'https'")
-    if not isinstance(host.get("path_prefix", ""), str):
-        problems.type(f"{setting}['path_prefix']", host.get("path_prefix"), "a string")
 
 
 def _check_credentials(
@@ -511,27 +481,28 @@ def _check_credentials(
 ) -> None:
     user, password, api_key = (server.get(key) for key in ("USER", "PASSWORD", "API_KEY"))
     if "USER" in server and (not isinstance(user, str) or not user):
-        problems.type(_path(*where, "USER"), user, "a non-empty string (the user name)")
+        problems.type(setting_path(*where, "USER"), user, "a non-empty string (the user name)")
     if "PASSWORD" in server:
         if not isinstance(password, str):
-            problems.secret_type(_path(*where, "PASSWORD"), password, "a string")
+            problems.secret_type(setting_path(*where, "PASSWORD"), password, "a string")
         elif "USER" not in server:
             problems.add(
-                _path(*where, "PASSWORD"),
-                f"{_path(*where, 'PASSWORD')} is set without {_path(*where, 'USER')}.",
+                setting_path(*where, "PASSWORD"),
+                f"{setting_path(*where, 'PASSWORD')} is set without "
+                f"{setting_path(*where, 'USER')}.",
                 "Give the user name too (e.g. 'elastic').",
                 CREDENTIALS,
             )
     if "USER" in server and "PASSWORD" not in server:
         problems.add(
-            _path(*where, "PASSWORD"),
-            f"{_path(*where, 'USER')} is set without {_path(*where, 'PASSWORD')}.",
+            setting_path(*where, "PASSWORD"),
+            f"{setting_path(*where, 'USER')} is set without {setting_path(*where, 'PASSWORD')}.",
             "Give the password too (read it from the environment).",
             CREDENTIALS,
         )
     if "API_KEY" in server and not _valid_api_key(api_key):
         problems.secret_type(
-            _path(*where, "API_KEY"),
+            setting_path(*where, "API_KEY"),
             api_key,
             "an API key: the encoded key as a string, or an (id, api_key) pair",
         )
@@ -543,15 +514,16 @@ def _check_credentials(
     params = server.get("PARAMS")
     if isinstance(params, Mapping):
         ways.extend(f"PARAMS['{name}']" for name in CREDENTIAL_PARAMS if name in params)
+        _check_param_credentials(problems, where[1], params)
     hosts = server.get("HOSTS", [])
     hosts = [hosts] if isinstance(hosts, str) else hosts if isinstance(hosts, (list, tuple)) else []
     if any(isinstance(h, str) and split_url(h).userinfo is not None for h in hosts):
         ways.append("user information in HOSTS")
     if len(ways) > 1:
         problems.add(
-            _path(*where),
-            f"{_path(*where)} gives credentials in more than one way ({', '.join(ways)}); the "
-            f"client would use one and ignore the others.",
+            setting_path(*where),
+            f"{setting_path(*where)} gives credentials in more than one way "
+            f"({', '.join(ways)}); the client would use one and ignore the others.",
             "Keep one: USER and PASSWORD (or API_KEY) are recommended, because Django's error "
             "reports hide them.",
             CREDENTIALS,
@@ -568,30 +540,26 @@ def _valid_api_key(value: Any) -> bool:
     )
 
 
-# -- the client's PARAMS ---------------------------------------------------------------------
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-_PARAM_RULES: dict[str, tuple[Any, str]] = {
-    "request_timeout": (lambda v: v is None or (_number(v) and v > 0), "a number of seconds > 0"),
-    "max_retries": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-                    "an integer >= 0"),
-    "retry_on_timeout": (lambda v: isinstance(v, bool), "True or False"),
-    "verify_certs": (lambda v: isinstance(v, bool), "True or False"),
-    "http_compress": (lambda v: isinstance(v, bool), "True or False"),
-    "sniff_on_start": (lambda v: isinstance(v, bool), "True or False"),
-    "sniff_on_node_failure": (lambda v: isinstance(v, bool), "True or False"),
-    "connections_per_node": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-                             "an integer > 0"),
-    "retry_on_status": (lambda v: isinstance(v, (list, tuple))
-                        and all(isinstance(s, int) and 100 <= s < 600 for s in v),
-                        "a list of HTTP status codes"),
-    "opaque_id": (lambda v: isinstance(v, str), "a string"),
-    "cloud_id": (lambda v: isinstance(v, str) and ":" in v, "an Elastic Cloud id ('name:...')"),
-}  # fmt: skip
+def _check_param_credentials(problems: _Problems, alias: str, params: Mapping[str, Any]) -> None:
+    """Check the credentials given in PARAMS without ever showing them."""
+    for name in CREDENTIAL_PARAMS:
+        if name not in params:
+            continue
+        setting, value = setting_path("ES_SERVERS", alias, "PARAMS", name), params[name]
+        if name in ("basic_auth", "http_auth") and not (_valid_pair(value) or _basic_token(value)):
+            problems.secret_type(
+                setting,
+                value,
+                "a (user, password) pair, or the base64 of 'user:password' as a string",
+                f"Or give ES_SERVERS['{alias}']['USER'] and ['PASSWORD'] instead of PARAMS.",
+            )
+        elif name == "api_key" and not _valid_api_key(value):
+            problems.secret_type(
+                setting, value, "an API key string or an (id, api_key) pair",
+                f"Or give ES_SERVERS['{alias}']['API_KEY'] instead of PARAMS.",
+            )  # fmt: skip
+        elif name == "bearer_auth" and not (isinstance(value, str) and value):
+            problems.secret_type(setting, value, "a token string")
 
 
 def _valid_pair(value: Any) -> bool:
@@ -611,77 +579,6 @@ def _basic_token(value: Any) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return ":" in decoded
-
-
-def check_client_params(
-    alias: str, params: Mapping[str, Any], accepted: Iterable[str], client: str
-) -> list[ConfigurationError]:
-    """Return the problems of ``ES_SERVERS[alias]['PARAMS']`` for a client taking ``accepted``.
-
-    ``client`` names the client class in messages.
-    """
-    problems = _Problems()
-    accepted = [name for name in accepted if name not in ("self", "_transport")]
-    where = ("ES_SERVERS", alias, "PARAMS")
-    for name, value in params.items():
-        setting = _path(*where, name)
-        if name == "hosts":
-            problems.add(
-                setting,
-                f"ES_SERVERS['{alias}']['PARAMS'] must not contain 'hosts':",
-                f"set ES_SERVERS['{alias}']['HOSTS'] instead.",
-                BACKEND,
-            )
-        elif name not in accepted:
-            problems.add(
-                setting,
-                f"{setting} is not an argument of {client}.",
-                f"{suggest(name, accepted)}See the arguments of {client}; djangoes passes "
-                f"PARAMS to it unchanged.",
-                BACKEND,
-            )
-        elif name in ("basic_auth", "http_auth") and not (
-            _valid_pair(value) or _basic_token(value)
-        ):
-            problems.secret_type(
-                setting,
-                value,
-                "a (user, password) pair, or the base64 of 'user:password' as a string",
-                f"Or give ES_SERVERS['{alias}']['USER'] and ['PASSWORD'] instead of PARAMS.",
-            )
-        elif name == "api_key" and not _valid_api_key(value):
-            problems.secret_type(
-                setting, value, "an API key string or an (id, api_key) pair",
-                f"Or give ES_SERVERS['{alias}']['API_KEY'] instead of PARAMS.",
-            )  # fmt: skip
-        elif name == "bearer_auth" and not (isinstance(value, str) and value):
-            problems.secret_type(setting, value, "a token string")
-        elif name == "headers" and not (
-            isinstance(value, Mapping)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-        ):
-            problems.secret_type(setting, value, "a dict of header names to string values")
-        elif name == "ca_certs" and value is not None:
-            _check_file(problems, setting, value)
-        elif name in _PARAM_RULES:
-            valid, expected = _PARAM_RULES[name]
-            if not valid(value):
-                problems.type(setting, value, expected)
-    return problems.errors
-
-
-def _check_file(problems: _Problems, setting: str, value: Any) -> None:
-    import os
-
-    if not isinstance(value, (str, os.PathLike)):
-        problems.type(setting, value, "the path of a CA bundle file")
-    elif not os.path.isfile(value):
-        problems.add(
-            setting,
-            f"{setting} is {show(str(value))}, which is not a file.",
-            "Give the path of the CA certificates file (PEM) that signed the server's certificate.",
-            BACKEND,
-        )
 
 
 # -- ES_INDICES ------------------------------------------------------------------------------
@@ -711,7 +608,7 @@ def check_index(key: str, index: Any) -> list[ConfigurationError]:
     problems = _Problems()
     where = ("ES_INDICES", key)
     if not isinstance(index, Mapping):
-        problems.type(_path(*where), index, "a dict of settings", "Use {} for the defaults.")
+        problems.type(setting_path(*where), index, "a dict of settings", "Use {} for the defaults.")
         return problems.errors
     problems.unknown_keys(where, index, INDEX_KEYS)
     if "NAME" in index:
@@ -719,7 +616,7 @@ def check_index(key: str, index: Any) -> list[ConfigurationError]:
     elif index_name_problem(key) is not None:
         _check_name(
             problems,
-            _path(*where),
+            setting_path(*where),
             key,
             alias=False,
             subject=f"ES_INDICES[{key!r}] has no NAME, so its index name is its key {show(key)}",
@@ -730,7 +627,7 @@ def check_index(key: str, index: Any) -> list[ConfigurationError]:
     test = index.get("TEST", {})
     if not isinstance(test, Mapping):
         problems.type(
-            _path(*where, "TEST"), test, "a dict",
+            setting_path(*where, "TEST"), test, "a dict",
             f"Use e.g. {{'NAME': 'test_{key}'}}, or leave TEST unset for the 'test_' names.",
         )  # fmt: skip
     else:
@@ -745,7 +642,7 @@ def check_index(key: str, index: Any) -> list[ConfigurationError]:
 
 
 def _check_name_value(problems: _Problems, where: tuple[Any, ...], name: Any) -> None:
-    setting = _path(*where)
+    setting = setting_path(*where)
     if not isinstance(name, str) or not name:
         example = "'test_shop_products'" if "TEST" in where else "'shop_products'"
         problems.add(
@@ -758,7 +655,7 @@ def _check_name_value(problems: _Problems, where: tuple[Any, ...], name: Any) ->
 
 
 def _check_aliases(problems: _Problems, where: tuple[Any, ...], value: Any) -> None:
-    setting = _path(*where)
+    setting = setting_path(*where)
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)) or not all(isinstance(v, str) for v in names):
         problems.add(
@@ -772,7 +669,7 @@ def _check_aliases(problems: _Problems, where: tuple[Any, ...], value: Any) -> N
 
 
 def _check_index_settings(problems: _Problems, where: tuple[Any, ...], value: Any) -> None:
-    setting = _path(*where)
+    setting = setting_path(*where)
     if value is None:
         return
     if not isinstance(value, Mapping):
@@ -785,7 +682,7 @@ def _check_index_settings(problems: _Problems, where: tuple[Any, ...], value: An
     for misplaced in ("settings", "mappings", "aliases"):
         if misplaced in value:
             problems.add(
-                _path(*where, misplaced),
+                setting_path(*where, misplaced),
                 f"{setting} contains {misplaced!r}: SETTINGS is the index settings object "
                 f"itself, not a creation body.",
                 {
@@ -803,7 +700,7 @@ def _check_index_settings(problems: _Problems, where: tuple[Any, ...], value: An
             ((*where, "index", name), index.get(name)),
         ):
             if found is not None and not _count_at_least(found, minimum):
-                problems.type(_path(*path), found, f"a whole number >= {minimum}")
+                problems.type(setting_path(*path), found, f"a whole number >= {minimum}")
 
 
 def _count_at_least(value: Any, minimum: int) -> bool:

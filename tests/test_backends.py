@@ -325,19 +325,19 @@ def test_a_connection_error_does_not_show_credentials():
 
 def test_invalid_client_params_errors_mask_credentials():
     secret = f"pw-{uuid.uuid4().hex}"
-    backend = secured(
+    handler = secured(
         "http://127.0.0.1:9",
         PARAMS={"basic_auth": ("elastic", secret), "node_class": f"no-such-{secret}"},
-    )["default"]
+    )
     with pytest.raises(ImproperlyConfigured) as raised:
-        backend.client  # noqa: B018
+        handler["default"]
     assert str(raised.value).startswith(
-        "ES_SERVERS['default'] HOSTS or PARAMS are not valid for the Elasticsearch client: "
-        "ValueError: Unknown option for node_class: 'no-such-***'."
+        "elasticsearch.Elasticsearch refuses ES_SERVERS['default']['PARAMS']['node_class'] "
+        "('no-such-***'): ValueError: Unknown option for node_class: 'no-such-***'."
     )
     assert secret not in str(raised.value)
     assert raised.value.__cause__ is None
-    assert raised.value.__suppress_context__
+    assert [str(error) for error in handler.configuration_errors()] == [str(raised.value)]
 
 
 @pytest.mark.parametrize(

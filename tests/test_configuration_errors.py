@@ -9,6 +9,8 @@ then what else the message must say (the bad value, the suggested key, ...).
 from __future__ import annotations
 
 import datetime
+import pathlib
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,7 @@ from django.test import override_settings
 from djangoes import ConnectionHandler, IndexDoesNotExist
 from djangoes.validation import ConfigurationError
 from djangoes_dsl import conf
+from tests.settings import ES_URL
 
 OK_INDICES = {"products": {}, "articles": {"NAME": "blog_articles"}}
 SERVED = ["products", "articles"]
@@ -93,10 +96,12 @@ SERVERS = [
     server("HOSTS empty", {"HOSTS": []}, f"{P}['HOSTS']", "empty"),
     server("no scheme", {"HOSTS": ["localhost:9200"]}, f"{P}['HOSTS'][0]", "'localhost:9200'",
            "http://"),
-    server("scheme ftp", {"HOSTS": ["ftp://h:21"]}, f"{P}['HOSTS'][0]", "'ftp'"),
-    server("port a word", {"HOSTS": ["http://h:port"]}, f"{P}['HOSTS'][0]", "'port'"),
-    server("port too high", {"HOSTS": ["http://h:99999"]}, f"{P}['HOSTS'][0]", "'99999'"),
-    server("no host", {"HOSTS": ["http://:9200"]}, f"{P}['HOSTS'][0]", "no host"),
+    server("port a word", {"HOSTS": ["http://h:port"]}, f"{P}['HOSTS'][0]", "'http://h:port'",
+           "Could not parse URL"),
+    server("port too high", {"HOSTS": ["http://h:99999"]}, f"{P}['HOSTS'][0]",
+           "'http://h:99999'"),
+    server("no host", {"HOSTS": ["http://:9200"]}, f"{P}['HOSTS'][0]", "'http://:9200'",
+           "'host'"),
     *[
         server(f"password with {c}", {"HOSTS": [f"http://u:p{c}w@h:9200"]}, f"{P}['HOSTS'][0]",
                "Percent-encode")
@@ -104,19 +109,16 @@ SERVERS = [
     ],
     server("user info without :", {"HOSTS": ["http://token@h:9200"]}, f"{P}['HOSTS'][0]",
            "empty password"),
-    server("query in URL", {"HOSTS": ["http://h:9200/?timeout=3"]}, f"{P}['HOSTS'][0]",
-           "PARAMS"),
-    server("fragment in URL", {"HOSTS": ["http://h:9200#x"]}, f"{P}['HOSTS'][0]", "fragment"),
     server("host a number", {"HOSTS": [9200]}, f"{P}['HOSTS'][0]", "9200"),
     server("host None", {"HOSTS": [None]}, f"{P}['HOSTS'][0]", "None"),
-    server("host dict port", {"HOSTS": [{"host": "h", "port": "x"}]}, f"{P}['HOSTS'][0]['port']",
-           "'x'"),
-    server("host dict typo", {"HOSTS": [{"hostname": "h", "port": 9200}]},
-           f"{P}['HOSTS'][0] has the key 'hostname'", "'host'"),
-    server("host dict scheme", {"HOSTS": [{"host": "h", "scheme": "ftp"}]},
-           f"{P}['HOSTS'][0]['scheme']", "'ftp'"),
-    server("host dict auth", {"HOSTS": [{"host": "h", "http_auth": "u:p"}]},
-           f"{P}['HOSTS'][0] has the key 'http_auth'", "USER and PASSWORD"),
+    server("host dict port", {"HOSTS": [{"host": "h", "port": "x"}]}, f"{P}['HOSTS'][0]",
+           "'port': 'x'", "'scheme'"),
+    server("host dict typo", {"HOSTS": [{"hostname": "h", "port": 9200}]}, f"{P}['HOSTS'][0]",
+           "'hostname'", "'host'"),
+    server("host dict scheme", {"HOSTS": [{"host": "h", "scheme": "ftp"}]}, f"{P}['HOSTS'][0]",
+           "'scheme': 'ftp'", "'port'"),
+    server("host dict auth", {"HOSTS": [{"host": "h", "http_auth": "u:p"}]}, f"{P}['HOSTS'][0]",
+           "'http_auth'", "USER and PASSWORD"),
     server("HOSTS and cloud_id", {"HOSTS": ["http://h:1"], "PARAMS": {"cloud_id": "c:ZQ=="}},
            f"{P}['HOSTS']", "cloud_id"),
     server("PARAMS a list", {"PARAMS": [("request_timeout", 1)]}, f"{P}['PARAMS']",
@@ -139,12 +141,8 @@ SERVERS = [
            "not shown"),
     server("bearer_auth empty", {"PARAMS": {"bearer_auth": ""}},
            f"{P}['PARAMS']['bearer_auth']", "token"),
-    server("timeout negative", {"PARAMS": {"request_timeout": -1}},
-           f"{P}['PARAMS']['request_timeout']", "-1"),
     server("timeout a string", {"PARAMS": {"request_timeout": "10"}},
-           f"{P}['PARAMS']['request_timeout']", "'10'"),
-    server("max_retries negative", {"PARAMS": {"max_retries": -1}},
-           f"{P}['PARAMS']['max_retries']", "-1"),
+           f"{P}['PARAMS']['request_timeout']", "'10'", "float"),
     server("max_retries a float", {"PARAMS": {"max_retries": 1.5}},
            f"{P}['PARAMS']['max_retries']", "1.5"),
     server("retry_on_timeout yes", {"PARAMS": {"retry_on_timeout": "yes"}},
@@ -152,13 +150,11 @@ SERVERS = [
     server("verify_certs 'false'", {"PARAMS": {"verify_certs": "false"}},
            f"{P}['PARAMS']['verify_certs']", "'false'"),
     server("ca_certs missing", {"PARAMS": {"ca_certs": "/no/such/ca.pem"}},
-           f"{P}['PARAMS']['ca_certs']", "/no/such/ca.pem"),
+           f"{P}['PARAMS']['ca_certs']", "/no/such/ca.pem", "'https'"),
     server("headers a list", {"PARAMS": {"headers": ["x-a: 1"]}}, f"{P}['PARAMS']['headers']",
            "not shown"),
-    server("retry_on_status", {"PARAMS": {"retry_on_status": [999]}},
-           f"{P}['PARAMS']['retry_on_status']", "[999]"),
     server("connections_per_node 0", {"PARAMS": {"connections_per_node": 0}},
-           f"{P}['PARAMS']['connections_per_node']", "0"),
+           f"{P}['PARAMS']['connections_per_node']", "(0)", "positive integer"),
     server("PARAMS key a number", {"PARAMS": {1: 2}}, f"{P}['PARAMS'] has the key 1"),
     server("INDICES a string", {"INDICES": "products"}, f"{P}['INDICES']", "'products'"),
     server("INDICES a number", {"INDICES": [1]}, f"{P}['INDICES']", "1"),
@@ -186,6 +182,36 @@ SERVERS = [
     server("URL and USER", {"USER": "u", "PASSWORD": "p", "HOSTS": ["http://u:p@h:1"]}, P,
            "more than one way"),
     server("OPTIONS a list", {"OPTIONS": []}, f"{P}['OPTIONS']", "[]"),
+]  # fmt: skip
+
+# Values the client takes when it is built (it would refuse or misuse them only when it
+# sends a request): djangoes passes them on as given, as Django passes a database's OPTIONS.
+TAKEN_BY_THE_CLIENT = [
+    server("scheme ftp", {"HOSTS": ["ftp://h:21"]}),
+    server("query in URL", {"HOSTS": ["http://h:9200/?timeout=3"]}),
+    server("fragment in URL", {"HOSTS": ["http://h:9200#x"]}),
+    server("timeout negative", {"PARAMS": {"request_timeout": -1}}),
+    server("max_retries negative", {"PARAMS": {"max_retries": -1}}),
+    server("retry_on_status", {"PARAMS": {"retry_on_status": [999]}}),
+]  # fmt: skip
+
+# Settings users write that the client takes: the client's declared types are read, never
+# narrowed (a path for a file, a node class by name, a pair as a list).
+ACCEPTED = [
+    {"PARAMS": {"request_timeout": 10}}, {"PARAMS": {"request_timeout": 2.5}},
+    {"PARAMS": {"request_timeout": None, "max_retries": 3, "retry_on_timeout": True}},
+    {"PARAMS": {"retry_on_status": 503}}, {"PARAMS": {"retry_on_status": (502, 503)}},
+    {"HOSTS": ["https://h:9243"], "PARAMS": {"verify_certs": False, "ssl_show_warn": False}},
+    {"HOSTS": ["https://h:9243"], "PARAMS": {"ca_certs": __file__}},
+    {"HOSTS": ["https://h:9243"], "PARAMS": {"ca_certs": pathlib.Path(__file__)}},
+    {"HOSTS": ["https://h:9243"], "PARAMS": {"ssl_context": ssl.create_default_context()}},
+    {"PARAMS": {"headers": {"x-a": "1"}, "opaque_id": "shop", "http_compress": True}},
+    # sniff_on_start sends a request when the client is built: a node must answer.
+    {"HOSTS": [ES_URL], "PARAMS": {"sniff_on_start": True, "sniff_on_node_failure": True}},
+    {"PARAMS": {"node_class": "urllib3", "connections_per_node": 5}},
+    {"HOSTS": [{"scheme": "https", "host": "h", "port": 9243, "path_prefix": "/es"}]},
+    {"HOSTS": "http://h:1"}, {"USER": "u", "PASSWORD": "p"}, {"API_KEY": ("id", "key")},
+    {"PARAMS": {"basic_auth": ["u", "p"]}}, {"HOSTS": ["http://u:p%23w@h:9200"]},
 ]  # fmt: skip
 
 I = "ES_INDICES"  # noqa: E741
@@ -351,7 +377,8 @@ CASES = SERVERS + INDICES + SETTINGS
 
 def test_the_table_is_large_and_each_case_named_once():
     assert len(CASES) >= 90
-    assert len({case.id for case in CASES}) == len(CASES)
+    every = CASES + TAKEN_BY_THE_CLIENT
+    assert len({case.id for case in every}) == len(every)
 
 
 def first_use(case: Case) -> ConnectionHandler:
@@ -408,6 +435,29 @@ def test_djangoes_settings_are_refused_by_name_on_first_use(case):
 def test_djangoes_settings_are_reported_by_the_checks(case):
     with override_settings(**case.settings):
         assert case.names[0] in [error.setting for error in conf.all_errors()]
+
+
+def _keys(settings: dict[str, Any]) -> str:
+    """Name a case by its keys (PARAMS by theirs): values may be objects with addresses."""
+    return " ".join(
+        f"{key}{sorted(value)}" if key == "PARAMS" else key for key, value in settings.items()
+    )
+
+
+@pytest.mark.parametrize("settings", ACCEPTED, ids=_keys)
+def test_what_the_client_takes_is_not_refused(settings):
+    connections = ConnectionHandler(servers={"default": settings}, indices={})
+    assert connections.configuration_errors() == []
+    assert connections["default"].client is not None  # built: nothing is sent
+
+
+@pytest.mark.parametrize("case", TAKEN_BY_THE_CLIENT, ids=lambda case: case.id)
+def test_what_the_client_takes_is_passed_to_it_as_given(case):
+    connections = first_use(case)
+    assert connections.configuration_errors() == []
+    given = case.servers["default"]
+    server = connections["default"].server
+    assert {key: server[key] for key in given} == given
 
 
 @pytest.mark.parametrize("case", SERVERS, ids=lambda case: case.id)

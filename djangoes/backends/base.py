@@ -69,6 +69,25 @@ class BaseBackend:
     def close(self) -> None:
         """Release the client's connections."""
 
+    def take_client(self, other: BaseBackend) -> bool:
+        """Take over the client of ``other``, the backend this one replaces; return whether it did.
+
+        The handler calls it after a settings change that left the server's client settings
+        as they were (see ``client_settings``), so that the client and its connection pool
+        outlive the change; then it closes ``other``, which must not close what was taken.
+        The default takes nothing: a new client is built on first use.
+        """
+        return False
+
+    @staticmethod
+    def client_settings(server: dict[str, Any]) -> dict[str, Any]:
+        """Return the part of a server's settings its client is built from.
+
+        Everything but the indices it serves: while these are equal, a settings change keeps
+        the client (see ``take_client``).
+        """
+        return {key: value for key, value in server.items() if key not in ("INDICES", "TEST")}
+
     def create_index(self, key: str, *, replace: bool = False) -> str:
         """Create index ``key`` (see ``get_index_body``); return its name."""
         raise NotImplementedError("A backend must provide 'create_index()'.")

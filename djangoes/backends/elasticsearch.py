@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -25,7 +24,7 @@ from elasticsearch import (
 from elasticsearch import ConnectionError as ClientConnectionError
 
 from ..credentials import client_credentials
-from ..validation import check_client_params
+from .arguments import client_argument_problems
 from .base import BaseBackend
 from .compat import IncompatibleServerError, incompatible_server
 from .creation import BaseIndexCreation
@@ -217,51 +216,58 @@ class ElasticsearchBackend(BaseBackend):
 
     @classmethod
     def validate_settings(cls, alias: str, server: dict[str, Any]) -> list[ImproperlyConfigured]:
-        """Check PARAMS against the arguments ``client_class`` takes, and their values."""
-        accepted = inspect.signature(cls.client_class.__init__).parameters
-        # Name the client class users know (elasticsearch.Elasticsearch), not a subclass.
-        client = next(
-            (
-                f"elasticsearch.{base.__name__}"
-                for base in cls.client_class.__mro__
-                if base.__module__.split(".")[0] == "elasticsearch"
-            ),
-            f"{cls.client_class.__module__}.{cls.client_class.__qualname__}",
-        )
-        return [*check_client_params(alias, server["PARAMS"], accepted, client)]
+        """Return what ``client_class`` says about HOSTS and PARAMS, by setting path.
+
+        Its argument names and declared types, then the errors it raises when built with
+        them (building a client opens no connection).
+        """
+        return [*client_argument_problems(cls.client_class, alias, server)]
 
     @sensitive_variables()
     def _build_client(self) -> DjangoesElasticsearch:
+        # The handler checked HOSTS and PARAMS with the client (validate_settings) first.
         params = {**self.server["PARAMS"], **client_credentials(self.server)}
-        if "hosts" in params:
-            raise ImproperlyConfigured(
-                f"ES_SERVERS['{self.alias}']['PARAMS'] must not contain 'hosts': "
-                f"set ES_SERVERS['{self.alias}']['HOSTS'] instead."
-            )
         params["transport_class"] = guarded_transport_class(
             params.get("transport_class", Transport)
         )
-        try:
-            client = self.client_class(hosts=list(self.server["HOSTS"]) or None, **params)
-        except (TypeError, ValueError) as exc:
-            # The client's message names the argument; any credential it might quote is
-            # masked, and the original exception (with its arguments) is not chained.
-            raise ImproperlyConfigured(
-                f"ES_SERVERS['{self.alias}'] HOSTS or PARAMS are not valid for the "
-                f"Elasticsearch client: {type(exc).__name__}: {self.redact(str(exc))}"
-            ) from None
-        if self.write_guard is not None:
-            transport = client.transport
-            if not isinstance(transport, GuardedTransport):
-                raise ImproperlyConfigured(
-                    f"ES_SERVERS['{self.alias}'] built a client whose transport cannot refuse "
-                    f"writes to live indices in tests; remove 'transport_class' from PARAMS."
-                )
-            transport.write_guard = WriteGuard(
-                self.write_guard, [*self.index_names, *self.alias_names]
-            )
+        client = self.client_class(hosts=list(self.server["HOSTS"]) or None, **params)
+        self._guard(client)
         client._djangoes_alias = self.alias
         return client
+
+    def _guard(self, client: DjangoesElasticsearch) -> None:
+        """Make the client's transport refuse writes to ``write_guard`` (None: refuse none)."""
+        transport = client.transport
+        if self.write_guard is None:
+            if isinstance(transport, GuardedTransport):
+                transport.write_guard = None
+            return
+        if not isinstance(transport, GuardedTransport):
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{self.alias}'] built a client whose transport cannot refuse "
+                f"writes to live indices in tests; remove 'transport_class' from PARAMS."
+            )
+        transport.write_guard = WriteGuard(self.write_guard, [*self.index_names, *self.alias_names])
+
+    def take_client(self, other: BaseBackend) -> bool:
+        """Take over the client of ``other``, the backend this one replaces; see the base class.
+
+        The client's write guard is set anew from this backend's names.
+        """
+        if (
+            not isinstance(other, ElasticsearchBackend)
+            or other.client_class is not self.client_class
+        ):
+            return False
+        with other._client_lock:
+            client = other._client
+            if client is None:
+                return False
+            with self._client_lock:
+                self._guard(client)  # raises before anything moved: ``other`` closes it
+                self._client = client
+            other._client = None
+        return True
 
     def close(self) -> None:
         with self._client_lock:
