@@ -28,6 +28,7 @@ import base64
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -439,6 +440,7 @@ def _check_hosts(
         entry = f"{setting}[{position}]"
         if isinstance(host, str):
             _check_url_credentials(problems, entry, host)
+            _check_url_shape(problems, entry, host, example)
         elif not isinstance(host, Mapping):
             problems.type(
                 entry,
@@ -446,6 +448,34 @@ def _check_hosts(
                 "a node URL or a dict with 'scheme', 'host' and 'port'",
                 f"Use e.g. {example[0]!r}.",
             )
+
+
+def _check_url_shape(problems: _Problems, setting: str, url: str, example: list[str]) -> None:
+    """Refuse what a node URL may not carry though the client takes it: another scheme than
+    http or https, a query or a fragment (the client keeps them, and requests then fail)."""
+    if "://" not in url:
+        return  # the client's to judge
+    parts = urlsplit(url)
+    shown = redact_url(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        problems.add(
+            setting,
+            f"{setting} ({shown!r}) has the scheme {parts.scheme!r}: a node talks http or https.",
+            f"Use e.g. {example[0]!r}.",
+        )
+    if parts.query:
+        problems.add(
+            setting,
+            f"{setting} ({shown!r}) has a query string: request options do not go in a node's URL.",
+            "Give them in PARAMS (e.g. PARAMS['request_timeout']) and keep the URL to "
+            "'scheme://host:port' (with a path prefix if a proxy needs one).",
+        )
+    if parts.fragment:
+        problems.add(
+            setting,
+            f"{setting} ({shown!r}) has a fragment ('#...'), which a node's URL cannot use.",
+            f"Remove it: e.g. {example[0]!r}.",
+        )
 
 
 def _check_url_credentials(problems: _Problems, setting: str, url: str) -> None:

@@ -60,6 +60,18 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+# Tests that share one service of their own (the fault node, the three-node cluster, the task
+# workers and their broker) run one after another on one pytest-xdist worker (--dist
+# loadgroup); everything else is spread over the workers, each with its own test indices.
+SERIAL_MARKERS = ("faults", "cluster", "workers")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SERIAL_MARKERS):
+            item.add_marker(pytest.mark.xdist_group("services"))
+
+
 # -- queued delivery with real task workers (tests/workers.py) --------------------------------
 
 

@@ -16,7 +16,7 @@ import sys
 import types
 import typing
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.views.decorators.debug import sensitive_variables
@@ -100,9 +100,34 @@ def client_argument_problems(
                     BACKEND,
                 )
             )
+        elif name in _USABLE and not _USABLE[name][0](value):
+            problems.append(
+                ConfigurationError(
+                    setting,
+                    f"{setting} is {_show(value, secrets)}: {client} takes it, but every "
+                    f"request would then fail.",
+                    f"Give {_USABLE[name][1]}, or remove {name!r} from PARAMS for the client's "
+                    f"default.",
+                    BACKEND,
+                )
+            )
     if problems:
         return problems
     return _build_problems(client_class, client, alias, server)
+
+
+def _statuses(value: Any) -> bool:
+    values = [value] if isinstance(value, int) else value
+    return all(isinstance(status, int) and 100 <= status <= 599 for status in values)
+
+
+#: Values the client accepts when it is built, but that make every request fail (a negative
+#: timeout or retry count, a status no response has): what to give instead.
+_USABLE: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "request_timeout": (lambda v: v is None or v > 0, "a number of seconds above 0, or None"),
+    "max_retries": (lambda v: v >= 0, "a whole number of retries, 0 or more"),
+    "retry_on_status": (_statuses, "HTTP statuses between 100 and 599, e.g. (502, 503, 504)"),
+}
 
 
 def _build_problems(
