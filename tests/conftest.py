@@ -60,9 +60,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-# Tests that share one service of their own (the fault node, the three-node cluster, the task
-# workers and their broker) run one after another on one pytest-xdist worker (--dist
-# loadgroup); everything else is spread over the workers, each with its own test indices.
+# Under pytest-xdist (--dist loadgroup, as noxfile.py runs the suite), tests that share one
+# service of their own (the fault node, the three-node cluster, the task workers and their
+# broker) run one after another on one worker, and the tests of a class stay together on one
+# worker, as Django's --parallel keeps a TestCase class in one process; everything else is
+# spread over the workers, each with its own test indices.
 SERIAL_MARKERS = ("faults", "cluster", "workers")
 
 
@@ -70,6 +72,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if any(item.get_closest_marker(name) for name in SERIAL_MARKERS):
             item.add_marker(pytest.mark.xdist_group("services"))
+        elif getattr(item, "cls", None) is not None:
+            cls = item.cls  # type: ignore[attr-defined]
+            item.add_marker(pytest.mark.xdist_group(f"{cls.__module__}.{cls.__qualname__}"))
 
 
 # -- queued delivery with real task workers (tests/workers.py) --------------------------------
