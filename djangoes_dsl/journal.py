@@ -113,6 +113,20 @@ class Journal:
             if isinstance(value, dict) and "aliases" in value
         )
 
+    def checkpoint(self) -> int:
+        """Return the journal's local checkpoint: every entry with a ``_seq_no`` up to it
+        has been written (-1: none yet).
+
+        Sequence numbers are given before writes are applied, and concurrent writes are
+        applied in any order: after a refresh, an entry may be searchable while one with a
+        lower ``_seq_no`` is not yet. Only the checkpoint, read before the refresh, says up
+        to where a search saw every entry.
+        """
+        stats = self.client.indices.stats(index=self.index, metric="docs", level="shards")
+        copies = stats["indices"][self.index]["shards"]["0"]
+        primary = next(copy for copy in copies if copy["routing"]["primary"])
+        return int(primary["seq_no"]["local_checkpoint"])
+
     def entries(self, after: int) -> Iterator[tuple[int, str, str]]:
         """Yield ``(seq_no, document label, pk)`` of the entries written after ``after``.
 

@@ -226,12 +226,16 @@ class Rebuild:
         """Index again, from the database, the rows the journal recorded; return how many."""
         labels = {document_label(document): document for document in self.documents}
         operations: Operations = {}
-        for seq_no, label, pk in self.journal.entries(after=self._seq_no):
+        # Read before the refresh that entries() makes: every entry up to it is searchable
+        # then. Entries above it are read again next time (one below them may have been
+        # applied after the refresh; see Journal.checkpoint).
+        checkpoint = self.journal.checkpoint()
+        for _, label, pk in self.journal.entries(after=self._seq_no):
             document = labels.get(label)
             model = document.get_model() if document is not None else None
             if document is not None and model is not None:
                 operations[(document, model._meta.pk.to_python(pk))] = None
-            self._seq_no = max(self._seq_no, seq_no)
+        self._seq_no = max(self._seq_no, checkpoint)
         if not operations:
             return 0
         failures = send_operations(
