@@ -7,8 +7,10 @@ Document's ``get_queryset()``) is deleted from the index.
 
 Every bulk request also records each touched row in the *rebuild journal* (see
 :mod:`djangoes_dsl.journal`): while a rebuild of that index runs, the rebuild replays those
-records before and after swapping the alias. So writes made during a rebuild are never lost,
-from any process, without an extra request and without polling.
+records before and after swapping the alias. The document actions of rows a journal recorded
+are sent once more after the response (:func:`_send_again`), so a write in flight across the
+swap reaches the new index too. Writes made during a rebuild are never lost, from any process,
+without polling, and without an extra request while no rebuild runs.
 """
 
 from __future__ import annotations

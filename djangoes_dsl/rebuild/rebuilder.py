@@ -17,7 +17,10 @@ A rebuild of the index ``products`` (NAME ``shop_products``):
     deleted); swaps in ONE ``_aliases`` call: NAME and ALIASES move to the new index (an old
     concrete index called NAME is removed in the same call, which migrates it to the alias
     scheme); replays the journal once more (writes that reached the old index before the
-    swap); deletes the journal and the old index.
+    swap); deletes the journal and the old index. Each replay reads from the journal's
+    checkpoint of the replay before. A write still in flight is the sender's to finish (it
+    sends again the documents whose journal entries were recorded), so ``finish()`` waits for
+    no writer: see docs/architecture.md, "Writes across a rebuild's swap".
 
 Until the swap nothing serving changes; ``abort()`` (which ``run()`` calls on any error)
 deletes the new index and the journal, and the old index keeps serving.
