@@ -303,6 +303,11 @@ def _send_again(
     the swap, so the rebuild's replay that follows the swap indexes the row anew. Either
     way the row reaches the new index. While no rebuild runs, journal actions are not
     recorded (the marker alias does not exist), and nothing is sent again.
+
+    So are the operations whose document or journal action failed because its index was
+    deleted after the node resolved the name: the rebuild that deleted it has swapped (or
+    given up, and then the old index still serves), so the second send goes to the index
+    that serves now. A rebuild started since reads the committed row in its own fill.
     """
     again = {key: operations[key] for key in operations if key in outcome.again}
     for key in again:
@@ -359,7 +364,13 @@ def _stream(
             if what.journal:
                 if ok:
                     outcome.journalled.add(what.key)
-                elif not _harmless(item, what):
+                elif _harmless(item, what):
+                    pass
+                elif _index_gone(item):
+                    # The journal was deleted after the node resolved the marker: that
+                    # rebuild has ended, so NAME names the index to keep (see _send_again).
+                    outcome.gone.add(what.key)
+                else:
                     outcome.journal_failed.setdefault(what.key, _error_of(item, what))
                 continue
             if ok or _harmless(item, what):

@@ -65,8 +65,17 @@ def journal_action(document: type[Document], pk: Any, index: str) -> dict[str, A
 
 
 def missed_journal(result: dict[str, Any]) -> bool:
-    """Return whether a bulk item's result is a journal action while no rebuild runs."""
-    return result.get("status") == 404 and str(result.get("_index", "")).endswith(JOURNAL_SUFFIX)
+    """Return whether a bulk item's result is a journal action while no rebuild runs.
+
+    That is a 404 whose error names the marker alias: it did not exist when the node
+    resolved the request. A journal deleted after that (a rebuild finished while the action
+    was on its way) is a 404 that names the journal index instead: not a missed journal.
+    """
+    if result.get("status") != 404 or not str(result.get("_index", "")).endswith(JOURNAL_SUFFIX):
+        return False
+    error = result.get("error")
+    where = error.get("index") if isinstance(error, dict) else None
+    return where is None or str(where).endswith(JOURNAL_SUFFIX)
 
 
 class Journal:

@@ -9,7 +9,9 @@ the old index at once and waits with the journal actions (a documented behaviour
 not a trick of ours). The rebuild then swaps and replays; right after its replay that follows
 the swap, the test lets the journal actions through and waits until the writer is done —
 the worst moment: the journal entries land after the replay read the journal, just before
-the old index is deleted. Every delivery mode must end with the database and the index
+the old index is deleted. Or it holds them until the rebuild has finished (the journal and the
+old index deleted), and only then waits for the writer: the rebuild waits for no writer.
+Every delivery mode must end with the database and the index
 equal, row by row, without ``search_index sync``, and with nothing left in the outbox.
 """
 
@@ -125,17 +127,27 @@ def applied_to(index: str, expected: dict[str, Any]) -> bool:
     )
 
 
-def run_race(write: Callable[[], dict[str, Any]], writer_done: Callable[[], None]) -> str:
+def run_race(
+    write: Callable[[], dict[str, Any]], writer_done: Callable[[], None], *, finish_first: bool
+) -> str:
     """Rebuild with the writer's journal actions held across the swap; return the old index.
 
     ``write()`` commits the change (its delivery may still be under way when it returns);
-    ``writer_done()`` returns once that delivery has ended.
+    ``writer_done()`` returns once that delivery has ended. The journal actions are let
+    through right after the replay that follows the swap; with ``finish_first`` never: the
+    rebuild finishes (the journal and the old index deleted) while they are held, and only
+    then does the test wait for the writer.
     """
     job = HeldAfterSwap(
         "products",
         processes=0,
-        after_swap=lambda: (release_journal_writes(job), writer_done()),
+        after_swap=lambda: None if finish_first else release(),
     )
+
+    def release() -> None:
+        release_journal_writes(job)
+        writer_done()
+
     job.start()
     try:
         job.fill()
@@ -156,6 +168,8 @@ def run_race(write: Callable[[], dict[str, Any]], writer_done: Callable[[], None
         job.abort()
         raise
     assert not client().indices.exists(index=old)
+    if finish_first:
+        writer_done()  # the rebuild waited for no writer
     return old
 
 
@@ -198,18 +212,29 @@ def check(mode: str) -> None:
     assert (waiting, failed) == (0, 0)
 
 
+def moment(finish_first: bool) -> str:
+    return "held until the rebuild finished" if finish_first else "held past the last replay"
+
+
+FINISH = pytest.mark.parametrize(
+    "finish_first", [False, True], ids=["released after the last replay", "rebuild finished"]
+)
+
+
+@FINISH
 @pytest.mark.parametrize("durable", [False, True], ids=["inline", "durable"])
-def test_a_write_in_flight_across_the_swap_reaches_the_new_index(durable):
+def test_a_write_in_flight_across_the_swap_reaches_the_new_index(durable, finish_first):
     _, red = catalogue()
     with override_settings(DJANGOES_DURABLE=durable):
         write, done = in_thread(red)
-        run_race(write, done)
-        check("durable" if durable else "inline")
+        run_race(write, done, finish_first=finish_first)
+        check(f"{'durable' if durable else 'inline'}, {moment(finish_first)}")
 
 
+@FINISH
 @pytest.mark.postgres
 @pytest.mark.workers
-def test_a_queued_write_in_flight_across_the_swap_reaches_the_new_index(queued):
+def test_a_queued_write_in_flight_across_the_swap_reaches_the_new_index(queued, finish_first):
     _, red = catalogue()
 
     def write() -> dict[str, Any]:
@@ -220,5 +245,5 @@ def test_a_queued_write_in_flight_across_the_swap_reaches_the_new_index(queued):
     def done() -> None:
         wait_for(delivered, "the worker to deliver the change", WAIT)
 
-    run_race(write, done)
-    check(f"queued, {queued.engine}")
+    run_race(write, done, finish_first=finish_first)
+    check(f"queued, {queued.engine}, {moment(finish_first)}")
