@@ -132,9 +132,11 @@ class Journal:
         to where a search saw every entry.
         """
         stats = self.client.indices.stats(index=self.index, metric="docs", level="shards")
-        copies = stats["indices"][self.index]["shards"]["0"]
-        primary = next(copy for copy in copies if copy["routing"]["primary"])
-        return int(primary["seq_no"]["local_checkpoint"])
+        copies = stats["indices"][self.index]["shards"].get("0", [])
+        for copy in copies:
+            if copy.get("routing", {}).get("primary") and "seq_no" in copy:
+                return int(copy["seq_no"]["local_checkpoint"])
+        return -1  # no figure from the primary: the next replay reads every entry again
 
     def entries(self, after: int) -> Iterator[tuple[int, str, str]]:
         """Yield ``(seq_no, document label, pk)`` of the entries written after ``after``.
