@@ -245,8 +245,14 @@ class Rebuild:
             operations, journal=False, target=lambda document: self.new_index
         )
         if failures:
+            if not self.swapped:
+                raise RebuildError(
+                    f"Replaying the writes made during the rebuild failed: {failures[0]}"
+                )
             raise RebuildError(
-                f"Replaying the writes made during the rebuild failed: {failures[0]}"
+                f"Replaying the writes made during the rebuild failed after '{self.name}' was "
+                f"swapped to '{self.new_index}': {failures[0]}. The new index serves and may "
+                f"miss those writes; the old index was kept. Run the rebuild again."
             )
         self.replayed += len(operations)
         self.client.indices.refresh(index=self.new_index)
