@@ -7,8 +7,10 @@ Document's ``get_queryset()``) is deleted from the index.
 
 Every bulk request also records each touched row in the *rebuild journal* (see
 :mod:`djangoes_dsl.journal`): while a rebuild of that index runs, the rebuild replays those
-records before and after swapping the alias. So writes made during a rebuild are never lost,
-from any process, without an extra request and without polling.
+records before and after swapping the alias. The document actions of rows a journal recorded
+are sent once more after the response (:func:`_send_again`), so a write in flight across the
+swap reaches the new index too. Writes made during a rebuild are never lost, from any process,
+without polling, and without an extra request while no rebuild runs.
 """
 
 from __future__ import annotations
@@ -224,6 +226,9 @@ def send_operations(
     ``chunk_size`` counts rows; with the journal each row is two actions of one request.
     Nothing is retried here unless ``max_retries`` (429 rejections, with back-off, blocking):
     failed operations are returned, marked retryable or not, for the outbox to keep.
+
+    With the journal, the document actions of rows that a rebuild's journal recorded are
+    sent once more, alone, after the response: see :func:`_send_again`.
     """
     chunk_size = chunk_size or bulk_chunk_size()
     failures = []
@@ -240,12 +245,90 @@ def send_operations(
     except Exception as exc:
         return [_whole_failure("?", operations, exc)]
     for using, actions in streams.items():
-        failure = _stream(
+        outcome = _stream(
             using, actions, chunk_size * (2 if journal else 1), operations, sent, max_retries
         )
+        if journal and outcome.again:
+            _send_again(outcome, operations, database, chunk_size, max_retries)
+        failure = outcome.failure()
         if failure is not None:
             failures.append(failure)
     return failures
+
+
+@dataclass
+class _Outcome:
+    """What the node answered to the operations of one server."""
+
+    using: str
+    #: The first error of each operation's document action, and of its journal action.
+    failed: dict[tuple[type[Document], Any], dict[str, Any]] = field(default_factory=dict)
+    journal_failed: dict[tuple[type[Document], Any], dict[str, Any]] = field(default_factory=dict)
+    #: Operations a rebuild's journal recorded, and those whose index was gone when the
+    #: node came to apply them: their document actions are sent again.
+    journalled: set[tuple[type[Document], Any]] = field(default_factory=set)
+    gone: set[tuple[type[Document], Any]] = field(default_factory=set)
+    exception: BaseException | None = None
+
+    @property
+    def again(self) -> set[tuple[type[Document], Any]]:
+        return self.journalled | self.gone
+
+    def failure(self) -> IndexingFailure | None:
+        errors = {**self.failed}
+        for key, error in self.journal_failed.items():
+            errors.setdefault(key, error)
+        if not errors:
+            return None
+        return IndexingFailure(self.using, list(errors.values()), self.exception)
+
+
+def _send_again(
+    outcome: _Outcome,
+    operations: Operations,
+    database: str | None,
+    chunk_size: int,
+    max_retries: int,
+) -> None:
+    """Send the document actions of ``outcome.again`` once more; their result replaces the
+    first one's.
+
+    This is what keeps a write in flight across a rebuild's alias swap (see "Writes across
+    a rebuild's swap" in docs/architecture.md). The node resolves NAME when it receives a
+    bulk request; a request resolved just before the swap writes to the old index, and its
+    journal entry may land after the rebuild's last replay read the journal, just before
+    the old index is deleted. Sent again after the journal entry was confirmed, the
+    document either goes to the new index (NAME resolved after the swap), or the swap had
+    not happened yet when NAME was resolved, and then the journal entry was there before
+    the swap, so the rebuild's replay that follows the swap indexes the row anew. Either
+    way the row reaches the new index. While no rebuild runs, journal actions are not
+    recorded (the marker alias does not exist), and nothing is sent again.
+
+    So are the operations whose document or journal action failed because its index was
+    deleted after the node resolved the name: the rebuild that deleted it has swapped (or
+    given up, and then the old index still serves), so the second send goes to the index
+    that serves now. A rebuild started since reads the committed row in its own fill.
+    """
+    again = {key: operations[key] for key in operations if key in outcome.again}
+    for key in again:
+        outcome.failed.pop(key, None)
+    sent: deque[_Sent] = deque()
+    try:
+        streams = build_actions(
+            again, database=database, chunk_size=chunk_size, journal=False, sent=sent
+        )
+    except Exception as exc:
+        for document, pk in again:
+            outcome.failed[(document, pk)] = _whole_error(document, pk, again[(document, pk)], exc)
+        outcome.exception = exc
+        return
+    for using, actions in streams.items():
+        second = _stream(
+            using, actions, chunk_size, again, sent, max_retries, covered=outcome.journalled
+        )
+        outcome.failed.update(second.failed)
+        if second.exception is not None:
+            outcome.exception = second.exception
 
 
 def _stream(
@@ -255,10 +338,15 @@ def _stream(
     operations: Operations,
     sent: deque[_Sent],
     max_retries: int,
-) -> IndexingFailure | None:
-    failure = IndexingFailure(using)
+    covered: set[tuple[type[Document], Any]] | None = None,
+) -> _Outcome:
+    """Send ``actions`` to the server ``using``; return what the node answered.
+
+    ``covered``: operations whose journal entry was confirmed before this request: their
+    documents' index being gone is harmless (see :func:`_send_again`).
+    """
+    outcome = _Outcome(using)
     settled: set[tuple[type[Document], Any]] = set()
-    failed: dict[tuple[type[Document], Any], dict[str, Any]] = {}
     try:
         client = djangoes.connections[using].client
         for ok, item in helpers.streaming_bulk(
@@ -272,20 +360,48 @@ def _stream(
             expand_action_callback=expand_action,
         ):
             what = sent.popleft()
-            if not ok and not _harmless(item, what):
-                failed.setdefault(what.key, _error_of(item, what))
             settled.add(what.key)
+            if what.journal:
+                if ok:
+                    outcome.journalled.add(what.key)
+                elif _harmless(item, what):
+                    pass
+                elif _index_gone(item):
+                    # The journal was deleted after the node resolved the marker: that
+                    # rebuild has ended, so NAME names the index to keep (see _send_again).
+                    outcome.gone.add(what.key)
+                else:
+                    outcome.journal_failed.setdefault(what.key, _error_of(item, what))
+                continue
+            if ok or _harmless(item, what):
+                continue
+            if _index_gone(item):
+                if covered is not None and what.key in covered:
+                    continue
+                outcome.gone.add(what.key)
+            outcome.failed.setdefault(what.key, _error_of(item, what))
     except Exception as exc:
         # A connection error, or a Document's prepare raising: the operations not confirmed
         # may or may not have been applied; they are sent again (harmless, see versions.py).
-        failure.exception = exc
+        outcome.exception = exc
         for (document, pk), delete_from in operations.items():
             key = (document, pk)
             if key in settled or _using_of(document) != using:
                 continue
-            failed[key] = _whole_error(document, pk, delete_from, exc)
-    failure.errors = list(failed.values())
-    return failure if failure.errors else None
+            outcome.failed[key] = _whole_error(document, pk, delete_from, exc)
+    return outcome
+
+
+def _index_gone(item: dict[str, Any]) -> bool:
+    """Whether a bulk item failed because its index was deleted after the node resolved
+    its name (a rebuild deleted the old index meanwhile)."""
+    ((_, result),) = item.items()
+    error = result.get("error")
+    return (
+        result.get("status") == 404
+        and isinstance(error, dict)
+        and error.get("type") == "index_not_found_exception"
+    )
 
 
 def _using_of(document: type[Document]) -> str | None:

@@ -65,8 +65,17 @@ def journal_action(document: type[Document], pk: Any, index: str) -> dict[str, A
 
 
 def missed_journal(result: dict[str, Any]) -> bool:
-    """Return whether a bulk item's result is a journal action while no rebuild runs."""
-    return result.get("status") == 404 and str(result.get("_index", "")).endswith(JOURNAL_SUFFIX)
+    """Return whether a bulk item's result is a journal action while no rebuild runs.
+
+    That is a 404 whose error names the marker alias: it did not exist when the node
+    resolved the request. A journal deleted after that (a rebuild finished while the action
+    was on its way) is a 404 that names the journal index instead: not a missed journal.
+    """
+    if result.get("status") != 404 or not str(result.get("_index", "")).endswith(JOURNAL_SUFFIX):
+        return False
+    error = result.get("error")
+    where = error.get("index") if isinstance(error, dict) else None
+    return where is None or str(where).endswith(JOURNAL_SUFFIX)
 
 
 class Journal:
@@ -112,6 +121,22 @@ class Journal:
             for name, value in found.body.items()
             if isinstance(value, dict) and "aliases" in value
         )
+
+    def checkpoint(self) -> int:
+        """Return the journal's local checkpoint: every entry with a ``_seq_no`` up to it
+        has been written (-1: none yet).
+
+        Sequence numbers are given before writes are applied, and concurrent writes are
+        applied in any order: after a refresh, an entry may be searchable while one with a
+        lower ``_seq_no`` is not yet. Only the checkpoint, read before the refresh, says up
+        to where a search saw every entry.
+        """
+        stats = self.client.indices.stats(index=self.index, metric="docs", level="shards")
+        copies = stats["indices"][self.index]["shards"].get("0", [])
+        for copy in copies:
+            if copy.get("routing", {}).get("primary") and "seq_no" in copy:
+                return int(copy["seq_no"]["local_checkpoint"])
+        return -1  # no figure from the primary: the next replay reads every entry again
 
     def entries(self, after: int) -> Iterator[tuple[int, str, str]]:
         """Yield ``(seq_no, document label, pk)`` of the entries written after ``after``.

@@ -16,13 +16,9 @@ sent, and the versions keep the newest state (see :mod:`djangoes_dsl.versions`).
 
 from __future__ import annotations
 
-import atexit
 import datetime
 import logging
-import os
 import random
-import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -283,62 +279,6 @@ def send_rows(rows: list[PendingOperation], database: str) -> DrainResult:
     return result
 
 
-class SentRows:
-    """Outbox rows whose operations were sent: deleted in batches, not one by one.
-
-    Deleting the rows of every transaction right after its send would cost each request
-    one more statement (and commit); instead they are deleted together, at most
-    ``max_age`` seconds or ``max_rows`` rows late, and when the process exits. Rows of a
-    process that dies first are sent again by a drainer after the grace period: harmless.
-    """
-
-    def __init__(self, max_rows: int = 500, max_age: float = 1.0) -> None:
-        self.max_rows = max_rows
-        self.max_age = max_age
-        self._lock = threading.Lock()
-        self._pending: dict[str, list[int]] = defaultdict(list)
-        self._since = time.monotonic()
-        self._pid = os.getpid()
-        atexit.register(self.flush)
-
-    def forget(self, database: str, ids: list[int]) -> None:
-        """Delete the rows ``ids`` of ``database`` soon."""
-        with self._lock:
-            if self._pid != os.getpid():  # a forked child: the parent deletes its own
-                self._pending, self._pid = defaultdict(list), os.getpid()
-            if not any(self._pending.values()):
-                self._since = time.monotonic()
-            self._pending[database].extend(ids)
-            due = (
-                sum(map(len, self._pending.values())) >= self.max_rows
-                or time.monotonic() - self._since >= self.max_age
-            )
-        if due:
-            self.flush()
-
-    def flush(self) -> None:
-        """Delete every row forgotten so far. Never raises."""
-        with self._lock:
-            pending, self._pending = self._pending, defaultdict(list)
-            self._since = time.monotonic()
-        for database, ids in pending.items():
-            if not ids:
-                continue
-            try:
-                PendingOperation.objects.using(database).filter(pk__in=ids).delete()
-            except Exception:  # the process may be exiting; drainers resend (harmless)
-                logger.exception(
-                    "Could not delete %d sent operation(s) from the outbox of database %r; "
-                    "drainers will send them again (harmless).",
-                    len(ids),
-                    database,
-                )
-
-
-#: The process's rows sent and waiting to be deleted.
-sent_rows = SentRows()
-
-
 def settle(
     ids: list[int], failures: list[IndexingFailure], operations: Operations, database: str | None
 ) -> None:
@@ -346,7 +286,18 @@ def settle(
     and mark the failed ones for a retry (or as refused). Never raises."""
     database = database or DEFAULT_DB_ALIAS
     if not failures:
-        sent_rows.forget(database, ids)
+        # Deleted now, as part of the delivery: a row left for later would look pending to
+        # `status` and the deploy check, and a forked child or a killed process would leave
+        # it for good.
+        try:
+            PendingOperation.objects.using(database).filter(pk__in=ids).delete()
+        except DatabaseError:
+            logger.exception(
+                "Could not delete %d sent operation(s) from the outbox of database %r; "
+                "drainers will send them again (harmless).",
+                len(ids),
+                database,
+            )
         return
     failed: dict[tuple[type[Document], Any], tuple[bool, str]] = {}
     for failure in failures:

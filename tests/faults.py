@@ -75,7 +75,7 @@ class FaultNode:
         """SIGKILL the node and wait until its process is gone."""
         pid = self.pid
         os.kill(pid, signal.SIGKILL)
-        _wait_for(lambda: not _alive(pid), f"node pid {pid} to end")
+        _wait_for(lambda: not alive(pid), f"node pid {pid} to end")
         self.events.append(f"killed (pid {pid})")
 
     def freeze(self) -> None:
@@ -130,7 +130,8 @@ class FaultNode:
                     )
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Return whether the process ``pid`` runs (a zombie does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

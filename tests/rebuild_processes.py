@@ -24,8 +24,8 @@ def setup(env: dict[str, str]) -> None:
     django.setup()
 
 
-def seed(env: dict[str, str], rows: int, results: Any) -> None:
-    """Create the database with ``rows`` products and populate the index from it."""
+def seed(env: dict[str, str], rows: int, results: Any, fill: bool = True) -> None:
+    """Create the database with ``rows`` products and (``fill``) populate the index."""
     try:
         setup(env)
         from django.core.management import call_command
@@ -42,7 +42,8 @@ def seed(env: dict[str, str], rows: int, results: Any) -> None:
             Product.objects.bulk_create(
                 Product(sku=f"SKU-{n}", title=f"Product {n}") for n in range(rows)
             )
-        populate("products", processes=0)
+        if fill:
+            populate("products", processes=0)
         results.put(("seeded", os.getpid(), rows))
     except BaseException:
         results.put(("error", os.getpid(), traceback.format_exc()))
@@ -96,6 +97,25 @@ def rebuild(
             results.put(("refused", os.getpid(), str(exc), write(label)))
         else:
             results.put(("rebuilt", os.getpid(), job.new_index))
+    except BaseException:
+        results.put(("error", os.getpid(), traceback.format_exc()))
+
+
+def rebuild_in_workers(env: dict[str, str], filling: Any, resume: Any, results: Any) -> None:
+    """Rebuild with two fill workers; at the first page the parent sets ``filling`` and
+    waits for ``resume`` (while its workers go on filling)."""
+    try:
+        setup(env)
+        from djangoes_dsl.rebuild import Rebuild
+
+        def hold(done: int, total: int) -> None:
+            if not filling.is_set():
+                filling.set()
+                resume.wait(WAIT)
+
+        job = Rebuild("products", chunk_size=50, processes=2, progress=hold)
+        job.run()
+        results.put(("rebuilt", os.getpid(), job.new_index))
     except BaseException:
         results.put(("error", os.getpid(), traceback.format_exc()))
 

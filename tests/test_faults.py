@@ -7,21 +7,25 @@ title, category and tags of each row) after recovery and one ``search_index sync
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import os
 import random
+import subprocess
+import sys
 import time
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db import connections as db_connections
+from django.test import override_settings
 
 from djangoes import connections
 from djangoes_dsl import indexing_paused
 from djangoes_dsl.models import PendingOperation
-from djangoes_dsl.rebuild import populate
+from djangoes_dsl.rebuild import Rebuild, populate
 from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
 from tests.faults import FaultNode, compare
@@ -286,3 +290,137 @@ def test_concurrent_writers_with_a_related_rename_on_postgresql(serving: FaultNo
     assert without_sync.exact, without_sync  # ordering alone: nothing went back in time
     assert after.exact, after
     assert os.getpid()  # the parent is untouched
+
+
+# -- writes across rebuilds, under CPU load (PostgreSQL) ------------------------------------
+
+
+def stress_runs() -> int:
+    """How many times the rebuild-under-writers scenario runs: ``DJANGOES_STRESS_RUNS``
+    (1 by default; the stress run takes 20 or more)."""
+    return int(os.environ.get("DJANGOES_STRESS_RUNS", "1"))
+
+
+@pytest.fixture
+def cpu_load():
+    """One busy process per CPU for the test's duration (started and stopped by PID)."""
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        yield len(burners)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait(60)
+
+
+def _busy_writer(seed: int, pks: list[int], started, stop, results) -> None:
+    """In a forked process: web-request transactions (titles, category moves, tag links and
+    unlinks, creates, deletes) until ``stop`` — across the rebuild and its swap."""
+    db_connections.close_all()
+    rng = random.Random(seed)
+    categories = list(Category.objects.values_list("pk", flat=True))
+    tags = list(Tag.objects.all())
+    done = 0
+    while not stop.is_set() or done < 20:
+        action = rng.random()
+        # A conflict with another writer rolls the transaction back: nothing to index.
+        with contextlib.suppress(DatabaseError):
+            _busy_write(rng, seed, done, pks, categories, tags, action)
+        done += 1
+        if done == 1:
+            started.wait(120)
+    db_connections.close_all()
+    results.put(("writer", done))
+
+
+def _busy_write(rng, seed, done, pks, categories, tags, action) -> None:
+    with transaction.atomic():
+        if action < 0.15:
+            Product.objects.create(
+                sku=f"S-{seed}-{done}",
+                title=f"writer {seed} created {done}",
+                category_id=rng.choice(categories),
+            )
+        else:
+            product = Product.objects.filter(pk=rng.choice(pks)).first()
+            if product is None:
+                return
+            if action < 0.25:
+                product.delete()
+            elif action < 0.4:
+                product.tags.add(rng.choice(tags))
+            elif action < 0.45:
+                product.tags.clear()
+            else:
+                product.title = f"writer {seed} write {done}"
+                if action < 0.6:
+                    product.category_id = rng.choice(categories)
+                product.save()
+
+
+def _busy_renamer(category_pk: int, started, stop, results) -> None:
+    """In a forked process: rename a category until ``stop`` (each re-indexes its rows)."""
+    db_connections.close_all()
+    category = Category.objects.get(pk=category_pk)
+    done = 0
+    while not stop.is_set() or done < 3:
+        category.name = f"renamed {done}"
+        category.save()
+        done += 1
+        if done == 1:
+            started.wait(120)
+    db_connections.close_all()
+    results.put(("renamer", done))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("run", range(stress_runs()), ids=lambda run: f"run{run + 1}")
+def test_writers_across_a_rebuild_under_cpu_load(node, cpu_load, run):
+    """Writer processes and a category renamer across a rebuild and its swap, with the CPUs
+    kept busy; inline delivery in odd runs, durable in even ones. No sync: every write
+    Elasticsearch confirmed is in the new index."""
+    assert connection.vendor == "postgresql"
+    durable = run % 2 == 1
+    if not node.healthy():
+        node.restart()
+    # Generous timeouts: under this load a request may take seconds, and one that timed out
+    # would be kept in the outbox (correct, but then this test would need a sync).
+    with node.serving(request_timeout=60), override_settings(DJANGOES_DURABLE=durable):
+        shoes, _, _ = catalogue(products=600)
+        for name in ("green", "blue"):
+            Tag.objects.create(name=name)
+        pks = list(Product.objects.values_list("pk", flat=True))
+        context = multiprocessing.get_context("fork")
+        started, stop, results = context.Barrier(5), context.Event(), context.Queue()
+        db_connections.close_all()  # the children open their own
+        processes = [context.Process(target=_busy_renamer, args=(shoes.pk, started, stop, results))]
+        processes += [
+            context.Process(target=_busy_writer, args=(seed, pks, started, stop, results))
+            for seed in (run * 10 + 1, run * 10 + 2, run * 10 + 3)
+        ]
+        for process in processes:
+            process.start()
+        try:
+            started.wait(120)  # every writer has committed once: the rebuild starts now
+            began = time.monotonic()
+            job = Rebuild("products", chunk_size=25, processes=0)
+            job.run()
+            seconds = time.monotonic() - began
+        finally:
+            stop.set()
+        finished = sorted(results.get(timeout=600) for _ in processes)
+        for process in processes:
+            process.join(timeout=60)
+            assert process.exitcode == 0
+        waiting = PendingOperation.objects.count()
+        after = compare(product_rows(), product_documents())  # no sync
+        print(
+            f"\nrun {run + 1} ({'durable' if durable else 'inline'}, {cpu_load} busy "
+            f"processes): rebuild {seconds:.1f}s, {job.replayed} replayed; writes "
+            f"{[count for _, count in finished]}; {after}; outbox {waiting}"
+        )
+        assert after.exact, after
+        assert waiting == 0

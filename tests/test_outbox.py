@@ -141,8 +141,7 @@ def test_the_outbox_stays_empty_while_the_cluster_is_healthy():
         with transaction.atomic():
             Product.objects.create(sku="H-D", title="durable")
             assert PendingOperation.objects.count() == 1  # recorded inside the transaction
-        # Sent; the rows of sent operations are deleted in batches (within a second).
-        outbox.sent_rows.flush()
+        # Sent; the rows of sent operations are deleted as part of the delivery.
         assert PendingOperation.objects.count() == 0
     assert product_documents() == product_rows()
 
@@ -262,3 +261,61 @@ def test_a_change_made_while_the_settings_are_invalid_is_kept_not_dropped():
     sync("--include-failed")  # the settings are right again
     assert product_documents() == product_rows()
     assert PendingOperation.objects.count() == 0
+
+
+def _durable_writer(number: int, pks: list[int], results) -> None:
+    """In a forked process: durable transactions of saves, bulk ORM updates, many-to-many
+    links, creates and deletes; then it ends as multiprocessing's children do (no exit
+    handlers run)."""
+    from django.db import connections as db_connections
+
+    db_connections.close_all()  # its own connection, not the parent's
+    red = Tag.objects.get(name="red")
+    mine = pks[number::3]
+    for n, pk in enumerate(mine[:20]):
+        with transaction.atomic():
+            product = Product.objects.get(pk=pk)
+            product.title = f"writer {number} save {n}"
+            product.save()
+            product.tags.add(red)
+            Product.objects.create(sku=f"F-{number}-{n}", title=f"writer {number} new {n}")
+    with transaction.atomic():
+        Product.objects.filter(pk__in=mine[20:40]).update(title=f"writer {number} bulk")
+    Product.objects.filter(pk__in=mine[40:45]).delete()
+    db_connections.close_all()
+    results.put(number)
+
+
+@pytest.mark.postgres
+@override_settings(DJANGOES_DURABLE=True)
+def test_status_shows_nothing_pending_after_forked_writers():
+    import multiprocessing
+
+    from django.db import connection
+    from django.db import connections as db_connections
+
+    from tests.faults import compare
+
+    assert connection.vendor == "postgresql"  # the children share the database
+    Tag.objects.create(name="red")
+    Product.objects.bulk_create(Product(sku=f"W-{n}", title=f"Row {n}") for n in range(150))
+    pks = list(Product.objects.order_by("pk").values_list("pk", flat=True))
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    db_connections.close_all()
+    writers = [context.Process(target=_durable_writer, args=(n, pks, results)) for n in range(3)]
+    for writer in writers:
+        writer.start()
+    assert sorted(results.get(timeout=120) for _ in writers) == [0, 1, 2]
+    for writer in writers:
+        writer.join(60)
+        assert writer.exitcode == 0
+
+    assert [(e.pending, e.failed) for e in outbox.status()] == []
+    assert PendingOperation.objects.count() == 0
+    out = io.StringIO()
+    call_command("search_index", "status", "products", stdout=out)
+    assert "  outbox: empty" in out.getvalue()
+    after = compare(product_rows(), product_documents())
+    assert after.exact, after
+    assert sum(1 for row in product_rows().values() if row[0].endswith(" bulk")) == 60

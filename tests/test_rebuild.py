@@ -8,7 +8,9 @@ import os
 import signal
 import socket
 import sqlite3
+import sys
 import threading
+import time
 
 import pytest
 from django.db import transaction
@@ -21,7 +23,9 @@ from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
 from tests import rebuild_processes
 from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
+from tests.faults import alive
 from tests.indexing_utils import fresh_index, indexed, reset_index
+from tests.workers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -586,6 +590,56 @@ def test_a_killed_rebuild_leaves_the_old_index_serving_and_the_next_cleans_up(pr
     titles = indexed(ProductDocument, "title")
     assert titles == processes.titles()
     assert titles[writes[0].split()[1]] == "after: changed"
+
+
+def children(pid: int) -> list[int]:
+    """Return the processes whose parent is ``pid`` (Linux: read from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads processes from /proc")
+def test_a_killed_rebuild_leaves_no_fill_worker_behind(tmp_path):
+    started = Processes(tmp_path)
+    try:
+        started.start(rebuild_processes.seed, 10_000, started.results, False)
+        assert started.result()[0] == "seeded"
+        ctx = started.context
+        filling, resume = ctx.Event(), ctx.Event()
+        parent = started.start(
+            rebuild_processes.rebuild_in_workers, filling, resume, started.results
+        )
+        assert filling.wait(rebuild_processes.WAIT)  # its workers are filling
+        workers = children(parent.pid)
+        assert len(workers) >= 2, workers  # the pool's two workers (and its helpers)
+        os.kill(parent.pid, signal.SIGKILL)  # as the out-of-memory killer would
+        killed = time.monotonic()
+        parent.join(rebuild_processes.WAIT)
+        assert parent.exitcode == -signal.SIGKILL
+        wait_for(
+            lambda: not [pid for pid in workers if alive(pid)],
+            "the fill workers of the killed rebuild to end",
+            timeout=10,
+        )
+        print(f"\n{len(workers)} children of the killed rebuild ended "
+              f"{time.monotonic() - killed:.2f}s after the kill")  # fmt: skip
+    finally:
+        started.stop_all()
+    # The next rebuild cleans up after the dead one (its journal and new index).
+    job = Rebuild("products", processes=0)
+    job.run()
+    assert job.recovered is not None
+    assert job.recovered.reason == f"its process {parent.pid} is gone"
 
 
 def leftovers() -> list[str]:

@@ -17,7 +17,10 @@ A rebuild of the index ``products`` (NAME ``shop_products``):
     deleted); swaps in ONE ``_aliases`` call: NAME and ALIASES move to the new index (an old
     concrete index called NAME is removed in the same call, which migrates it to the alias
     scheme); replays the journal once more (writes that reached the old index before the
-    swap); deletes the journal and the old index.
+    swap); deletes the journal and the old index. Each replay reads from the journal's
+    checkpoint of the replay before. A write still in flight is the sender's to finish (it
+    sends again the documents whose journal entries were recorded), so ``finish()`` waits for
+    no writer: see docs/architecture.md, "Writes across a rebuild's swap".
 
 Until the swap nothing serving changes; ``abort()`` (which ``run()`` calls on any error)
 deletes the new index and the journal, and the old index keeps serving.
@@ -226,20 +229,30 @@ class Rebuild:
         """Index again, from the database, the rows the journal recorded; return how many."""
         labels = {document_label(document): document for document in self.documents}
         operations: Operations = {}
-        for seq_no, label, pk in self.journal.entries(after=self._seq_no):
+        # Read before the refresh that entries() makes: every entry up to it is searchable
+        # then. Entries above it are read again next time (one below them may have been
+        # applied after the refresh; see Journal.checkpoint).
+        checkpoint = self.journal.checkpoint()
+        for _, label, pk in self.journal.entries(after=self._seq_no):
             document = labels.get(label)
             model = document.get_model() if document is not None else None
             if document is not None and model is not None:
                 operations[(document, model._meta.pk.to_python(pk))] = None
-            self._seq_no = max(self._seq_no, seq_no)
+        self._seq_no = max(self._seq_no, checkpoint)
         if not operations:
             return 0
         failures = send_operations(
             operations, journal=False, target=lambda document: self.new_index
         )
         if failures:
+            if not self.swapped:
+                raise RebuildError(
+                    f"Replaying the writes made during the rebuild failed: {failures[0]}"
+                )
             raise RebuildError(
-                f"Replaying the writes made during the rebuild failed: {failures[0]}"
+                f"Replaying the writes made during the rebuild failed after '{self.name}' was "
+                f"swapped to '{self.new_index}': {failures[0]}. The new index serves and may "
+                f"miss those writes; the old index was kept. Run the rebuild again."
             )
         self.replayed += len(operations)
         self.client.indices.refresh(index=self.new_index)

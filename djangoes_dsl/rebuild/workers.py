@@ -8,6 +8,7 @@ that stops them), so nothing but a task number and its result is pickled.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -15,6 +16,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -40,6 +42,11 @@ logger = logging.getLogger("djangoes_dsl.rebuild")
 MIN_ROWS_PER_PROCESS = 5_000
 #: How often the parent looks at its workers while none reports progress (seconds).
 POLL_INTERVAL = 0.2
+#: Where the kernel cannot end a worker with its parent, how often a worker looks whether
+#: its parent is still there (seconds).
+PARENT_CHECK_INTERVAL = 1.0
+#: prctl(2): ask the kernel for a signal when the parent dies (Linux).
+PR_SET_PDEATHSIG = 1
 
 
 def default_processes() -> int | None:
@@ -118,13 +125,49 @@ class _Job:
 _job: _Job | None = None
 
 
-def _start_worker(job: _Job) -> None:
-    """Initialise a forked worker: its own database connections; the job to do."""
+def _start_worker(job: _Job, parent: int) -> None:
+    """Initialise a forked worker: it ends with its parent; its own database connections;
+    the job to do."""
     global _job
+    _die_with_parent(parent)
     _job = job
     # The parent closed its connections before forking; close whatever is left so this
     # process opens its own (an in-memory SQLite database stays: its copy is private).
     db_connections.close_all()
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker (SIGTERM) as soon as the process ``parent`` that forked it dies.
+
+    A parent killed with SIGKILL (or by the out-of-memory killer) cannot stop its pool:
+    without this its workers would live on, re-parented, blocked reading the pool's pipe
+    (each worker holds a copy of its write end, so it never sees the end of it), each with
+    a database connection and a client. On Linux the kernel sends the signal
+    (``PR_SET_PDEATHSIG``) at once; elsewhere a thread looks every
+    ``PARENT_CHECK_INTERVAL`` seconds. The kernel closes the process's connections.
+    """
+    # The default action, whatever handler the parent had installed (a fork copies them).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if armed:
+            if os.getppid() != parent:  # it died before the request: nobody signals now
+                os.kill(os.getpid(), signal.SIGTERM)
+            return
+    watchdog = threading.Thread(
+        target=_watch_parent, args=(parent,), name="djangoes-parent-watch", daemon=True
+    )
+    watchdog.start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_INTERVAL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _fill_plan(number: int) -> FillResult:
@@ -216,7 +259,7 @@ def fill_in_processes(
         max_workers=len(plans),
         mp_context=context,
         initializer=_start_worker,
-        initargs=(job,),
+        initargs=(job, os.getpid()),
     ) as pool:
         tasks: dict[Future[FillResult], int] = {
             pool.submit(_fill_plan, number): number for number in range(len(plans))
