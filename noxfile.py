@@ -181,6 +181,10 @@ def tests(session: nox.Session, django: str, client: str, database: str) -> None
         # So does the fault suite, to keep the default run short (it runs on SQLite with
         # -- -m "faults and not postgres").
         select = ["-m", "not postgres and not faults"]
+        # Two pytest-xdist workers, each with its own test indices (tests/conftest.py keeps a
+        # class's tests together). The PostgreSQL sessions' task workers and fault node do
+        # not know a pytest worker's names yet: those sessions run in one process.
+        select += ["-n", "2", "--dist", "loadgroup"]
     session.run("python", "-m", "pytest", *select, *session.posargs, env=env)
 
 
