@@ -70,6 +70,18 @@ def write(label: str) -> list[str]:
     ]
 
 
+def held_at_first_page(filling: Any, resume: Any) -> Any:
+    """Return a progress callback that sets ``filling`` at the first page and waits there
+    for ``resume``."""
+
+    def hold(done: int, total: int) -> None:
+        if not filling.is_set():
+            filling.set()
+            resume.wait(WAIT)
+
+    return hold
+
+
 def rebuild(
     env: dict[str, str], label: str, start: Any, filling: Any, resume: Any, results: Any
 ) -> None:
@@ -83,14 +95,11 @@ def rebuild(
         setup(env)
         from djangoes_dsl.rebuild import Rebuild, RebuildError
 
-        def hold(done: int, total: int) -> None:
-            if not filling.is_set():
-                filling.set()
-                resume.wait(WAIT)
-
         start.wait(WAIT)
         try:
-            job = Rebuild("products", chunk_size=20, processes=0, progress=hold)
+            job = Rebuild(
+                "products", chunk_size=20, processes=0, progress=held_at_first_page(filling, resume)
+            )
             job.run()
         except RebuildError as exc:
             filling.wait(WAIT)
@@ -108,11 +117,7 @@ def rebuild_in_workers(env: dict[str, str], filling: Any, resume: Any, results: 
         setup(env)
         from djangoes_dsl.rebuild import Rebuild
 
-        def hold(done: int, total: int) -> None:
-            if not filling.is_set():
-                filling.set()
-                resume.wait(WAIT)
-
+        hold = held_at_first_page(filling, resume)
         job = Rebuild("products", chunk_size=50, processes=2, progress=hold)
         job.run()
         results.put(("rebuilt", os.getpid(), job.new_index))
