@@ -42,7 +42,6 @@ from elasticsearch import ApiError, NotFoundError, TransportError
 
 from . import delivery
 from .documents import Document
-from .journal import document_label
 from .progress import ProgressCallback
 from .ranges import (
     DEFAULT_RANGE_ROWS,
@@ -61,7 +60,7 @@ from .ranges import (
 from .rebuild import FillResult, Rebuild, RebuildError, RebuildLock, split_ranges
 from .rebuild.filling import populate_target
 from .rebuild.pages import count_rows
-from .registry import registry
+from .registry import document_label, registry
 
 logger = logging.getLogger("djangoes_dsl.rebuild")
 

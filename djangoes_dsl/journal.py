@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .documents import Document
+from .registry import document_label
 
 JOURNAL_SUFFIX = "-rebuilding"
 JOURNAL_INDEX_SUFFIX = "-journal"
@@ -42,11 +43,6 @@ def journal_alias(name: str) -> str:
 def journal_index(name: str) -> str:
     """Return the name of the rebuild journal of the index ``name`` (fixed: it is the lock)."""
     return f"{name}{JOURNAL_INDEX_SUFFIX}"
-
-
-def document_label(document: type[Document]) -> str:
-    """Return the dotted path that names ``document`` in journal entries."""
-    return f"{document.__module__}.{document.__qualname__}"
 
 
 def journal_action(document: type[Document], pk: Any, index: str) -> dict[str, Any]:

@@ -34,9 +34,8 @@ from django.utils import timezone
 from . import conf
 from .documents import Document
 from .indexing import IndexingFailure, Operations, report, send_operations
-from .journal import document_label
 from .models import PendingOperation
-from .registry import registry
+from .registry import document_label, registry
 
 logger = logging.getLogger("djangoes_dsl.outbox")
 
@@ -195,12 +194,11 @@ def _operations_of(
     Return the operations, the row ids behind each operation, and ``{row id: error}`` for
     rows that cannot be resolved (an unknown Document).
     """
-    by_label = {document_label(document): document for document in registry.documents}
     operations: Operations = {}
     behind: dict[tuple[type[Document], Any], list[int]] = defaultdict(list)
     unresolved: dict[int, str] = {}
     for row in rows:
-        document = by_label.get(row.document)
+        document = registry.document_for_label(row.document)
         model = document.get_model() if document is not None else None
         if document is None or model is None:
             unresolved[row.pk] = (
@@ -341,10 +339,9 @@ def settle(
 
 
 def _row_keys(rows: list[PendingOperation]) -> dict[int, tuple[type[Document], Any] | None]:
-    by_label = {document_label(document): document for document in registry.documents}
     keys: dict[int, tuple[type[Document], Any] | None] = {}
     for row in rows:
-        document = by_label.get(row.document)
+        document = registry.document_for_label(row.document)
         model = document.get_model() if document is not None else None
         if document is None or model is None or row.action == Action.RELATED:
             keys[row.pk] = None

@@ -24,7 +24,7 @@ from elasticsearch import ConflictError, NotFoundError
 import djangoes
 
 from . import conf
-from .journal import Journal, document_label
+from .journal import Journal
 from .rebuild import FillResult, RebuildError
 from .rebuild.bulk import send_pages
 from .rebuild.pages import Page, iter_pages
@@ -270,8 +270,7 @@ class _Holder:
 
 
 def _fill(client: Any, entry: Range, holder: _Holder) -> FillResult:
-    by_label = {document_label(document): document for document in registry.documents}
-    document = by_label.get(entry.document)
+    document = registry.document_for_label(entry.document)
     model = document.get_model() if document is not None else None
     if document is None or model is None:
         raise RebuildError(

@@ -26,6 +26,12 @@ from .documents import KIND_FIELD, Binding, Document
 D = TypeVar("D", bound=type[Document])
 
 
+def document_label(document: type[Document]) -> str:
+    """Return the dotted path that names ``document`` where it is stored by name (journal
+    entries, outbox rows, range documents)."""
+    return f"{document.__module__}.{document.__qualname__}"
+
+
 @dataclass(frozen=True)
 class Registration:
     """What ``register`` was given: the ES_INDICES key and, optionally, the server alias."""
@@ -46,6 +52,7 @@ class DocumentRegistry:
         self._bindings: dict[type[Document], Binding | None] = {}
         self._version = 0  # changes with every (un)registration
         self._listeners: list[Callable[[], Any]] = []
+        self._labels: tuple[int, dict[str, type[Document]]] = (-1, {})
 
     def add_listener(self, listener: Callable[[], Any]) -> None:
         """Call ``listener()`` after every registration and unregistration."""
@@ -101,6 +108,16 @@ class DocumentRegistry:
     def documents(self) -> list[type[Document]]:
         """Return every registered Document class, in registration order."""
         return list(self._documents)
+
+    def document_for_label(self, label: str) -> type[Document] | None:
+        """Return the registered Document ``document_label`` names ``label``, or None."""
+        version, labels = self._labels
+        if version != self._version:
+            with self._lock:
+                version = self._version
+                labels = {document_label(document): document for document in self._documents}
+                self._labels = (version, labels)
+        return labels.get(label)
 
     def registration(self, document: type[Document]) -> tuple[str, str | None]:
         """Return ``(key, using)`` as given to ``register`` for ``document``."""

@@ -36,7 +36,6 @@ import djangoes
 
 from ..documents import Document
 from ..indexing import Operations, send_operations
-from ..journal import document_label
 from ..progress import ProgressCallback
 from ..registry import registry
 from .bulk import FillResult
@@ -227,15 +226,14 @@ class Rebuild:
 
     def replay(self) -> int:
         """Index again, from the database, the rows the journal recorded; return how many."""
-        labels = {document_label(document): document for document in self.documents}
         operations: Operations = {}
         # Read before the refresh that entries() makes: every entry up to it is searchable
         # then. Entries above it are read again next time (one below them may have been
         # applied after the refresh; see Journal.checkpoint).
         checkpoint = self.journal.checkpoint()
         for _, label, pk in self.journal.entries(after=self._seq_no):
-            document = labels.get(label)
-            model = document.get_model() if document is not None else None
+            document = registry.document_for_label(label)
+            model = document.get_model() if document in self.documents else None
             if document is not None and model is not None:
                 operations[(document, model._meta.pk.to_python(pk))] = None
         self._seq_no = max(self._seq_no, checkpoint)

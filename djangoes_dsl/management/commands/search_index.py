@@ -18,7 +18,6 @@ import djangoes
 from djangoes_dsl import schema
 from djangoes_dsl.distributed import DistributedRebuild, populate_distributed
 from djangoes_dsl.documents import Document
-from djangoes_dsl.journal import document_label as label_of
 from djangoes_dsl.progress import Progress
 from djangoes_dsl.rebuild import Rebuild, RebuildError, lock_status, populate
 from djangoes_dsl.registry import registry
@@ -373,7 +372,6 @@ class Command(BaseCommand):
         from djangoes_dsl import outbox
 
         entries = outbox.status(options["database"])
-        labels = {label_of(document): document for document in registry.documents}
         attention = 0
         for target in targets:
             state = self._inspect(target)
@@ -382,14 +380,14 @@ class Command(BaseCommand):
             mine = [
                 entry
                 for entry in entries
-                if (document := labels.get(entry.document)) is not None
+                if (document := registry.document_for_label(entry.document)) is not None
                 and document in registry.documents_for_index(target.key, target.using)
             ]
-            attention += self._outbox_lines(mine, labels)
-        strays = [entry for entry in entries if entry.document not in labels]
+            attention += self._outbox_lines(mine)
+        strays = [entry for entry in entries if registry.document_for_label(entry.document) is None]
         if strays:
             self.stdout.write("operations of Documents no longer registered:")
-            attention += self._outbox_lines(strays, labels)
+            attention += self._outbox_lines(strays)
         if attention:
             raise CommandError(
                 f"search_index status: {attention} of the indices and outboxes above need "
@@ -419,7 +417,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {difference}")
         return state
 
-    def _outbox_lines(self, entries: list[Any], labels: dict[str, type[Document]]) -> int:
+    def _outbox_lines(self, entries: list[Any]) -> int:
         """Write the outbox of one index; return 1 when it needs attention, else 0."""
         from django.conf import settings
 
@@ -430,7 +428,7 @@ class Command(BaseCommand):
         attention = 0
         for entry in entries:
             age = entry.oldest_age or 0.0
-            document = labels.get(entry.document)
+            document = registry.document_for_label(entry.document)
             name = document.__name__ if document is not None else entry.document
             self.stdout.write(
                 f"  outbox [{entry.database}] {name}: {entry.pending:,} pending, "
