@@ -38,6 +38,51 @@ logger = logging.getLogger("djangoes_dsl.indexing")
 #: its document when the row is gone); a string value deletes the document from that index.
 Operations = dict[tuple[type[Document], Any], "str | None"]
 
+
+class OperationSet:
+    """The operations of a batch or of outbox rows, one per row: the one owner of how
+    operations on rows combine.
+
+    The newest operation on a row wins, in its place (a delete after a save deletes; a save
+    after a delete indexes what is there then). The rows a related change makes stale are
+    indexed again, unless the batch already has an operation on them (a delete stays one).
+    ``sources`` lists, per row, what asked for it (outbox row ids), when given.
+    """
+
+    def __init__(self) -> None:
+        self.operations: Operations = {}
+        self.sources: dict[tuple[type[Document], Any], list[Any]] = defaultdict(list)
+
+    def add(
+        self, document: type[Document], pk: Any, delete_from: str | None, source: Any = None
+    ) -> None:
+        """Add an operation on row ``pk``: index it (``delete_from`` None) or delete its
+        document from the index ``delete_from``."""
+        key = (document, pk)
+        self.operations.pop(key, None)
+        self.operations[key] = delete_from
+        if source is not None:
+            self.sources[key].append(source)
+
+    def add_dependants(self, document: type[Document], found: Any, source: Any = None) -> None:
+        """Index again the rows ``found`` (what ``document.get_instances_from_related``
+        returned: a queryset, instances, or one instance)."""
+        for pk in row_pks(found):
+            key = (document, pk)
+            self.operations.setdefault(key, None)
+            if source is not None:
+                self.sources[key].append(source)
+
+
+def row_pks(found: Any) -> list[Any]:
+    """Return the primary keys of ``found``: a queryset, an iterable of rows, a row, None."""
+    if hasattr(found, "values_list"):
+        return list(found.values_list("pk", flat=True))
+    if hasattr(found, "_meta"):
+        return [found.pk]
+    return [row.pk for row in found or ()]
+
+
 DEFAULT_BULK_CHUNK_SIZE = 500
 
 

@@ -20,7 +20,6 @@ import datetime
 import logging
 import random
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,7 @@ from django.utils import timezone
 
 from . import conf
 from .documents import Document
-from .indexing import IndexingFailure, Operations, report, send_operations
+from .indexing import IndexingFailure, Operations, OperationSet, report, send_operations
 from .models import PendingOperation
 from .registry import document_label, registry
 
@@ -188,14 +187,13 @@ class DrainResult:
 
 def _operations_of(
     rows: list[PendingOperation],
-) -> tuple[Operations, dict[tuple[type[Document], Any], list[int]], dict[int, str]]:
+) -> tuple[Operations, dict[tuple[type[Document], Any], list[Any]], dict[int, str]]:
     """Resolve outbox rows into operations.
 
     Return the operations, the row ids behind each operation, and ``{row id: error}`` for
     rows that cannot be resolved (an unknown Document).
     """
-    operations: Operations = {}
-    behind: dict[tuple[type[Document], Any], list[int]] = defaultdict(list)
+    resolved = OperationSet()
     unresolved: dict[int, str] = {}
     for row in rows:
         document = registry.document_for_label(row.document)
@@ -207,31 +205,24 @@ def _operations_of(
             )
             continue
         if row.action == Action.RELATED:
-            for pk in _dependants(document, row.target, row.object_pk, row.database):
-                key = (document, pk)
-                operations.setdefault(key, None)
-                behind[key].append(row.pk)
+            instance = _related_row(row.target, row.object_pk, row.database)
+            if instance is not None:  # deleted: its dependants were recorded before it went
+                found = document.get_instances_from_related(instance)
+                resolved.add_dependants(document, found, source=row.pk)
             continue  # with no dependants there is nothing to send: done
         pk = model._meta.pk.to_python(row.object_pk)
-        key = (document, pk)
-        operations.pop(key, None)  # the newest operation on a row wins, in its place
-        operations[key] = row.target if row.action == Action.DELETE else None
-        behind[key].append(row.pk)
-    return operations, behind, unresolved
+        delete_from = row.target if row.action == Action.DELETE else None
+        resolved.add(document, pk, delete_from, source=row.pk)
+    return resolved.operations, resolved.sources, unresolved
 
 
-def _dependants(document: type[Document], label: str, pk: str, database: str) -> list[Any]:
+def _related_row(label: str, pk: str, database: str) -> Any:
+    """Return the row ``pk`` of the model ``label`` (None when it or its model is gone)."""
     try:
         model = apps.get_model(label)
     except (LookupError, ValueError):
-        return []
-    instance = model._base_manager.using(database).filter(pk=pk).first()
-    if instance is None:
-        return []  # deleted: its dependants were recorded before it went
-    found = document.get_instances_from_related(instance)
-    if hasattr(found, "values_list"):
-        return list(found.values_list("pk", flat=True))
-    return [row.pk for row in found or ()]
+        return None
+    return model._base_manager.using(database).filter(pk=pk).first()
 
 
 def send_rows(rows: list[PendingOperation], database: str) -> DrainResult:

@@ -30,7 +30,7 @@ from djangoes.transactions import on_commit, waits_for_commit
 
 from . import conf, delivery, outbox
 from .documents import Document
-from .indexing import Operations, errors_mode, report, send_operations
+from .indexing import Operations, OperationSet, errors_mode, report, row_pks, send_operations
 from .pause import indexing_paused, is_paused
 from .registry import DocumentRegistry, registry
 
@@ -167,7 +167,7 @@ class BaseSignalProcessor:
         ]
         for doc in self._dependants(sender):
             # Found now: after the delete the relation to ``instance`` is gone.
-            ops += [(doc, pk, None) for pk in _pks(doc.get_instances_from_related(instance))]
+            ops += [(doc, pk, None) for pk in row_pks(doc.get_instances_from_related(instance))]
         if ops:
             self.enqueue(ops, kwargs.get("using"))
 
@@ -340,26 +340,16 @@ class TransactionSignalProcessor(BaseSignalProcessor):
 
 def _resolve(ops: Iterable[_Op]) -> Operations:
     """Return the operations to send, one per row, related rows looked up now."""
-    resolved: Operations = {}
+    resolved = OperationSet()
     related: dict[tuple[type[Document], type[models.Model], Any], models.Model] = {}
     for document, pk, extra in ops:
         if pk is _RELATED:
             related[(document, type(extra), extra.pk)] = extra
-            continue
-        resolved.pop((document, pk), None)  # the last operation on a row wins, in its place
-        resolved[(document, pk)] = extra
+        else:
+            resolved.add(document, pk, extra)
     for (document, _, _), instance in related.items():
-        for pk in _pks(document.get_instances_from_related(instance)):
-            resolved[(document, pk)] = None
-    return resolved
-
-
-def _pks(instances: Any) -> list[Any]:
-    if isinstance(instances, models.QuerySet):
-        return list(instances.values_list("pk", flat=True))
-    if isinstance(instances, models.Model):
-        return [instances.pk]
-    return [instance.pk for instance in instances or ()]
+        resolved.add_dependants(document, document.get_instances_from_related(instance))
+    return resolved.operations
 
 
 def _linked_pks(
