@@ -362,26 +362,23 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
             version = read_version(queryset.db)
         reader = cls._values_reader()
         prefix, kind = cls._id_prefix(), cls.get_kind()
+        actions: Iterable[tuple[Any, dict[str, Any]]]
         if reader is not None:
-            return [
-                (pk, versioned(_index_action(index, pk, source, prefix=prefix, kind=kind), version))
+            actions = (
+                (pk, _index_action(index, pk, source, prefix=prefix, kind=kind))
                 for pk, source in reader.read(queryset, limit)
-            ]
-        rows = read_instances(queryset, limit)
-        if cls.to_action.__func__ is not Document.to_action.__func__:  # type: ignore[attr-defined]
-            return [
-                (row.pk, versioned(cls.to_action(row, "index", index=index), version))
-                for row in rows
-            ]
-        return [
-            (
-                row.pk,
-                versioned(
-                    _index_action(index, row.pk, cls.source(row), prefix=prefix, kind=kind), version
-                ),
             )
-            for row in rows
-        ]
+        elif cls.to_action.__func__ is not Document.to_action.__func__:  # type: ignore[attr-defined]
+            actions = (
+                (row.pk, cls.to_action(row, "index", index=index))
+                for row in read_instances(queryset, limit)
+            )
+        else:
+            actions = (
+                (row.pk, _index_action(index, row.pk, cls.source(row), prefix=prefix, kind=kind))
+                for row in read_instances(queryset, limit)
+            )
+        return [(pk, versioned(action, version)) for pk, action in actions]
 
     def prepare(self, instance: models.Model) -> dict[str, Any]:
         """Return the document's values for ``instance``, field by field."""
