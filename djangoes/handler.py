@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
 from . import validation
+from .backends.guard import remember_live_names
 from .exceptions import ConnectionDoesNotExist, IndexDoesNotExist
 from .signals import connections_reset
 from .validation import ConfigurationError
@@ -416,9 +417,20 @@ class ConnectionHandler(BaseConnectionHandler):
             self.__dict__.pop("_indices_settings", None)
             self._settings = self._servers_arg
             self._generation += 1
+            if self._test_mode:
+                self._protect_live_names()
             for alias, backend in replaced.items():
                 self._keep_client(alias, backend)
         connections_reset.send(sender=type(self), handler=self)
+
+    def _protect_live_names(self) -> None:
+        """Have the write guard protect the live names of the settings now in force, for the
+        rest of the process (see ``djangoes.backends.guard.remember_live_names``)."""
+        try:
+            names = self.live_index_names()
+        except ImproperlyConfigured:
+            return  # names that never come into force: the next use raises the problem
+        remember_live_names(names)
 
     def _keep_client(self, alias: str, old: BaseBackend) -> None:
         """Build the backend of ``alias`` around the client of ``old`` if it fits; close ``old``."""

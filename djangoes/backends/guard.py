@@ -22,12 +22,9 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, unquote
-
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 from ..exceptions import LiveIndexWriteError
 
@@ -186,9 +183,10 @@ _protected_lock = threading.Lock()
 def remember_live_names(names: Iterable[str]) -> None:
     """Protect ``names`` (live index names and aliases) for the rest of the process.
 
-    Every guarded client remembers the live names of the settings it was built with, and a
-    change of ``ES_INDICES`` while test settings are in force remembers the new ones, so a
-    name stays protected after ``override_settings`` turned it into something else.
+    Every guarded client remembers the live names of the settings it was built with, and the
+    connection handler remembers the new ones when the settings change while test settings
+    are in force (``ConnectionHandler.reconfigure``), so a name stays protected after
+    ``override_settings`` turned it into something else.
     """
     global _protected
     with _protected_lock:
@@ -214,27 +212,6 @@ def remember_test_names(names: Iterable[str]) -> None:
     global _test_names
     with _protected_lock:
         _test_names = _test_names | frozenset(name for name in names if name)
-
-
-@receiver(setting_changed, dispatch_uid="djangoes.guard.remember_live_names")
-def _remember_overridden_names(*, setting: str, value: Any, **kwargs: Any) -> None:
-    if setting != "ES_INDICES" or not isinstance(value, Mapping):
-        return
-    from .. import connections
-
-    if connections.test_mode:
-        remember_live_names(_configured_names(value))
-
-
-def _configured_names(indices: Mapping[str, Any]) -> Iterator[str]:
-    for key, index in indices.items():
-        if not isinstance(index, Mapping):
-            continue
-        name = index.get("NAME", key)
-        aliases = index.get("ALIASES") or []
-        for found in [name, *([aliases] if isinstance(aliases, str) else aliases)]:
-            if isinstance(found, str):
-                yield found
 
 
 # Index templates created under the guard in this process: the tests may replace and delete
