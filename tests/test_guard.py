@@ -165,7 +165,12 @@ def test_ingest_pipelines_are_refused_even_on_test_indices(guarded, write, fragm
 
 
 def test_a_pipeline_can_be_switched_off(guarded):
-    guarded.client.index(index=guarded.index_names[0], document={}, pipeline="_none")
+    name = guarded.index_names[0]
+    written = guarded.client.index(
+        index=name, id="no-pipeline", document={"title": "as sent"}, pipeline="_none"
+    )
+    assert (written["_index"], written["result"]) == (name, "created")
+    assert guarded.client.get(index=name, id="no-pipeline")["_source"] == {"title": "as sent"}
 
 
 def test_a_reindex_script_is_refused(guarded):
