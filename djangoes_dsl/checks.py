@@ -11,6 +11,7 @@ from elasticsearch import ApiError, TransportError
 
 import djangoes
 from djangoes import validation
+from djangoes.adapters.django import checks_for_database_command
 from djangoes.debug import exposed_credentials
 from djangoes.validation import ConfigurationError
 
@@ -32,15 +33,16 @@ CONFIGURATION_IDS = {
 
 
 def _during_database_command(
-    databases: Any, errors: list[Any], what: str, id: str
+    errors: list[Any], what: str, id: str
 ) -> list[checks.CheckMessage] | None:
     """Return one warning for ``errors`` when a database command (``migrate``) runs; else None.
 
-    A command given ``databases`` works on the database, which Elasticsearch's settings do
-    not concern: it must run (``migrate`` above all), so the problems are summed up in a
-    warning instead of stopping it. ``check`` and every other command report them as errors.
+    A command that names its databases to the checks works on the database, which
+    Elasticsearch's settings do not concern: it must run (``migrate`` above all), so the
+    problems are summed up in a warning instead of stopping it. ``check`` and every other
+    command report them as errors.
     """
-    if databases is None or not errors:
+    if not errors or not checks_for_database_command():
         return None
     return [
         checks.Warning(
@@ -57,9 +59,7 @@ def check_settings(
 ) -> list[checks.CheckMessage]:
     """ES_SERVERS and ES_INDICES must be valid, and each served index configured."""
     errors = djangoes.connections.configuration_errors()
-    summary = _during_database_command(
-        databases, errors, "ES_SERVERS / ES_INDICES", "djangoes_dsl.W010"
-    )
+    summary = _during_database_command(errors, "ES_SERVERS / ES_INDICES", "djangoes_dsl.W010")
     if summary is not None:
         return summary
     if errors:
@@ -95,9 +95,7 @@ def check_dsl_settings(
 ) -> list[checks.CheckMessage]:
     """Every DJANGOES_* setting must be valid; unknown DJANGOES_* names are probably typos."""
     errors = conf.all_errors()
-    summary = _during_database_command(
-        databases, errors, "DJANGOES_* settings", "djangoes_dsl.W031"
-    )
+    summary = _during_database_command(errors, "DJANGOES_* settings", "djangoes_dsl.W031")
     messages: list[checks.CheckMessage] = summary or [
         checks.Error(error.problem, hint=error.hint or None, id="djangoes_dsl.E030")
         for error in errors

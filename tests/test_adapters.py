@@ -20,6 +20,7 @@ from elasticsearch.dsl import connections as dsl_connections
 from djangoes import connections
 from djangoes.adapters.django import (
     append_commit_hook,
+    checks_for_database_command,
     commit_hook_pending,
     in_atomic_block,
     on_commit,
@@ -38,6 +39,42 @@ from tests.apps.shop.search_indices import ProductDocument
 VERSIONS = f"Django {django.__version__}, elasticsearch-py {elasticsearch.__versionstr__}"
 
 # -- Django ----------------------------------------------------------------------------------
+
+
+def test_the_checks_of_a_command_that_names_its_databases_are_told_apart():
+    """BaseCommand.execute keeps the command's check arguments in ``check_kwargs``."""
+    from django.core import checks
+    from django.core.management import BaseCommand, call_command
+
+    assert "check_kwargs" in BaseCommand.execute.__code__.co_varnames, VERSIONS
+    seen: list[tuple[bool, object]] = []
+
+    @checks.register("djangoes_probe")
+    def probe(app_configs=None, databases=None, **kwargs):
+        seen.append((checks_for_database_command(), databases))
+        return []
+
+    class Migrating(BaseCommand):
+        requires_system_checks = ["djangoes_probe"]
+
+        def get_check_kwargs(self, options):
+            return {**super().get_check_kwargs(options), "databases": ["default"]}
+
+        def handle(self, *args, **options):
+            pass
+
+    class Checking(Migrating):
+        def get_check_kwargs(self, options):
+            return {"tags": ["djangoes_probe"]}
+
+    try:
+        call_command(Migrating(), skip_checks=False)
+        call_command(Checking(), skip_checks=False)
+        checks.run_checks(tags=["djangoes_probe"], databases=["default"])
+    finally:
+        checks.registry.registry.registered_checks.discard(probe)
+    assert [told for told, _ in seen] == [True, False, False], VERSIONS
+    assert seen[0][1] == ["default"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,11 +4,14 @@ a change, the checks that report them, and report() keeping failed ids whatever 
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
+import re
 
 import pytest
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import BaseCommand, call_command
 from django.db import transaction
 from django.test import override_settings
 
@@ -171,16 +174,34 @@ def test_every_problem_is_reported_at_once():
     ]
 
 
+class DatabaseCommand(BaseCommand):
+    """A command that names its database to the system checks, as ``migrate`` does."""
+
+    requires_system_checks = ["djangoes"]
+
+    def get_check_kwargs(self, options):
+        return {**super().get_check_kwargs(options), "databases": ["default"]}
+
+    def handle(self, *args, **options):
+        self.stdout.write("ran")
+
+
 def test_a_database_command_is_warned_not_stopped():
-    # migrate passes its database to the checks: it must run, the problems are summed up.
+    # migrate names its database to the checks: it must run, the problems are summed up.
+    out, err = io.StringIO(), io.StringIO()
     with override_settings(ES_SERVERS={"main": {}}, DJANGOES_BULK_CHUNK_SIZE=0):
         assert {m.id for m in messages()} == {"djangoes_dsl.E000", "djangoes_dsl.E030"}
-        found = messages(databases=["default"])
-    by_id = {m.id: m for m in found}
-    assert sorted(by_id) == ["djangoes_dsl.W010", "djangoes_dsl.W031"]
-    assert {m.level for m in found} == {checks.WARNING}
-    assert "You must define a 'default' ElasticSearch server" in by_id["djangoes_dsl.W010"].msg
-    assert "DJANGOES_BULK_CHUNK_SIZE is 0" in by_id["djangoes_dsl.W031"].msg
+        call_command(DatabaseCommand(), skip_checks=False, stdout=out, stderr=err)
+    assert out.getvalue() == "ran\n"
+    report = err.getvalue()
+    assert re.findall(r"\((djangoes_dsl\.\w+)\)", report) == [
+        "djangoes_dsl.W010",
+        "djangoes_dsl.W031",
+    ]
+    assert "WARNINGS:" in report
+    assert "ERRORS:" not in report
+    assert "You must define a 'default' ElasticSearch server" in report
+    assert "DJANGOES_BULK_CHUNK_SIZE is 0" in report
 
 
 def test_an_invalid_processor_is_reported_and_raised_where_it_is_set_up():

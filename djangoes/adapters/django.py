@@ -25,13 +25,20 @@
   ``_prefetch_related_lookups``.
 - The number of a parallel test worker. Django's test runner numbers its workers (their
   test databases get that suffix) in a module global and gives no public accessor.
+- Whether the system checks run for a command that works on the database (``migrate``).
+  Such a command names its databases to the checks (``get_check_kwargs``), but a check
+  cannot tell from its ``databases`` argument: from Django 6.1 ``run_checks`` passes every
+  alias when none was named. The command's check arguments tell: the local
+  ``check_kwargs`` of ``BaseCommand.execute``.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.management.base import BaseCommand
 from django.db import models, transaction
 from django.test import runner as django_runner
 
@@ -203,3 +210,14 @@ def prefetch_to_many(instances: Sequence[models.Model], lookup: str) -> None:
         except AttributeError:
             cache = instance._prefetched_objects_cache = {}  # type: ignore[attr-defined]
         cache[cache_name] = queryset
+
+
+def checks_for_database_command() -> bool:
+    """Return whether the system checks running now were asked for by a management command
+    that names its databases to them (``migrate``)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is BaseCommand.execute.__code__:
+            return "databases" in (frame.f_locals.get("check_kwargs") or {})
+        frame = frame.f_back  # type: ignore[assignment]
+    return False  # run_checks() called directly, not by a command
