@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import unittest
 import uuid
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from django.test import TestCase
 
 from djangoes import connections
 from djangoes.test import create_test_indices, journal, keep_documents
+from djangoes.test import runner as djangoes_runner
 from djangoes.transactions import waits_for_commit
 from tests.apps.shop.models import Product
 from tests.apps.shop.search_indices import ProductDocument
@@ -112,12 +114,29 @@ class ClassDocumentsTests(TestCase):
     def test_2_the_class_documents_are_back(self):
         self.assertEqual(titles(), ["Desk lamp"])
 
-    @keep_documents
-    def test_3_kept(self):
-        Product.objects.create(sku="KEPT-5", title="Kept stool")
 
-    def test_4_what_a_test_kept_stays_for_the_class(self):
-        self.assertEqual(titles("stool"), ["Kept stool"])
+@pytest.mark.django_db(transaction=True)
+def test_what_a_kept_test_wrote_stays_for_the_rest_of_its_class():
+    """A class of two tests run in this order by the runner's own result and scopes: what
+    the first (``@keep_documents``) wrote is there in the second and gone after the class."""
+    seen: dict[str, list[str]] = {}
+
+    class Kept(TestCase):
+        @keep_documents
+        def test_1_kept(self):
+            Product.objects.create(sku="KEPT-5", title="Kept stool")
+
+        def test_2_sees_it(self):
+            seen["in the class"] = titles("stool")
+
+    suite = unittest.TestSuite([Kept("test_1_kept"), Kept("test_2_sees_it")])
+    result = djangoes_runner.scoped_result_class(unittest.TestResult)()
+    with djangoes_runner.test_scopes():
+        suite.run(result)
+    assert result.wasSuccessful(), result.errors + result.failures
+    assert result.testsRun == 2
+    assert seen["in the class"] == ["Kept stool"]
+    assert titles("stool") == []
 
 
 # -- in child processes ----------------------------------------------------------------------
