@@ -24,6 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from djangoes import connections
+
 ROOT = Path(__file__).resolve().parent.parent
 DJANGO_TASKS, CELERY = "django_tasks", "celery"
 ENGINES = (DJANGO_TASKS, CELERY)
@@ -134,6 +136,8 @@ class TaskWorker:
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
             "DJANGOES_WORKER_DATABASE_NAME": connection.settings_dict["NAME"],
+            # A pytest-xdist worker's test index names carry its suffix: the worker's too.
+            "DJANGOES_WORKER_TEST_SUFFIX": connections.test_suffix,
             "DJANGOES_WORKER_ES_URL": self.es_url,
             "DJANGOES_WORKER_ES_TIMEOUT": str(self.es_timeout),
             "DJANGOES_OUTBOX_CLAIM_LEASE": str(TEST_CLAIM_LEASE),
