@@ -16,7 +16,12 @@ from django.test import override_settings
 
 from djangoes import connections
 from djangoes_dsl import indexing_paused
-from djangoes_dsl.distributed import RUNNING, DistributedRebuild, populate_distributed
+from djangoes_dsl.distributed import (
+    RUNNING,
+    DistributedFill,
+    DistributedRebuild,
+    populate_distributed,
+)
 from djangoes_dsl.journal import journal_index
 from djangoes_dsl.models import PendingOperation
 from djangoes_dsl.rebuild import RebuildError
@@ -132,7 +137,10 @@ def test_two_workers_fill_the_ranges_and_the_rebuild_swaps(engine, pair):
     # them depends on who polls first: the killed-worker test below needs the second one.
 
 
-def test_a_worker_killed_midway_and_the_rebuild_still_completes(engine, pair):
+def test_a_worker_killed_midway_and_the_rebuild_still_completes(engine, pair, monkeypatch):
+    # The coordinator looks at the ranges every 50 ms here: the victim's range (60 pages)
+    # lasts many looks, so it is seen, and killed, in the middle of it.
+    monkeypatch.setattr(DistributedFill, "poll_interval", 0.05)
     seed(6000)
     victim = pair[0]
     owner = f":{victim.pid}"
