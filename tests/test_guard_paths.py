@@ -808,8 +808,8 @@ ALLOWED_PATHS = [
         raw(
             "POST",
             "/_aliases",
-            b'{"actions": [{"remove": {"index": "{test}", "alias": "{test}_more", '
-            b'"must_exist": false}}]}',
+            b'{"actions": [{"add": {"index": "{test}", "alias": "{test}_bytes"}}, '
+            b'{"remove": {"index": "{test}", "alias": "{test}_bytes", "must_exist": false}}]}',
         ),
     ),
     Path(
