@@ -205,7 +205,7 @@ def test_index_templates_the_tests_create_can_be_replaced_and_deleted(guarded):
 
 
 def test_component_templates_are_refused(guarded):
-    with refused("'/_component_template' is a cluster-level API"):
+    with refused("'cluster.put_component_template' is a cluster-level API"):
         guarded.client.cluster.put_component_template(name="c", template={})
     with refused("is composed of component templates"):
         guarded.client.indices.put_index_template(

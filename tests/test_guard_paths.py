@@ -132,6 +132,10 @@ def says(text: str) -> Callable[[Names], str]:
     return lambda n: fill(text, n)
 
 
+#: A raw request of a shape the fallback classifier does not know is refused as such.
+RAW_UNKNOWN = says("a raw request of a shape the guard does not know")
+
+
 QUOTES_LIVE = quoted("live")
 
 
@@ -519,7 +523,11 @@ WRITE_PATHS = [
     Path(
         "raw_put_all_settings", raw("PUT", "/_all/_settings", {"index": {"refresh_interval": "7s"}})
     ),
-    Path("raw_put_settings", raw("PUT", "/_settings", {"index": {"refresh_interval": "7s"}})),
+    Path(
+        "raw_put_settings",
+        raw("PUT", "/_settings", {"index": {"refresh_interval": "7s"}}),
+        RAW_UNKNOWN,
+    ),
     Path(
         "raw_put_mapping",
         raw("PUT", "/{live}/_mapping", {"properties": {"x": {"type": "keyword"}}}),
@@ -530,8 +538,8 @@ WRITE_PATHS = [
     ),
     Path("raw_update_by_query", raw("POST", "/{live}/_update_by_query")),
     Path("raw_old_style_update_path", raw("POST", "/{live}/_doc/1/_update", {"doc": {}})),
-    Path("raw_put_alias", raw("PUT", "/{test}/_alias/{alias}"), quoted("alias")),
-    Path("raw_clone", raw("POST", "/{test}/_clone/{live}")),
+    Path("raw_put_alias", raw("PUT", "/{test}/_alias/{alias}"), RAW_UNKNOWN),
+    Path("raw_clone", raw("POST", "/{test}/_clone/{live}"), RAW_UNKNOWN),
     Path("raw_rollover", raw("POST", "/{alias}/_rollover"), quoted("alias")),
     Path("raw_encoded_date_math", raw("PUT", "/%3C{live}%3E/_doc/1", {"x": 1})),
     Path("raw_encoded_daily_date_math", raw("POST", "/%3C{live}-%7Bnow%2Fd%7D%3E/_doc", {"x": 1})),
@@ -569,6 +577,7 @@ WRITE_PATHS = [
     Path(
         "raw_reindex_string",
         raw("POST", "/_reindex", '{"source": {"index": "{test}"}, "dest": {"index": "{live}"}}'),
+        RAW_UNKNOWN,
     ),
     Path(
         "raw_bulk_string",
@@ -609,13 +618,24 @@ WRITE_PATHS = [
         says("it is not JSON"),
     ),
     Path(
-        "raw_index_template", raw("PUT", "/_index_template/t_{tag}", {"index_patterns": ["{live}"]})
+        "raw_index_template",
+        raw("PUT", "/_index_template/t_{tag}", {"index_patterns": ["{live}"]}),
+        RAW_UNKNOWN,
     ),
-    Path("raw_legacy_template", raw("PUT", "/_template/t_{tag}", {"index_patterns": ["*"]})),
-    Path("raw_component_template", raw("PUT", "/_component_template/c_{tag}", {"template": {}})),
+    Path(
+        "raw_legacy_template",
+        raw("PUT", "/_template/t_{tag}", {"index_patterns": ["*"]}),
+        RAW_UNKNOWN,
+    ),
+    Path(
+        "raw_component_template",
+        raw("PUT", "/_component_template/c_{tag}", {"template": {}}),
+        RAW_UNKNOWN,
+    ),
     Path(
         "raw_cluster_settings",
         raw("PUT", "/_cluster/settings", {"persistent": {"action.auto_create_index": "false"}}),
+        RAW_UNKNOWN,
     ),
     Path(
         "raw_snapshot_restore",
@@ -624,8 +644,9 @@ WRITE_PATHS = [
             "/_snapshot/r/s/_restore",
             {"indices": "{test}", "rename_pattern": "test_(.+)", "rename_replacement": "$1"},
         ),
+        RAW_UNKNOWN,
     ),
-    Path("raw_create_from", raw("PUT", "/_create_from/{test}/{live}")),
+    Path("raw_create_from", raw("PUT", "/_create_from/{test}/{live}"), RAW_UNKNOWN),
     Path(
         "raw_source_parameter",
         raw("POST", "/_aliases?source=%7B%7D&source_content_type=application/json"),

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.test import TestCase
 
 from djangoes import connections
-from djangoes.test import create_test_indices, journal, keep_documents
+from djangoes.test import TestScope, create_test_indices, keep_documents
 from djangoes.test import runner as djangoes_runner
 from djangoes.transactions import waits_for_commit
 from tests.apps.shop.models import Product
@@ -87,12 +87,12 @@ def test_a_save_in_a_test_transaction_is_one_bulk_request():
 def test_scopes_undo_what_they_wrote_or_hand_it_on():
     backend = connections["default"]
     name = ProductDocument.get_index_name()
-    with journal.scope("outer"):
+    with TestScope("outer"):
         backend.index(index=name, id="outer", document={"title": "outer"})
-        with journal.scope("kept", keep=True):
+        with TestScope("kept", keep=True):
             backend.index(index=name, id="kept", document={"title": "kept"})
         assert ids() == ["kept", "outer"]
-        with journal.scope("undone"):
+        with TestScope("undone"):
             backend.index(index=name, id="undone", document={"title": "undone"})
             backend.index(index=name, id="outer", document={"title": "changed"})
             backend.delete(index=name, id="kept")

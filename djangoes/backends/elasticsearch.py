@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
-from contextvars import ContextVar
-from functools import cache
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
-from elastic_transport import HttpHeaders, SerializationError, Transport
+from elastic_transport import Transport
 from elasticsearch import (
     ApiError,
     AuthenticationException,
@@ -28,23 +24,12 @@ from .arguments import client_argument_problems
 from .base import BaseBackend
 from .compat import IncompatibleServerError, incompatible_server
 from .creation import BaseIndexCreation
-from .guard import UnreadableBody, WriteGuard
-
-
-class RequestObserver(Protocol):
-    """What ``GuardedTransport.observer`` is (see ``djangoes.test.journal.Observer``)."""
-
-    def observe(
-        self, transport: Transport, method: str, target: str, kwargs: dict[str, Any]
-    ) -> AbstractContextManager[Callable[[Any], None]]: ...
-
-
-# The API method being called, for the guard's messages ("'indices.create' (PUT /x)").
-_endpoint_id: ContextVar[str | None] = ContextVar("djangoes_endpoint_id", default=None)
+from .guard import WriteGuard
+from .requests import api_call
 
 
 class DjangoesElasticsearch(Elasticsearch):
-    """The official client; while tests run, its transport refuses writes to live indices.
+    """The official client, telling its transport which API each request calls.
 
     A server that refuses the client's API version (a client newer than the server) raises
     ``djangoes.backends.compat.IncompatibleServerError`` with a message saying what to install.
@@ -53,9 +38,10 @@ class DjangoesElasticsearch(Elasticsearch):
     _djangoes_alias: str | None = None
 
     def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
-        token = _endpoint_id.set(kwargs.get("endpoint_id"))
         try:
-            return super().perform_request(method, path, **kwargs)
+            # The transport learns which API is called (see djangoes.backends.requests).
+            with api_call(kwargs.get("endpoint_id"), kwargs.get("path_parts")):
+                return super().perform_request(method, path, **kwargs)
         except BadRequestError as exc:
             incompatible = incompatible_server(
                 super().perform_request, exc, method, path, self._djangoes_alias, **kwargs
@@ -63,8 +49,6 @@ class DjangoesElasticsearch(Elasticsearch):
             if incompatible is None:
                 raise
             raise incompatible from exc
-        finally:
-            _endpoint_id.reset(token)
 
     def options(self, **kwargs: Any) -> DjangoesElasticsearch:
         client = super().options(**kwargs)
@@ -72,74 +56,38 @@ class DjangoesElasticsearch(Elasticsearch):
         return client
 
 
-class GuardedTransport(Transport):
-    """A transport that asks its ``write_guard`` (when set) before sending anything.
-
-    The check sits below every way of sending a request: API methods, raw
-    ``client.perform_request``, clients made by ``client.options(...)`` (they share the
-    transport), helpers, and ``client.transport.perform_request`` itself.
-    """
-
-    write_guard: WriteGuard | None = None
-    #: While test names are in force, what the test support does around each request it
-    #: lets through: send what the test committed, refresh before reads, record writes.
-    observer: ClassVar[RequestObserver | None] = None
-
-    def perform_request(self, method: str, target: str, **kwargs: Any) -> Any:
-        guard = self.write_guard
-        if guard is None:
-            return super().perform_request(method, target, **kwargs)
-        serialized: list[bytes] = []
-
-        def body_bytes() -> bytes | None:
-            data = self._body_bytes(kwargs.get("body"), kwargs.get("headers"))
-            if data:
-                serialized.append(data)
-            return data
-
-        on_success = guard.check(method, target, body_bytes, endpoint_id=_endpoint_id.get())
-        if serialized:  # send the very bytes the guard read (JSON serializers pass bytes on)
-            kwargs["body"] = serialized[0]
-        observer = self.observer
-        if observer is None:
-            response = super().perform_request(method, target, **kwargs)
-        else:
-            with observer.observe(self, method, target, kwargs) as seen:
-                response = super().perform_request(method, target, **kwargs)
-                seen(response)
-        if on_success is not None and 200 <= response.meta.status < 300:
-            on_success()
-        return response
-
-    def _body_bytes(self, body: Any, headers: Any) -> bytes | None:
-        """Return the body exactly as it will be sent (None when there is none)."""
-        if body is None:
-            return None
-        request_headers = HttpHeaders(headers if isinstance(headers, Mapping) else None)
-        mimetype = request_headers.get("content-type") or ""
-        if "json" not in mimetype:  # Elasticsearch also reads YAML, CBOR and Smile bodies
-            raise UnreadableBody(f"its content type {mimetype!r} is not JSON")
-        encoding = request_headers.get("content-encoding", "identity")
-        if encoding != "identity":
-            raise UnreadableBody(f"it is sent with the content encoding {encoding!r}")
-        try:
-            return self.serializers.dumps(body, mimetype=mimetype)
-        except SerializationError as exc:
-            raise UnreadableBody(f"it cannot be serialized ({exc})") from None
-
-
-@cache
-def guarded_transport_class(base: type[Transport]) -> type[GuardedTransport]:
-    """Return ``base`` (a ``transport_class`` given in PARAMS) with the guard added."""
-    if issubclass(base, GuardedTransport):
-        return base
-    return type(f"Guarded{base.__name__}", (GuardedTransport, base), {})
-
-
 class ElasticsearchIndexCreation(BaseIndexCreation):
     """Create and destroy test indices with the official client; explain its errors."""
 
     creation_errors = (ApiError, TransportError)
+
+    def client_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Return the client arguments ``params`` with, while test names are in force, the
+        test transport (``djangoes.test.transport``) around their ``transport_class``."""
+        if self.backend.write_guard is None:
+            return params
+        from ..test.transport import guarded_transport_class
+
+        base = params.get("transport_class", Transport)
+        return {**params, "transport_class": guarded_transport_class(base)}
+
+    def prepare_client(self, client: Any) -> None:
+        """Give the test transport of ``client`` the live-write guard of the names in force
+        (nothing to do under live names)."""
+        backend = self.backend
+        if backend.write_guard is None:
+            return
+        from ..test.transport import GuardedTransport
+
+        transport = client.transport
+        if not isinstance(transport, GuardedTransport):
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{backend.alias}'] built a client whose transport cannot refuse "
+                f"writes to live indices in tests; remove 'transport_class' from PARAMS."
+            )
+        transport.write_guard = WriteGuard(
+            backend.write_guard, [*backend.index_names, *backend.alias_names]
+        )
 
     def describe_index(self, key: str) -> dict[str, Any] | None:
         backend = self.backend
@@ -197,6 +145,7 @@ class ElasticsearchBackend(BaseBackend):
 
     client_class = DjangoesElasticsearch
     creation_class = ElasticsearchIndexCreation
+    creation: ElasticsearchIndexCreation
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -227,36 +176,22 @@ class ElasticsearchBackend(BaseBackend):
     def _build_client(self) -> DjangoesElasticsearch:
         # The handler checked HOSTS and PARAMS with the client (validate_settings) first.
         params = {**self.server["PARAMS"], **client_credentials(self.server)}
-        params["transport_class"] = guarded_transport_class(
-            params.get("transport_class", Transport)
-        )
+        params = self.creation.client_params(params)
         client = self.client_class(hosts=list(self.server["HOSTS"]) or None, **params)
-        self._guard(client)
+        self.creation.prepare_client(client)
         client._djangoes_alias = self.alias
         return client
-
-    def _guard(self, client: DjangoesElasticsearch) -> None:
-        """Make the client's transport refuse writes to ``write_guard`` (None: refuse none)."""
-        transport = client.transport
-        if self.write_guard is None:
-            if isinstance(transport, GuardedTransport):
-                transport.write_guard = None
-            return
-        if not isinstance(transport, GuardedTransport):
-            raise ImproperlyConfigured(
-                f"ES_SERVERS['{self.alias}'] built a client whose transport cannot refuse "
-                f"writes to live indices in tests; remove 'transport_class' from PARAMS."
-            )
-        transport.write_guard = WriteGuard(self.write_guard, [*self.index_names, *self.alias_names])
 
     def take_client(self, other: BaseBackend) -> bool:
         """Take over the client of ``other``, the backend this one replaces; see the base class.
 
-        The client's write guard is set anew from this backend's names.
+        Not across a switch between live and test names (their transports differ); the
+        client's write guard is set anew from this backend's names.
         """
         if (
             not isinstance(other, ElasticsearchBackend)
             or other.client_class is not self.client_class
+            or (other.write_guard is None) != (self.write_guard is None)
         ):
             return False
         with other._client_lock:
@@ -264,7 +199,7 @@ class ElasticsearchBackend(BaseBackend):
             if client is None:
                 return False
             with self._client_lock:
-                self._guard(client)  # raises before anything moved: ``other`` closes it
+                self.creation.prepare_client(client)  # raises before anything moved
                 self._client = client
             other._client = None
         return True

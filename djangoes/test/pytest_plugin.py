@@ -34,9 +34,9 @@ def _uncaptured(config: pytest.Config) -> AbstractContextManager[object]:
 
 
 def _observing() -> bool:
-    from djangoes.backends.elasticsearch import GuardedTransport
+    from djangoes.test import undo
 
-    return GuardedTransport.observer is not None
+    return undo.observer() is not None
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,13 +69,10 @@ def _scope(request: pytest.FixtureRequest, label: str, keep: bool = False) -> It
     if not _django_ready(request.config) or not _observing():
         yield
         return
-    from djangoes.test import journal
+    from djangoes.test.undo import TestScope
 
-    opened = journal.open_scope(label)
-    try:
+    with TestScope(label, keep=keep):
         yield
-    finally:
-        journal.close_scope(opened, keep=keep)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -102,7 +99,7 @@ def djangoes_test_documents(
     request: pytest.FixtureRequest, djangoes_class_documents: None
 ) -> Iterator[None]:
     """Undo the documents the test wrote; ``djangoes.test.keep_documents`` keeps them."""
-    from djangoes.test.journal import keeps_documents
+    from djangoes.test.undo import keeps_documents
 
     keep = keeps_documents(getattr(request, "function", None), request.cls)
     yield from _scope(request, request.node.nodeid, keep=keep)

@@ -11,7 +11,8 @@ from django.test import runner as django_runner
 
 from .. import connections
 from ..adapters.django import parallel_worker_id
-from . import journal
+from . import undo
+from .undo import TestScope
 from .utils import destroy_test_indices, setup_djangoes, teardown_djangoes
 
 # What a parallel worker needs from the runner that forked it.
@@ -19,27 +20,29 @@ _worker_options: dict[str, Any] = {"keepdb": False, "verbosity": 0}
 
 
 class TestScopes:
-    """Open a journal scope per test, and one per test class for what ``setUpClass`` (and
+    """Open a ``TestScope`` per test, and one per test class for what ``setUpClass`` (and
     ``setUpTestData``) wrote, closed by a class cleanup after ``tearDownClass``.
 
     A class's scope is opened before its ``setUpClass`` runs: it is the scope opened when
     the previous class's scope closed (or at the start of the run).
     """
 
+    __test__ = False  # not a test class, for pytest
+
     def __init__(self) -> None:
-        self.current: journal.Scope | None = None
+        self.current: TestScope | None = None
         self.classes: set[type] = set()
-        self.tests: dict[int, journal.Scope] = {}
+        self.tests: dict[int, TestScope] = {}
 
     def begin(self) -> None:
-        self.current = journal.open_scope("class")
+        self.current = TestScope("class").open()
 
     def end(self) -> None:
         for scope in self.tests.values():
-            journal.close_scope(scope)
+            scope.close()
         self.tests.clear()
         if self.current is not None:
-            journal.close_scope(self.current)
+            self.current.close()
             self.current = None
 
     def start_test(self, test: Any) -> None:
@@ -51,20 +54,18 @@ class TestScopes:
             if self.current is None:
                 self.begin()
             cls.addClassCleanup(self._class_done, self.current)
-        self.tests[id(test)] = journal.open_scope(test.id())
+        self.tests[id(test)] = TestScope.of_test(test).open()
 
     def stop_test(self, test: Any) -> None:
         scope = self.tests.pop(id(test), None)
         if scope is not None:
-            method = getattr(type(test), test.id().rsplit(".", 1)[-1], None)
-            keep = journal.keeps_documents(method, type(test))
-            journal.close_scope(scope, keep=keep)
+            scope.close()
 
-    def _class_done(self, scope: journal.Scope | None) -> None:
+    def _class_done(self, scope: TestScope | None) -> None:
         if scope is None or scope is not self.current:
             return  # a class whose cleanups run after another class took its scope
-        journal.close_scope(scope)
-        self.current = journal.open_scope("class")
+        scope.close()
+        self.current = TestScope("class").open()
 
 
 _active: list[TestScopes] = []
@@ -81,7 +82,7 @@ def test_scopes() -> Iterator[TestScopes]:
     finally:
         _active.remove(scopes)
         scopes.end()
-        journal.flush()  # a parallel worker ends without tearing anything down
+        undo.flush()  # a parallel worker ends without tearing anything down
 
 
 class ScopedResultMixin:

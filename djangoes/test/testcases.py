@@ -8,8 +8,8 @@ from django import test
 
 from .. import connections
 from ..adapters.django import parallel_worker_id
-from ..backends.elasticsearch import GuardedTransport
-from . import journal
+from . import undo
+from .undo import TestScope
 from .utils import setup_djangoes, teardown_djangoes
 
 
@@ -27,10 +27,10 @@ class DjangoesTestMixin:
     def setUpClass(cls) -> None:
         # Before Django's own set-up: should it fail, the class cleanup still undoes this.
         if connections.test_mode:
-            if GuardedTransport.observer is None:
-                journal.install()
-            scope = journal.open_scope(cls.__qualname__)
-            cls.addClassCleanup(journal.close_scope, scope)  # type: ignore[attr-defined]
+            if undo.observer() is None:
+                undo.install()
+            scope = TestScope(cls.__qualname__).open()
+            cls.addClassCleanup(scope.close)  # type: ignore[attr-defined]
         else:
             worker = parallel_worker_id()  # Django's runner in parallel: one suffix each
             state = setup_djangoes(suffix=f"_{worker}" if worker else connections.test_suffix)
@@ -40,8 +40,7 @@ class DjangoesTestMixin:
     def run(self, result: Any = None) -> Any:
         """Run the test in a scope of its own (``djangoes.test.keep_documents`` keeps its
         documents for the class)."""
-        method = getattr(type(self), self.id().rsplit(".", 1)[-1], None)  # type: ignore[attr-defined]
-        with journal.scope(self.id(), keep=journal.keeps_documents(method, type(self))):  # type: ignore[attr-defined]
+        with TestScope.of_test(self):
             return super().run(result)  # type: ignore[misc]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .. import connections as default_connections
 from ..handler import ConnectionHandler
-from . import journal
+from . import undo
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def setup_djangoes(
     handler = handler or default_connections
     previous = handler.use_test_settings(True, suffix=suffix)
     if handler is default_connections:
-        journal.install()
+        undo.install()
     created = create_test_indices(handler, verbosity, keepdb) if create else []
     return TestState(handler, previous, tuple(created), keepdb)
 
@@ -81,4 +81,4 @@ def teardown_djangoes(state: TestState, destroy: bool = True, verbosity: int = 0
         enabled, suffix = state.previous
         state.handler.use_test_settings(enabled, suffix=suffix)
         if state.handler is default_connections and not enabled:
-            journal.uninstall()
+            undo.uninstall()

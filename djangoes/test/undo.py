@@ -1,14 +1,18 @@
-"""Per-test isolation of index contents, and reads that see what a test wrote.
+"""The undo log: per-test isolation of index contents, and reads that see what a test wrote.
 
 While test names are in force every client of ``connections`` tells the ``Observer``
-installed here about the requests it sends (see ``GuardedTransport.observer``):
+installed here about the requests it sends (through its transport, see
+``djangoes.test.transport``), as ``djangoes.backends.requests`` classifies them:
 
 - before any request, the writes the code under test committed are sent
-  (``djangoes.transactions.run_test_commits``), and a search (``_search``, ``_count``,
-  ``_msearch``, ...) first refreshes the test indices written since their last refresh, so a
-  test always reads its own writes;
+  (``djangoes.transactions.run_test_commits``), then what closed scopes left to undo, in bulk
+  requests of the log's own; and a search (``ApiRequest.is_search``) first refreshes the test
+  indices written since their last refresh, so a test always reads its own writes;
 - after a write, the documents it changed — concrete index, id and version, as the response
-  reports them — are recorded in the innermost open ``Scope`` of the ``Journal``.
+  reports them — are recorded in the innermost open scope of the ``Journal``.
+
+A ``TestScope`` is one test, class, module or run: the runner, the pytest plugin and the test
+cases open and close the same object.
 
 Scopes nest like the transactions of Django's ``TestCase``: the run, a module or a class
 (what ``setUpTestData`` or a fixture wrote), a test. Closing a scope undoes its documents
@@ -26,47 +30,27 @@ again), writes by ``_update_by_query``/``_delete_by_query``/``_reindex``, bulk r
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, unquote
 
 from django.conf import settings
 from elastic_transport import Transport, TransportError
 from elasticsearch import ApiError, Elasticsearch
 
 from .. import connections
-from ..backends.elasticsearch import GuardedTransport
+from ..backends.requests import ApiRequest
 from ..transactions import discard_test_commits, run_test_commits
 
-__all__ = ["Journal", "Observer", "Scope", "journal", "keep_documents", "scope"]
+__all__ = ["Journal", "Observer", "Scope", "TestScope", "journal", "keep_documents", "observer"]
 
 logger = logging.getLogger("djangoes.test")
 
-#: Path segments of the requests that read through the search machinery (near real-time).
-SEARCH_SEGMENTS = frozenset(
-    {
-        "_search",
-        "_msearch",
-        "_count",
-        "_knn_search",
-        "_terms_enum",
-        "_eql",
-        "_sql",
-        "_query",
-        "_async_search",
-        "_rank_eval",
-        "_mvt",
-        "_graph",
-    }
-)
-_DOC_WRITES = frozenset({"_doc", "_create", "_update"})
 _KEEP_ATTRIBUTE = "djangoes_keep_documents"
 
 _F = TypeVar("_F")
@@ -290,9 +274,8 @@ def _names_behind(server: Server, items: list[str]) -> set[str]:
 # The requests of the test support itself go through clients of their own, one per server,
 # built from the settings of the connection that wrote (without the guard: their targets are
 # test indices the guard let through before). What closing a scope undoes waits in
-# ``Journal.pending`` and goes with the next request to that server: ahead of the actions of
-# the next bulk request (one request, one translog sync), or on its own just before any other
-# request — so nothing sees the indices before it is done.
+# ``Journal.pending`` and is sent, in bulk requests of its own, just before the next request
+# to that server — so nothing sees the indices before it is done.
 
 _clients: dict[Server, Elasticsearch] = {}
 _clients_lock = threading.Lock()
@@ -388,16 +371,6 @@ def _undo_operations(
     return operations
 
 
-def ndjson(operations: list[Operation]) -> bytes:
-    """Return ``operations`` as the lines of a bulk body."""
-    lines = []
-    for action, source in operations:
-        lines.append(json.dumps(action))
-        if source is not None:
-            lines.append(json.dumps(source))
-    return ("\n".join(lines) + "\n").encode()
-
-
 def _send_undo(client: Elasticsearch, server: Server, operations: list[Operation]) -> None:
     """Send ``operations`` in bulk requests of their own."""
     for chunk in _chunks(operations, 1000):
@@ -454,7 +427,7 @@ def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
 
 
 class Observer:
-    """What the guarded transports call around each request while test names are in force."""
+    """What the test transports call around each request while test names are in force."""
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
@@ -477,39 +450,17 @@ class Observer:
         self._servers[transport] = found
         return found
 
-    @contextmanager
-    def observe(
-        self, transport: Transport, method: str, target: str, kwargs: dict[str, Any]
-    ) -> Iterator[Callable[[Any], None]]:
-        """Around one request: before it, send what the code under test committed and what
-        closed scopes left to undo (ahead of a bulk request's own actions, whose response
-        then hides theirs), and refresh before a search; after it, record what it wrote."""
+    def before(self, transport: Transport, request: ApiRequest) -> None:
+        """Send what the code under test committed and what closed scopes left to undo;
+        refresh what was written before a search."""
         run_test_commits()
         server = self.server(transport)
-        merged: list[Operation] = []
-        if server is not None and self.journal.pending.get(server):
-            body = kwargs.get("body")
-            if isinstance(body, bytes) and _mergeable(method, target):
-                merged = self.journal.take_pending(server)
-                kwargs["body"] = ndjson(merged) + body
-                _undone(server, merged)
-            else:
-                self.journal.flush(server)
-        if server is not None and self.journal.dirty.get(server) and _searches(target):
-            self._refresh(server)
-        responses: list[Any] = []
-        try:
-            yield responses.append
-        except BaseException:
-            if merged:  # perhaps not applied: they go again with the next request
-                self.journal.requeue(server, merged)  # type: ignore[arg-type]
-            raise
-        if not responses:
+        if server is None:
             return
-        response = responses[0]
-        if merged:
-            self._split(server, response, merged)  # type: ignore[arg-type]
-        self.after(transport, method, target, response)
+        if self.journal.pending.get(server):
+            self.journal.flush(server)
+        if self.journal.dirty.get(server) and request.is_search:
+            self._refresh(server)
 
     def _refresh(self, server: Server) -> None:
         names = self.journal.take_dirty(server)
@@ -519,51 +470,34 @@ class Observer:
             with suppress(ApiError, TransportError):
                 client.indices.refresh(index=names, ignore_unavailable=True, allow_no_indices=True)
 
-    def _split(self, server: Server, response: Any, merged: list[Operation]) -> None:
-        """Take the items of the merged operations out of a bulk response."""
-        body = response.body
-        items = body.get("items") if isinstance(body, dict) else None
-        if not 200 <= response.meta.status < 300 or not isinstance(items, list):
-            self.journal.requeue(server, merged)  # the request was refused as a whole
+    def after(self, transport: Transport, request: ApiRequest, response: Any) -> None:
+        """Record what a successful write changed (and what a refresh made visible)."""
+        if request.method in ("GET", "HEAD") or not 200 <= response.meta.status < 300:
             return
-        report_undo(items[: len(merged)])
-        del items[: len(merged)]
-        body["errors"] = any(
-            result.get("status", 500) >= 300 for item in items for result in item.values()
-        )
-
-    def after(self, transport: Transport, method: str, target: str, response: Any) -> None:
-        if method == "GET" or method == "HEAD" or not 200 <= response.meta.status < 300:
+        endpoint = request.endpoint
+        if endpoint not in _RECORDED:
             return
-        path, _, query = target.partition("?")
-        segments = [unquote(segment) for segment in path.split("/") if segment]
-        if not segments:
-            return
-        last = segments[-1]
-        if last == "_refresh":
-            server = self.server(transport)
-            if server is not None:
-                self.journal.refreshed(server, segments[0] if len(segments) == 2 else "")
+        server = self.server(transport)
+        if server is None:
             return
         body = response.body
-        if last == "_bulk":
-            if isinstance(body, dict):
-                server = self.server(transport)
-                if server is not None:
-                    refreshed = _refreshes(query)
-                    for item in body.get("items", ()):
-                        for op, result in item.items():
-                            self._written(server, op, result, refreshed)
-        elif len(segments) in (2, 3) and segments[1] in _DOC_WRITES:
-            server = self.server(transport)
-            if server is not None and isinstance(body, dict):
-                self._written(server, "delete" if method == "DELETE" else "index", body,
-                              _refreshes(query))  # fmt: skip
-        elif method == "DELETE" and len(segments) == 1 and not last.startswith("_"):
-            server = self.server(transport)
-            if server is not None and self.isolate:
-                for pattern in last.split(","):
+        parts = request.parts
+        if endpoint == "indices.refresh":
+            self.journal.refreshed(server, parts.get("index", ""))
+        elif endpoint == "indices.delete":
+            if self.isolate:
+                for pattern in parts.get("index", "").split(","):
                     self.journal.drop(server, pattern)
+        elif not isinstance(body, dict):
+            return
+        elif endpoint == "bulk":
+            refreshed = _refreshes(request)
+            for item in body.get("items", ()):
+                for op, result in item.items():
+                    self._written(server, op, result, refreshed)
+        else:
+            op = "delete" if endpoint == "delete" else "index"
+            self._written(server, op, body, _refreshes(request))
 
     def _written(self, server: Server, op: str, result: dict[str, Any], refreshed: bool) -> None:
         status = result.get("status", 200)
@@ -580,49 +514,37 @@ class Observer:
             self.journal.record(server, index, doc_id, (result.get("_version"), deleted))
 
 
-def _searches(target: str) -> bool:
-    path = target.partition("?")[0]
-    return bool(SEARCH_SEGMENTS.intersection(path.split("/"))) or "/_cat/count" in path
+#: The APIs whose effect the log records.
+_RECORDED = frozenset(
+    {"bulk", "index", "create", "update", "delete", "indices.delete", "indices.refresh"}
+)
 
 
-#: Query parameters that would change what the merged operations do, or hide their items.
-_UNMERGEABLE = ("filter_path", "routing", "require_alias", "require_data_stream", "pipeline")
-
-
-def _mergeable(method: str, target: str) -> bool:
-    path, _, query = target.partition("?")
-    return (
-        method in ("POST", "PUT")
-        and path.rstrip("/").endswith("/_bulk")
-        and not any(name in query for name in _UNMERGEABLE)
-    )
-
-
-def _refreshes(query: str) -> bool:
-    if "refresh" not in query:
-        return False
-    return parse_qs(query, keep_blank_values=True).get("refresh", ["false"])[-1] in (
-        "",
-        "true",
-        "wait_for",
-    )
+def _refreshes(request: ApiRequest) -> bool:
+    return request.param("refresh") in ("", "true", "wait_for")
 
 
 # -- the process's journal -------------------------------------------------------------------
 
 _JOURNAL_LOCK = threading.RLock()
 journal = Journal()
+_observer: Observer | None = None
+
+
+def observer() -> Observer | None:
+    """Return the observer of this process's test transports (None: no run is open)."""
+    return _observer
 
 
 def install() -> None:
-    """Observe the guarded transports with this process's journal (a fresh one after a
-    fork: a parallel worker must not undo what its parent recorded)."""
-    global journal
+    """Observe the test transports with this process's journal (a fresh one after a fork:
+    a parallel worker must not undo what its parent recorded)."""
+    global journal, _observer
     with _JOURNAL_LOCK:
         if journal.pid != os.getpid():
             journal = Journal()
             _clients.clear()  # the parent's, with its sockets
-        GuardedTransport.observer = Observer(journal)
+        _observer = Observer(journal)
 
 
 def flush() -> None:
@@ -632,39 +554,55 @@ def flush() -> None:
 
 def uninstall() -> None:
     """Stop observing: test names are no longer in force."""
+    global _observer
     journal.flush()
-    GuardedTransport.observer = None
+    _observer = None
     close_clients()
 
 
-@contextmanager
-def scope(label: str, keep: bool = False) -> Iterator[Scope]:
-    """Run the block in a scope of its own: undo its documents after it (unless ``keep``).
+class TestScope:
+    """The documents written while it is open — by one test, class, module, or the run —
+    undone when it closes, as Django rolls back a test's rows.
 
-    Before it opens and before it closes, the writes committed so far are sent, so they
-    belong to the scope they were made in.
+    Scopes nest: one opened inside another undoes only its own writes and puts back what it
+    changed of the enclosing scope's documents. With ``keep`` its documents are handed to the
+    enclosing scope instead (see ``keep_documents``). Use it as a context manager, or call
+    ``open()`` and ``close()``. Before it opens and before it closes, the writes committed so
+    far are sent, so they belong to the scope they were made in; when it closes without
+    ``keep``, what the test committed but never sent is dropped (its rows roll back too).
     """
-    opened = open_scope(label)
-    try:
-        yield opened
-    finally:
-        close_scope(opened, keep=keep)
 
+    __test__ = False  # not a test class, for pytest
 
-def open_scope(label: str) -> Scope:
-    """Open a scope (see ``scope``) and return it."""
-    run_test_commits()
-    return journal.push(label)
+    def __init__(self, label: str, keep: bool = False) -> None:
+        self.label = label
+        self.keep = keep
+        self._scope: Scope | None = None
 
+    @classmethod
+    def of_test(cls, test: Any, label: str | None = None) -> TestScope:
+        """Return the scope of ``test`` (a ``unittest.TestCase``), kept when it or its class is
+        marked with ``keep_documents``."""
+        method = getattr(type(test), test.id().rsplit(".", 1)[-1], None)
+        return cls(label or test.id(), keep=keeps_documents(method, type(test)))
 
-def close_scope(opened: Scope, keep: bool = False) -> None:
-    """Close a scope ``open_scope`` returned: undo what it wrote unless ``keep``.
-
-    Writes committed in a test transaction but not sent yet are sent first when the
-    documents are kept, dropped otherwise (the test's rows roll back too).
-    """
-    if keep:
+    def open(self) -> TestScope:
         run_test_commits()
-    else:
-        discard_test_commits()
-    journal.pop(opened, keep=keep)
+        self._scope = journal.push(self.label)
+        return self
+
+    def close(self) -> None:
+        opened, self._scope = self._scope, None
+        if opened is None:
+            return
+        if self.keep:
+            run_test_commits()
+        else:
+            discard_test_commits()
+        journal.pop(opened, keep=self.keep)
+
+    def __enter__(self) -> TestScope:
+        return self.open()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
