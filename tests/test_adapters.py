@@ -7,8 +7,10 @@ what an adapter (``djangoes.adapters.django``, ``djangoes_dsl.adapters``) relies
 from __future__ import annotations
 
 import datetime
+import uuid
 
 import django
+import elastic_transport
 import elasticsearch
 import pytest
 from django.db import connection, models, transaction
@@ -31,10 +33,15 @@ from djangoes.adapters.django import (
     savepoint_ids,
     take_djangoes_hooks,
 )
+from djangoes.backends.elasticsearch import DjangoesElasticsearch
+from djangoes.backends.requests import ApiRequest
 from djangoes_dsl import adapters
 from tests.apps.blog.search_indices import ArticleDocument
 from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
+from tests.settings import ES_URL
+
+JSON = {"content-type": "application/json", "accept": "application/json"}
 
 VERSIONS = f"Django {django.__version__}, elasticsearch-py {elasticsearch.__versionstr__}"
 
@@ -404,3 +411,48 @@ def test_a_document_is_built_from_a_hit_as_elasticsearch_dsl_builds_it():
             super().__init__(*args, **kwargs)
 
     assert adapters.document_from_hit(Own, hit, {}) is None
+
+
+# -- elasticsearch-py: what every API method tells the transport -----------------------------
+
+
+class _Recording(elastic_transport.Transport):
+    """A transport that keeps how each request it sends is classified."""
+
+    seen: list[ApiRequest]
+
+    def perform_request(self, method, target, **kwargs):
+        self.seen.append(ApiRequest.of(method, target))
+        return super().perform_request(method, target, **kwargs)
+
+
+def test_every_api_method_tells_the_transport_its_api_and_the_names_in_its_path():
+    # djangoes.backends.requests classifies requests from the endpoint_id and path_parts that
+    # elasticsearch-py passes to perform_request; a client version that stops passing them
+    # would leave the live-write guard with raw paths only.
+    client = DjangoesElasticsearch(ES_URL, transport_class=_Recording)
+    client.transport.seen = []
+    name = f"test_adapter_{uuid.uuid4().hex[:8]}"
+    try:
+        client.indices.create(index=name)
+        client.index(index=name, id="a/1", document={"title": "x"})
+        client.bulk(index=name, operations=[{"delete": {"_id": "a/1"}}])
+        client.indices.put_alias(index=name, name=f"{name}_alias")
+        client.indices.refresh(index=[name, f"{name}_alias"])
+        client.search(index=name, size=0)
+        client.perform_request("POST", f"/{name}/_doc/2", headers=JSON, body={"title": "y"})
+    finally:
+        client.indices.delete(index=name)
+    seen = [(r.endpoint, r.parts, r.raw) for r in client.transport.seen]
+    assert seen == [
+        ("indices.create", {"index": name}, False),
+        ("index", {"index": name, "id": "a/1"}, False),
+        ("bulk", {"index": name}, False),
+        ("indices.put_alias", {"index": name, "name": f"{name}_alias"}, False),
+        ("indices.refresh", {"index": f"{name},{name}_alias"}, False),
+        ("search", {"index": name}, False),
+        ("index", {"index": name, "id": "2"}, True),  # raw: read from the path
+        ("indices.delete", {"index": name}, False),
+    ], VERSIONS
+    assert [r.is_read for r in client.transport.seen] == [False] * 4 + [True, True] + [False] * 2
+    assert client.transport.seen[5].is_search
