@@ -209,10 +209,6 @@ class Journal:
         with self.lock:
             return self.pending.pop(server, [])
 
-    def requeue(self, server: Server, operations: list[Operation]) -> None:
-        with self.lock:
-            self.pending[server] = operations + self.pending.get(server, [])
-
     def flush(self, server: Server | None = None) -> None:
         """Send what closed scopes left to undo (on ``server``, or everywhere)."""
         for target in [server] if server is not None else list(self.pending):
