@@ -12,6 +12,10 @@ import pytest
 from djangoes import connections
 from djangoes.test import create_test_indices
 
+# Their child runs use the same test names (test_<NAME>, test_<NAME>_<worker>): under
+# pytest-xdist both go to one worker, one after the other.
+pytestmark = pytest.mark.xdist_group("django-runner-children")
+
 ROOT = Path(__file__).resolve().parent.parent
 LIVE = ["djangoes_products", "djangoes_products_read", "djangoes_articles"]
 
