@@ -294,3 +294,8 @@ def faceted_request(faceted: Any) -> Any:
 def nested_facet_inner(facet: Any) -> Any:
     """Return the facet a NestedFacet wraps."""
     return facet._inner
+
+
+def mapped_field_is_multi(mapped: Any) -> bool:
+    """Return whether a Document field holds a list (declared with ``multi=True``)."""
+    return bool(getattr(mapped, "_multi", False))
