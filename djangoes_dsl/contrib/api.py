@@ -22,7 +22,12 @@ from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 
 from ..faceted import FacetedSearch
-from ..pagination import InvalidCursor, SearchAfterPaginator, max_result_window
+from ..pagination import (
+    InvalidCursor,
+    SearchAfterPaginator,
+    SearchPaginator,
+    max_result_window,
+)
 from ..params import INTEGER_RANGES, InvalidParameter, field_type, parse_value
 
 __all__ = [
@@ -327,6 +332,56 @@ class SearchParameters:
             seen.add(name)
             found.append(("-" if descending else "") + allowed[name])
         return found
+
+
+def number_page(
+    search: Any,
+    params: Mapping[str, list[str]],
+    name: str,
+    size_name: str | None,
+    default_size: int,
+    max_size: int,
+) -> Any:
+    """Return the Django ``Page`` (of a ``SearchPaginator``, one request) that parameter
+    ``name`` asks for; a page past the last is an InvalidParameter naming ``name``."""
+    size = page_size(params, size_name, default_size, max_size)
+    number = page_number(params, name, size, search)
+    paginator = SearchPaginator(search, size)
+    page = paginator.get_page(number)
+    if page.number != number and number > 1:
+        raise InvalidParameter(name, f"{name}: the last page is {paginator.num_pages}.")
+    return page
+
+
+def autocomplete_search(
+    search: Any,
+    params: Mapping[str, list[str]],
+    *,
+    query_param: str = "q",
+    max_query_length: int = 100,
+    size: int = 8,
+    max_size: int = 20,
+    others: Iterable[str] = (),
+) -> Any:
+    """Return ``search`` narrowed to what ``query_param`` (the words typed so far) completes,
+    ``size`` hits at most (the ``size`` parameter up to ``max_size``)."""
+    allowed = {query_param, "size", *others}
+    for given in params:
+        if given not in allowed:
+            raise InvalidParameter(
+                _printable(given),
+                f"{_printable(given)}: not a parameter of this endpoint; "
+                f"it takes {', '.join(sorted(allowed))}.",
+            )
+    text = single(params, query_param) or ""
+    if len(text) > max_query_length:
+        raise InvalidParameter(
+            query_param, f"{query_param}: {len(text)} characters; at most {max_query_length}."
+        )
+    if "\x00" in text:
+        raise InvalidParameter(query_param, f"{query_param}: contains a NUL character.")
+    count = bounded_int("size", single(params, "size"), size, 1, max_size)
+    return search.autocomplete(text)[:count]
 
 
 # -- cursors -----------------------------------------------------------------------------------

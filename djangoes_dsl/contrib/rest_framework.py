@@ -37,9 +37,9 @@ from ..adapters import mapped_field, mapped_field_is_multi, mapping_field_names
 from ..params import InvalidParameter
 from .api import (
     SearchParameters,
-    bounded_int,
+    autocomplete_search,
     cursor_page,
-    page_number,
+    number_page,
     page_size,
     query_lists,
     single,
@@ -141,24 +141,19 @@ class SearchPageNumberPagination(BasePagination):
     max_page_size = 100
 
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any]:
-        from ..pagination import SearchPaginator
-
         params = query_lists(request.query_params)
         try:
-            size = page_size(params, self.page_size_query_param, self.page_size, self.max_page_size)
-            number = page_number(params, self.page_query_param, size, queryset)
+            self.page = number_page(
+                queryset,
+                params,
+                self.page_query_param,
+                self.page_size_query_param,
+                self.page_size,
+                self.max_page_size,
+            )
         except InvalidParameter as exc:
             raise bad_request(exc) from None
-        self.paginator = SearchPaginator(queryset, size)
-        self.page = self.paginator.get_page(number)
-        if self.page.number != number and number > 1:
-            raise ValidationError(
-                {
-                    self.page_query_param: [
-                        f"{self.page_query_param}: the last page is {self.paginator.num_pages}."
-                    ]
-                }
-            )
+        self.paginator = self.page.paginator
         self.request = request
         self.response = self.page.object_list.execute()
         return results_of(view, self.response)
@@ -426,22 +421,18 @@ class AutocompleteFilterBackend(BaseFilterBackend):
     the Document marks (``Django.autocomplete``), ``size`` hits at most."""
 
     def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
-        params = query_lists(request.query_params)
-        name, most = view.query_param, view.max_query_length
         try:
-            for given in params:
-                if given not in (name, "size", "format"):
-                    raise InvalidParameter(
-                        given[:40],
-                        f"{given[:40]}: not a parameter of this endpoint; it takes {name}, size.",
-                    )
-            text = single(params, name) or ""
-            if len(text) > most:
-                raise InvalidParameter(name, f"{name}: {len(text)} characters; at most {most}.")
-            size = bounded_int("size", single(params, "size"), view.size, 1, view.max_size)
+            return autocomplete_search(
+                queryset,
+                query_lists(request.query_params),
+                query_param=view.query_param,
+                max_query_length=view.max_query_length,
+                size=view.size,
+                max_size=view.max_size,
+                others=[api_settings.URL_FORMAT_OVERRIDE or "format"],
+            )
         except InvalidParameter as exc:
             raise bad_request(exc) from None
-        return queryset.autocomplete(text)[:size]
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
