@@ -71,7 +71,7 @@ class FacetValue(NamedTuple):
     """
 
     value: Any
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as a facet reads best
     selected: bool
 
     @property

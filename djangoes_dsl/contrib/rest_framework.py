@@ -395,7 +395,7 @@ class DocumentSearchView(generics.ListAPIView):
     highlight_fields: Sequence[str] = ()
     results = "hits"
     filter_backends = [DocumentFilterBackend]
-    pagination_class = SearchCursorPagination
+    pagination_class: Any = SearchCursorPagination
 
     def get_queryset(self) -> Any:
         return self.document.search()
