@@ -46,6 +46,13 @@ class ProductRowsView(ProductSearchView):
     serializer_class = ProductSerializer
 
 
+class InStockSearchView(ProductSearchView):
+    """A narrowed search (as for permissions): the facets count only what it shows."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter("term", in_stock=True)
+
+
 class ProductAutocompleteView(es_drf.DocumentAutocompleteView):
     document = ProductDocument
 
@@ -102,4 +109,5 @@ urlpatterns = [
     path("drf/products/pages/", ProductPagesView.as_view()),
     path("drf/products/rows/", ProductRowsView.as_view()),
     path("drf/products/autocomplete/", ProductAutocompleteView.as_view()),
+    path("drf/products/in-stock/", InStockSearchView.as_view()),
 ]

@@ -3,33 +3,15 @@ the test node (DRF's APIClient through Django's URL routing and the views' real 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from django.core import signing
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from djangoes_dsl.contrib.api import API_CURSOR_SALT
-from tests.apps.shop.models import Category, Product
+from tests.test_faceted import products  # noqa: F401  # the same rows
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api_urls")]
-
-
-@pytest.fixture
-def products():
-    lamps, desks = Category.objects.create(name="lamps"), Category.objects.create(name="desks")
-    rows = [
-        ("L1", "Red lamp", "5.00", lamps, True),
-        ("L2", "Blue lamp", "15.00", lamps, False),
-        ("L3", "Green lamp", "8.00", lamps, True),
-        ("D1", "Oak desk", "120.00", desks, True),
-        ("D2", "Lamp desk", "90.00", desks, True),
-    ]
-    for sku, title, price, category, stock in rows:
-        Product.objects.create(
-            sku=sku, title=title, price=Decimal(price), category=category, in_stock=stock
-        )
 
 
 @pytest.fixture
@@ -41,7 +23,7 @@ def facet(body, name):
     return {(v["value"], v["count"], v["selected"]) for v in body["facets"][name]}
 
 
-def test_cursor_pages_with_facets_and_highlight(products, client):
+def test_cursor_pages_with_facets_and_highlight(products, client):  # noqa: F811
     url = "/drf/products/?q=lamp&category=lamps&ordering=price&page_size=2"
     first = client.get(url)
     assert first.status_code == 200, first.content
@@ -57,7 +39,7 @@ def test_cursor_pages_with_facets_and_highlight(products, client):
     assert facet(second, "category") == {("lamps", 3, True), ("desks", 1, False)}
 
 
-def test_filters_and_ranges(products, client):
+def test_filters_and_ranges(products, client):  # noqa: F811
     body = client.get("/drf/products/?price__gte=8&price__lt=100&ordering=-price").json()
     assert [hit["sku"] for hit in body["results"]] == ["D2", "L2", "L3"]
     body = client.get("/drf/products/?in_stock=false").json()
@@ -67,7 +49,13 @@ def test_filters_and_ranges(products, client):
     assert facet(body, "band") == {("cheap", 2, False), ("dear", 3, True)}
 
 
-def test_page_numbers(products, client):
+def test_a_narrowed_search_keeps_its_narrowing_under_facets(products, client):  # noqa: F811
+    body = client.get("/drf/products/in-stock/?q=lamp&ordering=title").json()
+    assert [hit["sku"] for hit in body["results"]] == ["L3", "D2", "L1"]
+    assert facet(body, "category") == {("lamps", 2, False), ("desks", 1, False)}
+
+
+def test_page_numbers(products, client):  # noqa: F811
     body = client.get("/drf/products/pages/?ordering=title&page=2&page_size=2").json()
     assert [hit["sku"] for hit in body["results"]] == ["D2", "D1"]
     assert (body["count"], body["count_relation"]) == (5, "eq")
@@ -78,7 +66,7 @@ def test_page_numbers(products, client):
     assert list(response.json()) == ["page"]
 
 
-def test_rows_serialized_with_a_model_serializer(products, client):
+def test_rows_serialized_with_a_model_serializer(products, client):  # noqa: F811
     body = client.get("/drf/products/rows/?q=desk&ordering=title").json()
     assert [(row["sku"], row["price"]) for row in body["results"]] == [
         ("D2", "90.00"),
@@ -88,14 +76,14 @@ def test_rows_serialized_with_a_model_serializer(products, client):
     assert body["results"][0]["search_score"] is None  # sorted by a field: no score
 
 
-def test_autocomplete(products, client):
+def test_autocomplete(products, client):  # noqa: F811
     body = client.get("/drf/products/autocomplete/?q=red%20la").json()
     assert [hit["sku"] for hit in body["results"]] == ["L1"]
     body = client.get("/drf/products/autocomplete/?q=la&size=2").json()
     assert len(body["results"]) == 2
 
 
-def test_cursors_are_tied_to_their_search(products, client):
+def test_cursors_are_tied_to_their_search(products, client):  # noqa: F811
     body = client.get("/drf/products/?ordering=title&page_size=2").json()
     cursor = body["next"].split("cursor=")[1].split("&")[0]
     other = client.get(f"/drf/products/?ordering=-title&page_size=2&cursor={cursor}")
@@ -108,7 +96,7 @@ def test_cursors_are_tied_to_their_search(products, client):
     assert list(response.json()) == ["cursor"]
 
 
-def test_browsable_api_renders(products, client):
+def test_browsable_api_renders(products, client):  # noqa: F811
     response = client.get("/drf/products/?q=lamp", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"Red lamp" in response.content

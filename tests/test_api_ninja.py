@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 
 from tests.api_urls import api
-from tests.test_api_drf import facet, products  # noqa: F401  # the same rows
+from tests.test_api_drf import facet
+from tests.test_faceted import products  # noqa: F401  # the same rows
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api_urls")]
 

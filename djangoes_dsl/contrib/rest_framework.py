@@ -131,6 +131,25 @@ def facets_of(response: Any) -> dict[str, Any] | None:
     return data() if callable(data) else None
 
 
+def page_answer(body: dict[str, Any], response: Any, results: Any) -> DRFResponse:
+    """Return a page's answer: ``body`` (its links), the facets when the search has them, and
+    the serialized ``results``."""
+    facets = facets_of(response)
+    if facets is not None:
+        body["facets"] = facets
+    body["results"] = results
+    return DRFResponse(body)
+
+
+def page_schema(required: list[str], properties: dict[str, Any], results: Any) -> dict[str, Any]:
+    """Return the OpenAPI schema of a page: ``properties`` (its links), facets, results."""
+    return {
+        "type": "object",
+        "required": [*required, "results"],
+        "properties": {**properties, "facets": FACETS_SCHEMA, "results": results},
+    }
+
+
 class SearchPageNumberPagination(BasePagination):
     """Page numbers over a Search, one request per page (``SearchPaginator``); pages end at
     the index's ``max_result_window`` (a deeper page is a 400 naming ``page``)."""
@@ -175,25 +194,16 @@ class SearchPageNumberPagination(BasePagination):
             if self.page.has_previous()
             else None,
         }
-        facets = facets_of(self.response)
-        if facets is not None:
-            body["facets"] = facets
-        body["results"] = data
-        return DRFResponse(body)
+        return page_answer(body, self.response, data)
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "required": ["count", "results"],
-            "properties": {
-                "count": {"type": "integer"},
-                "count_relation": {"type": "string", "enum": ["eq", "gte"]},
-                "next": {"type": "string", "nullable": True, "format": "uri"},
-                "previous": {"type": "string", "nullable": True, "format": "uri"},
-                "facets": FACETS_SCHEMA,
-                "results": schema,
-            },
+        links = {
+            "count": {"type": "integer"},
+            "count_relation": {"type": "string", "enum": ["eq", "gte"]},
+            "next": LINK_SCHEMA,
+            "previous": LINK_SCHEMA,
         }
+        return page_schema(["count"], links, schema)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         found = [_integer(self.page_query_param, "A page number (from 1).")]
@@ -238,22 +248,10 @@ class SearchCursorPagination(BasePagination):
             else None
         )
         body: dict[str, Any] = {"next": next_url}
-        facets = facets_of(self.response)
-        if facets is not None:
-            body["facets"] = facets
-        body["results"] = data
-        return DRFResponse(body)
+        return page_answer(body, self.response, data)
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "required": ["results"],
-            "properties": {
-                "next": {"type": "string", "nullable": True, "format": "uri"},
-                "facets": FACETS_SCHEMA,
-                "results": schema,
-            },
-        }
+        return page_schema([], {"next": LINK_SCHEMA}, schema)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         found = [
@@ -272,6 +270,7 @@ class SearchCursorPagination(BasePagination):
         return found
 
 
+LINK_SCHEMA = {"type": "string", "nullable": True, "format": "uri"}
 FACETS_SCHEMA = {
     "type": "object",
     "additionalProperties": {
