@@ -72,7 +72,7 @@ def test_rows_serialized_with_a_model_serializer(products, client):  # noqa: F81
         ("D2", "90.00"),
         ("D1", "120.00"),
     ]
-    assert body["results"][0]["highlight"] == {"title": ["Lamp <em>desk</em>"]}
+    assert body["results"][0]["highlight"] == {"title": ["Lamp <em>desk</em> &lt;b&gt;"]}
     assert body["results"][0]["search_score"] is None  # sorted by a field: no score
 
 

@@ -50,7 +50,7 @@ def test_filters_pages_rows_autocomplete(products, client):  # noqa: F811
         ("D2", "90.00"),
         ("D1", "120.00"),
     ]
-    assert body["results"][0]["search_highlight"] == {"title": ["Lamp <em>desk</em>"]}
+    assert body["results"][0]["search_highlight"] == {"title": ["Lamp <em>desk</em> &lt;b&gt;"]}
     body = client.get("/ninja/products/autocomplete?q=red%20la").json()
     assert [hit["sku"] for hit in body["results"]] == ["L1"]
 

@@ -41,7 +41,7 @@ def products():
         ("L2", "Blue lamp", "15.00", lamps, False),
         ("L3", "Green lamp", "8.00", lamps, True),
         ("D1", "Oak desk", "120.00", desks, True),
-        ("D2", "Lamp desk", "90.00", desks, True),
+        ("D2", "Lamp desk <b>", "90.00", desks, True),
     ]
     return [
         Product.objects.create(

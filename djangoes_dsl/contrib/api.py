@@ -282,7 +282,8 @@ class SearchParameters:
                     "multi_match", query=text, fields=list(self.query_fields), lenient=True
                 )
                 if self.highlight:
-                    search = search.highlight(*self.highlight)
+                    # Fragments are HTML-escaped but for the <em> tags: safe to render.
+                    search = search.highlight_options(encoder="html").highlight(*self.highlight)
         for name, path in self.filters.items():
             if name in params:
                 values = list(
