@@ -61,5 +61,10 @@ def test_openapi_schema():
     names = {p["name"] for p in operation["parameters"]}
     assert {"q", "category", "band", "price__gte", "ordering", "cursor", "page_size"} <= names
     assert 400 in operation["responses"]
+    (band,) = [p for p in operation["parameters"] if p["name"] == "band"]
+    assert band["schema"] == {
+        "type": "array",
+        "items": {"type": "string", "enum": ["cheap", "dear"]},
+    }
     hit = schema["components"]["schemas"]["ProductDocumentHit"]["properties"]
     assert hit["tags"]["anyOf"][0]["type"] == "array"

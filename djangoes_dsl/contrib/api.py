@@ -21,7 +21,8 @@ from typing import Any
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 
-from ..faceted import FacetedSearch
+from ..adapters import range_facet_keys
+from ..faceted import FacetedSearch, RangeFacet
 from ..pagination import (
     InvalidCursor,
     SearchAfterPaginator,
@@ -43,6 +44,7 @@ __all__ = [
 RANGE_SUFFIXES = ("gte", "gt", "lte", "lt")
 RANGEABLE = (*INTEGER_RANGES, "half_float", "float", "scaled_float", "double", "date", "date_nanos")
 API_CURSOR_SALT = "djangoes_dsl.contrib.api.cursor"
+CURSOR_DESCRIPTION = "The cursor of the next page, from the previous page's answer."
 #: No parameter value longer than this is read (a cursor is the longest legitimate one).
 MAX_VALUE_LENGTH = 4096
 
@@ -211,8 +213,10 @@ class SearchParameters:
             found.append(
                 Parameter(name, kind, f"Keep hits whose {path} is {suffix} this.", False, fmt)
             )
-        for name in self.facets.facets if self.facets else ():
-            found.append(Parameter(name, "string", f"Select values of the facet {name}.", True))
+        for name, facet in (self.facets.facets if self.facets else {}).items():
+            keys = tuple(map(str, range_facet_keys(facet))) if isinstance(facet, RangeFacet) else ()
+            text = f"Select values of the facet {name}."
+            found.append(Parameter(name, "string", text, True, enum=keys))
         if self.ordering:
             orders = [o for name in self.ordering_fields() for o in (name, f"-{name}")]
             found.append(

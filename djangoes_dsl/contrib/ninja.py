@@ -38,6 +38,7 @@ from pydantic import create_model
 from ..adapters import mapped_field, mapped_field_is_multi, mapping_field_names
 from ..params import INTEGER_RANGES, InvalidParameter
 from .api import (
+    CURSOR_DESCRIPTION,
     Parameter,
     SearchParameters,
     autocomplete_search,
@@ -208,7 +209,7 @@ def search_endpoint(
     convert = to_result or (hit_data if results == "hits" else _same)
     own = [Parameter("page_size", "integer", f"Hits per page (1-{max_page_size}).")]
     own.append(
-        Parameter("cursor", "string", "The cursor of the next page, from the previous page.")
+        Parameter("cursor", "string", CURSOR_DESCRIPTION)
         if cursor
         else Parameter("page", "integer", "A page number (from 1).")
     )
@@ -281,7 +282,7 @@ def autocomplete_endpoint(
     item = schema or document_schema(document)
     convert = to_result or hit_data
     parameters = [
-        Parameter("q", "string", f"The words typed so far (at most {max_query_length}).").openapi(),
+        Parameter("q", "string", "The words typed so far.").openapi(),
         Parameter("size", "integer", f"Suggestions (1-{max_size}).").openapi(),
     ]
 

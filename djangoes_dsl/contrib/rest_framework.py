@@ -36,6 +36,8 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from ..adapters import mapped_field, mapped_field_is_multi, mapping_field_names
 from ..params import InvalidParameter
 from .api import (
+    CURSOR_DESCRIPTION,
+    Parameter,
     SearchParameters,
     autocomplete_search,
     cursor_page,
@@ -206,12 +208,8 @@ class SearchPageNumberPagination(BasePagination):
         return page_schema(["count"], links, schema)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        found = [_integer(self.page_query_param, "A page number (from 1).")]
-        if self.page_size_query_param:
-            found.append(
-                _integer(self.page_size_query_param, f"Hits per page (1-{self.max_page_size}).")
-            )
-        return found
+        found = [Parameter(self.page_query_param, "integer", "A page number (from 1).")]
+        return [p.openapi() for p in [*found, *_size_parameter(self)]]
 
 
 class SearchCursorPagination(BasePagination):
@@ -254,20 +252,8 @@ class SearchCursorPagination(BasePagination):
         return page_schema([], {"next": LINK_SCHEMA}, schema)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        found = [
-            {
-                "name": self.cursor_query_param,
-                "in": "query",
-                "required": False,
-                "description": "The cursor of the next page, from the previous page's next.",
-                "schema": {"type": "string"},
-            }
-        ]
-        if self.page_size_query_param:
-            found.append(
-                _integer(self.page_size_query_param, f"Hits per page (1-{self.max_page_size}).")
-            )
-        return found
+        found = [Parameter(self.cursor_query_param, "string", CURSOR_DESCRIPTION)]
+        return [p.openapi() for p in [*found, *_size_parameter(self)]]
 
 
 LINK_SCHEMA = {"type": "string", "nullable": True, "format": "uri"}
@@ -287,14 +273,10 @@ FACETS_SCHEMA = {
 }
 
 
-def _integer(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "integer", "minimum": 1},
-    }
+def _size_parameter(pagination: Any) -> list[Parameter]:
+    name = pagination.page_size_query_param
+    text = f"Hits per page (1-{pagination.max_page_size})."
+    return [Parameter(name, "integer", text)] if name else []
 
 
 # -- serializers -------------------------------------------------------------------------------
@@ -435,14 +417,8 @@ class AutocompleteFilterBackend(BaseFilterBackend):
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
-            {
-                "name": view.query_param,
-                "in": "query",
-                "required": False,
-                "description": "The words typed so far.",
-                "schema": {"type": "string", "maxLength": view.max_query_length},
-            },
-            _integer("size", f"Suggestions (1-{view.max_size})."),
+            Parameter(view.query_param, "string", "The words typed so far.").openapi(),
+            Parameter("size", "integer", f"Suggestions (1-{view.max_size}).").openapi(),
         ]
 
 
