@@ -12,7 +12,7 @@
 The query is a ``multi_match`` of type ``bool_prefix``: every word typed but the last must
 match, the last as a prefix ("red la" finds "Red lamp"). It runs on any ``text`` or
 ``keyword`` field of any node, without a special mapping. A field mapped as
-``search_as_you_type`` (``fields.SearchAsYouType()``) is queried with its ``._2gram`` and
+``search_as_you_type`` (``elasticsearch.dsl.SearchAsYouType()``) is queried with its ``._2gram`` and
 ``._3gram`` subfields too, which ranks words typed in order higher; a ``text`` field with
 ``index_prefixes`` answers the prefix from its prefix index, faster on large indices. Both are
 mapping choices of the Document; the query is the same.

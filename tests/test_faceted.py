@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
+from elasticsearch import dsl, helpers
 
+from djangoes import connections
+from djangoes_dsl import Document, Search, fields, register, registry
 from djangoes_dsl.faceted import (
     DateHistogramFacet,
     FacetedSearch,
@@ -118,3 +124,50 @@ def test_autocomplete_finds_instances_by_the_words_typed_so_far(products):
     assert sorted(hit.sku for hit in by_sku) == ["D1", "D2"]
     hits = ProductDocument.search().autocomplete("oak d", fields=["title"]).execute()
     assert [hit.sku for hit in hits] == ["D1"]
+
+
+class Phrase(Document):
+    text = fields.Text(index_prefixes={})
+
+
+class Typed(Document):
+    text = dsl.SearchAsYouType()
+
+
+@pytest.fixture
+def phrases():
+    """ES_INDICES['phrases']: a Document whose text field keeps a prefix index."""
+    servers = copy.deepcopy(settings.ES_SERVERS)
+    servers["default"]["INDICES"] = [*servers["default"]["INDICES"], "phrases"]
+    indices = copy.deepcopy(settings.ES_INDICES)
+    indices["phrases"] = {"NAME": "djangoes_phrases", "SETTINGS": {"number_of_shards": 1}}
+    with override_settings(ES_SERVERS=servers, ES_INDICES=indices):
+        register("phrases")(Phrase)
+        backend = connections["default"]
+        try:
+            name = backend.create_index("phrases")
+            words = ["quick brown fox", "brown quick fox", "slow brown bear"]
+            helpers.bulk(
+                backend.client,
+                ({"_index": name, "_id": str(n), "text": text} for n, text in enumerate(words)),
+                refresh=True,
+            )
+            yield Phrase
+        finally:
+            registry.unregister(Phrase)
+            backend.delete_index("phrases")
+
+
+def test_autocomplete_on_a_field_with_a_prefix_index(phrases):
+    found = phrases.search().autocomplete("quick br", fields=["text"]).execute()
+    assert sorted(hit.text for hit in found) == ["brown quick fox", "quick brown fox"]
+    assert [hit.text for hit in phrases.search().autocomplete("slo", fields=["text"])] == [
+        "slow brown bear"
+    ]
+
+
+def test_autocomplete_queries_the_shingles_of_a_search_as_you_type_field():
+    # search_as_you_type comes from Elasticsearch's mapper-extras module, which a node may
+    # lack (the test node does): the query shape is checked without a node.
+    query = Search(doc_type=[Typed]).autocomplete("quick br", fields=["text"]).to_dict()
+    assert query["query"]["multi_match"]["fields"] == ["text", "text._2gram", "text._3gram"]
