@@ -149,7 +149,9 @@ def node_env(session: nox.Session, client: str) -> dict[str, str]:
 @timed
 def lint(session: nox.Session) -> None:
     """ruff (pinned: formatting must not drift between runs) and mypy on both packages."""
-    session.install("ruff==0.17.6", "mypy>=1.10", "django-stubs>=5.0", "-e", ".", CLIENTS["8"])
+    session.install(
+        "ruff==0.17.6", "mypy>=1.10", "django-stubs>=5.0", "-e", ".[drf,ninja]", CLIENTS["8"]
+    )
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "djangoes", "djangoes_dsl")

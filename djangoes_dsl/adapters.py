@@ -256,3 +256,46 @@ class Date(field.Date):
     def _finish(self, parsed: datetime) -> Any:
         # As elasticsearch.dsl: a string read under the format "yyyy-MM-dd" is a date.
         return parsed.date() if self._params.get("format") == "yyyy-MM-dd" else parsed
+
+
+# -- faceted search (elasticsearch.dsl.faceted_search) ----------------------------------------
+# A facet keeps its aggregation's parameters (``field``, intervals, ranges) in ``_params`` and
+# a range facet its ranges by key in ``_ranges``; a FacetedSearch keeps the Search it built in
+# ``_s``. Reading a filter value typed by a user needs the first two, paging the third.
+
+
+def mapped_field(document: Any, path: str) -> Any:
+    """Return the field that maps ``path`` (dotted for objects and multi-fields) in a
+    Document's mapping, or None."""
+    mapping = getattr(getattr(document, "_doc_type", None), "mapping", None)
+    if mapping is None:
+        return None
+    try:
+        return mapping.resolve_field(path)
+    except (KeyError, AttributeError, TypeError):
+        return None
+
+
+def facet_params(facet: Any) -> dict[str, Any]:
+    """Return the parameters of a facet's aggregation (``field``, ``calendar_interval``, ...)."""
+    return dict(facet._params)
+
+
+def range_facet_keys(facet: Any) -> list[Any]:
+    """Return the keys of a RangeFacet's ranges, in order."""
+    return list(facet._ranges)
+
+
+def faceted_request(faceted: Any) -> Any:
+    """Return the Search a FacetedSearch built (slices and ``params()`` included)."""
+    return faceted._s
+
+
+def nested_facet_inner(facet: Any) -> Any:
+    """Return the facet a NestedFacet wraps."""
+    return facet._inner
+
+
+def mapped_field_is_multi(mapped: Any) -> bool:
+    """Return whether a Document field holds a list (declared with ``multi=True``)."""
+    return bool(getattr(mapped, "_multi", False))

@@ -9,6 +9,7 @@ from django.db import models
 from elasticsearch import dsl
 
 from .adapters import response_search, search_documents, use_response_class
+from .autocomplete import autocomplete_query
 
 
 def _document_of(search: Any) -> Any:
@@ -150,3 +151,9 @@ class Search(dsl.Search):
         """Execute the search and return its rows with their scores and highlights (see
         Response.instances)."""
         return self.execute().instances(queryset)  # type: ignore[attr-defined,no-any-return]
+
+    def autocomplete(self, text: str, fields: list[str] | None = None) -> Search:
+        """Return this search narrowed to hits that match ``text`` as typed so far, in the
+        fields the Document marks (``Django.autocomplete``) or ``fields`` (see
+        djangoes_dsl.autocomplete)."""
+        return self.query(autocomplete_query(self, text, fields))

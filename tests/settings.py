@@ -53,6 +53,11 @@ if TASKS_DATABASE_APP:
         INSTALLED_APPS.append("django_tasks")
     INSTALLED_APPS.append(TASKS_DATABASE_APP)
 
+# The API integrations (djangoes_dsl.contrib): DRF's browsable API renders templates.
+INSTALLED_APPS.append("rest_framework")
+ROOT_URLCONF = "tests.api_urls"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
+
 REDIS_URL = os.environ.get("DJANGOES_TEST_REDIS_URL", "redis://127.0.0.1:6380/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True

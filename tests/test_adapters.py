@@ -456,3 +456,23 @@ def test_every_api_method_tells_the_transport_its_api_and_the_names_in_its_path(
     ], VERSIONS
     assert [r.is_read for r in client.transport.seen] == [False] * 4 + [True, True] + [False] * 2
     assert client.transport.seen[5].is_search
+
+
+def test_facet_internals_and_mapped_fields():
+    from elasticsearch.dsl.faceted_search import NestedFacet, RangeFacet, TermsFacet
+
+    ranges = RangeFacet(field="price", ranges=[("low", (None, 5)), ("high", (5, None))])
+    assert adapters.range_facet_keys(ranges) == ["low", "high"]
+    assert adapters.facet_params(ranges)["field"] == "price"
+    terms = TermsFacet(field="category")
+    assert adapters.nested_facet_inner(NestedFacet("tags", terms)) is terms
+
+    class Faceted(dsl.FacetedSearch):
+        facets = {"category": terms}
+
+    faceted = Faceted()[2:4]
+    assert adapters.faceted_request(faceted).to_dict()["from"] == 2
+    assert adapters.mapped_field(ProductDocument, "title.raw").name == "keyword"
+    assert adapters.mapped_field(ProductDocument, "nothing") is None
+    assert adapters.mapped_field_is_multi(adapters.mapped_field(ProductDocument, "tags"))
+    assert not adapters.mapped_field_is_multi(adapters.mapped_field(ProductDocument, "category"))

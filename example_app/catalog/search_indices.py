@@ -28,3 +28,5 @@ class BookDocument(Document):
         # Renaming an author or a tag re-indexes their books (on commit, in bulk): the
         # default get_instances_from_related() follows Book.author and Book.tags.
         related_models = [Author, Tag]
+        # The search box's suggestions (Search.autocomplete and the API's autocomplete).
+        autocomplete = ["title", "author"]

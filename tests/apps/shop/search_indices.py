@@ -14,6 +14,7 @@ class ProductDocument(Document):
         fields = ["sku", "price", "in_stock", "created"]
         lookups = {"category": "category__name", "tags": "tags__name"}
         related_models = [Category, Tag]
+        autocomplete = ["title"]
 
     @classmethod
     def get_queryset(cls):
