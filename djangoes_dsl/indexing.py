@@ -184,13 +184,13 @@ def build_actions(
     chunk_size: int = DEFAULT_BULK_CHUNK_SIZE,
     journal: bool = True,
     target: Callable[[type[Document]], str] | None = None,
-    sent: list[_Sent] | None = None,
+    sent: dict[str, list[_Sent]] | None = None,
 ) -> dict[str, Iterator[dict[str, Any]]]:
     """Return ``{ES server alias: bulk actions}`` for ``operations``, rows read lazily.
 
     ``target`` picks the index a Document's writes go to (default: its NAME). Every action
     carries a version read before its rows (see :mod:`djangoes_dsl.versions`). When given,
-    ``sent`` receives what each action stands for, at the action's position.
+    ``sent`` receives, per server, what each action stands for, at the action's position.
     """
     per_server: dict[str, dict[type[Document], list[tuple[Any, str | None]]]] = defaultdict(
         lambda: defaultdict(list)
@@ -198,7 +198,14 @@ def build_actions(
     for (document, pk), delete_from in operations.items():
         per_server[document.get_using()][document].append((pk, delete_from))
     return {
-        using: _actions(documents, database, chunk_size, journal, target, sent)
+        using: _actions(
+            documents,
+            database,
+            chunk_size,
+            journal,
+            target,
+            None if sent is None else sent.setdefault(using, []),
+        )
         for using, documents in per_server.items()
     }
 
@@ -265,7 +272,7 @@ def send_operations(
     """
     chunk_size = chunk_size or bulk_chunk_size()
     failures = []
-    sent: list[_Sent] = []
+    sent: dict[str, list[_Sent]] = {}
     try:
         streams = build_actions(
             operations,
@@ -279,7 +286,7 @@ def send_operations(
         return [_whole_failure("?", operations, exc)]
     for using, actions in streams.items():
         outcome = _stream(
-            using, actions, chunk_size * (2 if journal else 1), operations, sent, max_retries
+            using, actions, chunk_size * (2 if journal else 1), operations, sent[using], max_retries
         )
         if journal and outcome.again:
             _send_again(outcome, operations, database, chunk_size, max_retries)
@@ -345,7 +352,7 @@ def _send_again(
     again = {key: operations[key] for key in operations if key in outcome.again}
     for key in again:
         outcome.failed.pop(key, None)
-    sent: list[_Sent] = []
+    sent: dict[str, list[_Sent]] = {}
     try:
         streams = build_actions(
             again, database=database, chunk_size=chunk_size, journal=False, sent=sent
@@ -357,7 +364,7 @@ def _send_again(
         return
     for using, actions in streams.items():
         second = _stream(
-            using, actions, chunk_size, again, sent, max_retries, covered=outcome.journalled
+            using, actions, chunk_size, again, sent[using], max_retries, covered=outcome.journalled
         )
         outcome.failed.update(second.failed)
         if second.exception is not None:
