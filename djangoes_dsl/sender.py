@@ -196,7 +196,7 @@ class Sender:
     filter_path: str | None = ITEM_FIELDS
     sleep: Callable[[float], Any] = time.sleep
 
-    def chunks(self, actions: Iterable[dict[str, Any]]) -> Iterator[list[_Line]]:
+    def _chunks(self, actions: Iterable[dict[str, Any]]) -> Iterator[list[_Line]]:
         """Serialize ``actions`` into requests of ``chunk_size`` actions and ``max_bytes``."""
         encoder = _Encoder(self.client)
         chunk: list[_Line] = []
@@ -217,7 +217,7 @@ class Sender:
         """Send ``actions``; yield the :class:`Reply` to each chunk as it comes (in order,
         unless ``parallel`` threads send)."""
         client = self.client.options()
-        chunks = self.chunks(actions)
+        chunks = self._chunks(actions)
         if not self.parallel:
             for chunk in chunks:
                 yield self._send(client, chunk)
