@@ -16,20 +16,21 @@ without polling, and without an extra request while no rebuild runs.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
-from elasticsearch import ApiError, TransportError, helpers
+from elasticsearch import ApiError, TransportError
 
 import djangoes
 
 from . import conf
 from .documents import Document
 from .journal import journal_action, missed_journal
+from .sender import Sender
 from .versions import read_version, versioned
 
 logger = logging.getLogger("djangoes_dsl.indexing")
@@ -167,19 +168,6 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def expand_action(data: Any) -> tuple[dict[str, Any], Any]:
-    """Expand a bulk action like elasticsearch.helpers, keeping ``require_alias``."""
-    require_alias = data.get("require_alias")
-    if require_alias is None:
-        return helpers.expand_action(data)
-    data = dict(data)
-    del data["require_alias"]
-    header, body = helpers.expand_action(data)
-    ((_, meta),) = header.items()
-    meta["require_alias"] = require_alias
-    return header, body
-
-
 @dataclass(frozen=True)
 class _Sent:
     """What one action of a bulk request stands for, to settle its result."""
@@ -196,13 +184,13 @@ def build_actions(
     chunk_size: int = DEFAULT_BULK_CHUNK_SIZE,
     journal: bool = True,
     target: Callable[[type[Document]], str] | None = None,
-    sent: deque[_Sent] | None = None,
+    sent: dict[str, list[_Sent]] | None = None,
 ) -> dict[str, Iterator[dict[str, Any]]]:
     """Return ``{ES server alias: bulk actions}`` for ``operations``, rows read lazily.
 
     ``target`` picks the index a Document's writes go to (default: its NAME). Every action
     carries a version read before its rows (see :mod:`djangoes_dsl.versions`). When given,
-    ``sent`` receives, in order, what each action stands for.
+    ``sent`` receives, per server, what each action stands for, at the action's position.
     """
     per_server: dict[str, dict[type[Document], list[tuple[Any, str | None]]]] = defaultdict(
         lambda: defaultdict(list)
@@ -210,7 +198,14 @@ def build_actions(
     for (document, pk), delete_from in operations.items():
         per_server[document.get_using()][document].append((pk, delete_from))
     return {
-        using: _actions(documents, database, chunk_size, journal, target, sent)
+        using: _actions(
+            documents,
+            database,
+            chunk_size,
+            journal,
+            target,
+            None if sent is None else sent.setdefault(using, []),
+        )
         for using, documents in per_server.items()
     }
 
@@ -221,7 +216,7 @@ def _actions(
     chunk_size: int,
     journal: bool,
     target: Callable[[type[Document]], str] | None,
-    sent: deque[_Sent] | None,
+    sent: list[_Sent] | None,
 ) -> Iterator[dict[str, Any]]:
     for document, entries in documents.items():
         index = target(document) if target else document.get_index_name()
@@ -277,7 +272,7 @@ def send_operations(
     """
     chunk_size = chunk_size or bulk_chunk_size()
     failures = []
-    sent: deque[_Sent] = deque()
+    sent: dict[str, list[_Sent]] = {}
     try:
         streams = build_actions(
             operations,
@@ -291,7 +286,7 @@ def send_operations(
         return [_whole_failure("?", operations, exc)]
     for using, actions in streams.items():
         outcome = _stream(
-            using, actions, chunk_size * (2 if journal else 1), operations, sent, max_retries
+            using, actions, chunk_size * (2 if journal else 1), operations, sent[using], max_retries
         )
         if journal and outcome.again:
             _send_again(outcome, operations, database, chunk_size, max_retries)
@@ -357,7 +352,7 @@ def _send_again(
     again = {key: operations[key] for key in operations if key in outcome.again}
     for key in again:
         outcome.failed.pop(key, None)
-    sent: deque[_Sent] = deque()
+    sent: dict[str, list[_Sent]] = {}
     try:
         streams = build_actions(
             again, database=database, chunk_size=chunk_size, journal=False, sent=sent
@@ -369,7 +364,7 @@ def _send_again(
         return
     for using, actions in streams.items():
         second = _stream(
-            using, actions, chunk_size, again, sent, max_retries, covered=outcome.journalled
+            using, actions, chunk_size, again, sent[using], max_retries, covered=outcome.journalled
         )
         outcome.failed.update(second.failed)
         if second.exception is not None:
@@ -381,7 +376,7 @@ def _stream(
     actions: Iterable[dict[str, Any]],
     chunk_size: int,
     operations: Operations,
-    sent: deque[_Sent],
+    sent: list[_Sent],
     max_retries: int,
     covered: set[tuple[type[Document], Any]] | None = None,
 ) -> _Outcome:
@@ -393,38 +388,40 @@ def _stream(
     outcome = _Outcome(using)
     settled: set[tuple[type[Document], Any]] = set()
     try:
-        client = djangoes.connections[using].client
-        for ok, item in helpers.streaming_bulk(
-            client,
-            actions,
+        sender = Sender(
+            djangoes.connections[using].client,
             chunk_size=chunk_size,
-            raise_on_error=False,
-            raise_on_exception=False,
             max_retries=max_retries,
             initial_backoff=1,
-            expand_action_callback=expand_action,
-        ):
-            what = sent.popleft()
-            settled.add(what.key)
-            if what.journal:
-                if ok:
-                    outcome.journalled.add(what.key)
-                elif _harmless(item, what):
-                    pass
-                elif _index_gone(item):
-                    # The journal was deleted after the node resolved the marker: that
-                    # rebuild has ended, so NAME names the index to keep (see _send_again).
-                    outcome.gone.add(what.key)
-                else:
-                    outcome.journal_failed.setdefault(what.key, _error_of(item, what))
-                continue
-            if ok or _harmless(item, what):
-                continue
-            if _index_gone(item):
-                if covered is not None and what.key in covered:
+            # Whole items: the transport's observers (djangoes.test's per-test undo) read
+            # what each write did (its concrete index, id and version) from them.
+            filter_path=None,
+        )
+        for reply in sender.stream(actions):
+            failed = {error["position"]: error for error in reply.errors}
+            for position in reply.positions:
+                what = sent[position]
+                settled.add(what.key)
+                error = failed.get(position)
+                if what.journal:
+                    if error is None:
+                        outcome.journalled.add(what.key)
+                    elif missed_journal(error):
+                        pass  # no rebuild runs: the journal's marker alias does not exist
+                    elif _index_gone(error):
+                        # The journal was deleted after the node resolved the marker: that
+                        # rebuild has ended, so NAME names the index to keep (see _send_again).
+                        outcome.gone.add(what.key)
+                    else:
+                        outcome.journal_failed.setdefault(what.key, _error_of(error, what))
                     continue
-                outcome.gone.add(what.key)
-            outcome.failed.setdefault(what.key, _error_of(item, what))
+                if error is None:
+                    continue
+                if _index_gone(error):
+                    if covered is not None and what.key in covered:
+                        continue
+                    outcome.gone.add(what.key)
+                outcome.failed.setdefault(what.key, _error_of(error, what))
     except Exception as exc:
         # A connection error, or a Document's prepare raising: the operations not confirmed
         # may or may not have been applied; they are sent again (harmless, see versions.py).
@@ -437,15 +434,14 @@ def _stream(
     return outcome
 
 
-def _index_gone(item: dict[str, Any]) -> bool:
-    """Whether a bulk item failed because its index was deleted after the node resolved
+def _index_gone(error: dict[str, Any]) -> bool:
+    """Whether a bulk action failed because its index was deleted after the node resolved
     its name (a rebuild deleted the old index meanwhile)."""
-    ((_, result),) = item.items()
-    error = result.get("error")
+    detail = error.get("error")
     return (
-        result.get("status") == 404
-        and isinstance(error, dict)
-        and error.get("type") == "index_not_found_exception"
+        error.get("status") == 404
+        and isinstance(detail, dict)
+        and detail.get("type") == "index_not_found_exception"
     )
 
 
@@ -490,29 +486,16 @@ def _whole_failure(using: str, operations: Operations, exc: BaseException) -> In
     return IndexingFailure(using, errors, exc)
 
 
-def _harmless(item: dict[str, Any], what: _Sent) -> bool:
-    ((op, result),) = item.items()
-    status = result.get("status")
-    if status == 409 and not what.journal:
-        return True  # a newer version is there already: this write was stale
-    if op == "delete" and status == 404:
-        return True  # the document was not indexed: nothing to delete
-    # A journal action while no rebuild runs: the alias does not exist.
-    return what.journal and missed_journal(result)
-
-
-def _error_of(item: dict[str, Any], what: _Sent) -> dict[str, Any]:
-    ((op, result),) = item.items()
-    status = result.get("status")
-    error = result.get("error") or result.get("exception")
+def _error_of(error: dict[str, Any], what: _Sent) -> dict[str, Any]:
+    status = error.get("status")
     return {
-        "op": op,
-        "index": result.get("_index"),
-        "id": result.get("_id"),
+        "op": error.get("op"),
+        "index": error.get("_index"),
+        "id": error.get("_id"),
         "status": status,
-        "error": error,
-        # No status: the request failed (connection, timeout). A journal action that failed
-        # otherwise may be a rebuild that misses the write: send it again too.
+        "error": error.get("error"),
+        # A journal action that failed may be a rebuild that misses the write: send it
+        # again too.
         "retryable": status is None or status == 429 or status >= 500 or what.journal,
         "key": what.key,
     }

@@ -26,9 +26,9 @@ import djangoes
 from . import conf
 from .journal import Journal
 from .rebuild import FillResult, RebuildError
-from .rebuild.bulk import send_pages
 from .rebuild.pages import Page, iter_pages
 from .registry import registry
+from .sender import Sender
 
 logger = logging.getLogger("djangoes_dsl.rebuild")
 
@@ -289,6 +289,7 @@ def _fill(client: Any, entry: Range, holder: _Holder) -> FillResult:
             holder.advance(len(page))
 
     started = time.monotonic()
-    result = send_pages(client, pages(), chunk_size=entry.chunk_size)
+    result = FillResult()
+    result.add(Sender(client, chunk_size=entry.chunk_size).send_pages(pages()))
     result.seconds = time.monotonic() - started
     return result

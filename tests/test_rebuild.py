@@ -645,38 +645,3 @@ def test_a_killed_rebuild_leaves_no_fill_worker_behind(tmp_path):
 def leftovers() -> list[str]:
     found = client().indices.get(index=f"{name()}-*", ignore_unavailable=True)
     return sorted(set(found.body) - set(behind(name())))
-
-
-def test_the_fill_sends_any_document_id_and_reports_what_the_node_refuses():
-    from djangoes_dsl.rebuild.bulk import send_pages
-
-    index = f"{name()}-ids"
-    client().indices.create(index=index, mappings={"properties": {"n": {"type": "integer"}}})
-    try:
-        ids = ['quote " and \\ backslash', "ünïcode/ключ", "kind:7", "8"]
-        page = [
-            {"_op_type": "index", "_index": index, "_id": doc_id, "_source": {"n": number},
-             "version": 5, "version_type": "external_gte"}
-            for number, doc_id in enumerate(ids)
-        ]  # fmt: skip
-        refused = {"_op_type": "index", "_index": index, "_id": "9", "_source": {"n": "nine"},
-                   "version": 5, "version_type": "external_gte"}  # fmt: skip
-        plain = {"_index": index, "_id": "10", "_source": {"n": 10}}  # any other action
-        result = send_pages(client(), [page, [refused, plain]], chunk_size=2, parallel=0)
-        client().indices.refresh(index=index)
-        assert result.indexed == 5
-        ((error),) = result.errors
-        assert (error["_id"], error["_index"], error["status"]) == ("9", index, 400)
-        assert error["error"]["type"] == "document_parsing_exception"
-        for number, doc_id in enumerate(ids):
-            found = client().get(index=index, id=doc_id)
-            assert (found["_source"], found["_version"]) == ({"n": number}, 5)
-        assert client().get(index=index, id="10")["_source"] == {"n": 10}
-        # Older versions (a fill that read before a newer write): the node keeps what it
-        # has (409), and that is no error.
-        older = [dict(action, version=4, _source={"n": -1}) for action in page]
-        again = send_pages(client(), [older], chunk_size=3, parallel=2)
-        assert (again.indexed, again.errors) == (len(ids), [])
-        assert client().get(index=index, id=ids[0])["_source"] == {"n": 0}
-    finally:
-        client().indices.delete(index=index)

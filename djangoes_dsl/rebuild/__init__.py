@@ -4,19 +4,20 @@ The modules, one job each:
 
 - :mod:`.pages` reads the rows of Documents as pages of bulk actions (keyset pages by
   primary key, primary-key ranges);
-- :mod:`.bulk` sends pages in bulk requests while the next ones are read;
+- :mod:`.results` is what a fill did (``FillResult``); the pages are sent by
+  :mod:`djangoes_dsl.sender`, while the next ones are read;
 - :mod:`.workers` decides when a fill forks and fills from a process pool of forked workers;
 - :mod:`.filling` fills an index, in this process or in workers (``fill``, ``populate``);
 - :mod:`.lock` is the rebuild lock and its lease (on the journal, :mod:`djangoes_dsl.journal`);
 - :mod:`.rebuilder` is the zero-downtime rebuild, in steps.
 """
 
-from .bulk import FillResult
 from .errors import RebuildError
 from .filling import fill, populate
 from .lock import DEFAULT_LEASE, Owner, RebuildLock, Recovery, default_lease, lock_status
 from .pages import count_rows, iter_pages, split_ranges
 from .rebuilder import Rebuild
+from .results import FillResult
 from .workers import (
     MIN_ROWS_PER_PROCESS,
     available_cpus,

@@ -14,9 +14,10 @@ import djangoes
 from ..documents import Document
 from ..progress import ProgressCallback
 from ..registry import registry
-from .bulk import FillResult, send_pages
+from ..sender import Sender
 from .errors import RebuildError
 from .pages import Page, count_rows, plan_pages, whole
+from .results import FillResult
 from .workers import default_processes, fill_in_processes, fill_processes
 
 
@@ -76,7 +77,8 @@ def fill(
         )
     else:
         pages = _counted(plan_pages(whole(documents), index, chunk_size), advance)
-        result = send_pages(client, pages, chunk_size=chunk_size, parallel=parallel)
+        result = FillResult()
+        result.add(Sender(client, chunk_size=chunk_size, parallel=parallel).send_pages(pages))
     result.seconds = time.monotonic() - started
     if result.errors:
         first = result.errors[0]

@@ -38,11 +38,11 @@ from ..documents import Document
 from ..indexing import Operations, send_operations
 from ..progress import ProgressCallback
 from ..registry import registry
-from .bulk import FillResult
 from .errors import RebuildError
 from .filling import fill, server_for
 from .lock import RebuildLock, Recovery, timestamp
 from .pages import count_rows
+from .results import FillResult
 from .workers import default_processes
 
 logger = logging.getLogger("djangoes_dsl.rebuild")

@@ -30,9 +30,10 @@ from djangoes.adapters.django import in_atomic_block
 
 from .. import conf
 from ..documents import Document
-from .bulk import FillResult, send_pages
+from ..sender import BulkResult, Sender
 from .errors import RebuildError
 from .pages import Page, Plan, plan_pages, split_plans
+from .results import FillResult
 
 logger = logging.getLogger("djangoes_dsl.rebuild")
 
@@ -170,7 +171,7 @@ def _watch_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _fill_plan(number: int) -> FillResult:
+def _fill_plan(number: int) -> BulkResult:
     """Fill plan ``number`` of the inherited job (a task of the pool)."""
     job = _job
     assert job is not None, "fill worker started without its job"
@@ -187,7 +188,7 @@ def _fill_plan(number: int) -> FillResult:
     try:
         # djangoes dropped the parent's clients at the fork; this builds this process's own.
         client = djangoes.connections[job.using].client
-        return send_pages(client, pages(), chunk_size=job.chunk_size, parallel=job.parallel)
+        return Sender(client, chunk_size=job.chunk_size, parallel=job.parallel).send_pages(pages())
     except BaseException as exc:
         if not _pickles(exc):  # the parent could not receive it
             raise RebuildError(f"{type(exc).__name__}: {exc}") from None
@@ -254,14 +255,14 @@ def fill_in_processes(
                 advance(rows)
 
     failures: list[tuple[int, BaseException]] = []
-    results: dict[int, FillResult] = {}
+    results: dict[int, BulkResult] = {}
     with ProcessPoolExecutor(  # type: ignore[call-overload]  # mp_context: the fork context, delegated
         max_workers=len(plans),
         mp_context=context,
         initializer=_start_worker,
         initargs=(job, os.getpid()),
     ) as pool:
-        tasks: dict[Future[FillResult], int] = {
+        tasks: dict[Future[BulkResult], int] = {
             pool.submit(_fill_plan, number): number for number in range(len(plans))
         }
         try:
