@@ -4,12 +4,14 @@ Documents searched from async code, under the same live-write guard and per-test
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 import threading
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.test import TestCase
 from elasticsearch.dsl import AsyncSearch as PlainAsyncSearch
 
@@ -231,6 +233,18 @@ class AsyncTestCaseTests(TestCase):
         await product.adelete()
         self.assertEqual(await titles(), [])
 
+    async def test_aupdate_and_an_atomic_block_from_async_code_are_indexed(self):
+        await Product.objects.acreate(sku="TC-3", title="Before")
+        await Product.objects.filter(sku="TC-3").aupdate(title="After")
+        self.assertEqual(await titles(), ["After"])
+
+        def in_a_block():
+            with transaction.atomic():
+                Product.objects.create(sku="TC-4", title="In a block")
+
+        await sync_to_async(in_a_block)()
+        self.assertEqual(await titles(), ["After", "In a block"])
+
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
@@ -238,3 +252,46 @@ class AsyncTestCaseTests(TestCase):
 async def test_pytest_asyncio_tests_see_only_their_own_writes(title):
     await Product.objects.acreate(sku=f"PA-{title}", title=title)
     assert await titles() == [title]
+
+
+# -- faults: async saves while the node is down -----------------------------------------------
+
+
+@pytest.mark.faults
+@pytest.mark.django_db(transaction=True)
+def test_async_saves_with_the_node_down_wait_in_the_outbox_and_sync_delivers_them(fault_node):
+    from django.core.management import call_command
+
+    from djangoes_dsl.models import PendingOperation
+    from tests.faults import compare
+    from tests.indexing_utils import product_documents, product_rows
+
+    if not fault_node.healthy():
+        fault_node.restart()
+
+    async def saves(start: int) -> None:
+        """What an async view does: acreate, asave, adelete, each committed at once."""
+        created = [
+            await Product.objects.acreate(sku=f"AF-{start}-{n}", title=f"Async {start}/{n}")
+            for n in range(6)
+        ]
+        for product in created[:2]:
+            product.title += " (edited)"
+            await product.asave()
+        await created[2].adelete()
+
+    with fault_node.serving():
+        async_to_sync(saves)(0)  # the node is up
+        assert compare(product_rows(), product_documents()).exact
+        fault_node.kill()
+        async_to_sync(saves)(1)  # the node is down: every save commits all the same
+        waiting = PendingOperation.objects.count()
+        assert waiting > 0
+        fault_node.restart()
+        out = io.StringIO()
+        call_command("search_index", "sync", stdout=out, stderr=io.StringIO())
+        after = compare(product_rows(), product_documents())
+        assert after.exact, after
+        assert after.rows == 10
+        assert PendingOperation.objects.count() == 0
+        assert "0 to retry later, 0 refused" in out.getvalue()
