@@ -117,7 +117,8 @@ async def search_api(request: HttpRequest) -> HttpResponse:
     """The books matching ``q``, best first, as JSON: an async view (served under ASGI).
 
     The search goes out on the event loop's own client (``BookDocument.asearch()``); the
-    books are read with Django's async ORM, in hit order.
+    books are read with Django's async ORM (``ato_queryset()`` and ``async for``), in hit
+    order.
     """
     text = request.GET.get("q", "").strip()[:200]
     if not text:
@@ -126,7 +127,8 @@ async def search_api(request: HttpRequest) -> HttpResponse:
         "multi_match", query=text, fields=["title^3", "author^2", "summary"]
     )[:10]
     try:
-        books = await search.ainstances(Book.objects.select_related("author"))
+        queryset = await search.ato_queryset()  # the hits' rows, in hit order
+        books = [book async for book in queryset.select_related("author")]
     except (ApiError, TransportError) as exc:
         logger.error("The search for %r failed: %s", text, exc)
         return JsonResponse({"error": "Searching failed."}, status=503)
