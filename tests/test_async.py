@@ -18,6 +18,7 @@ from elasticsearch.dsl import AsyncSearch as PlainAsyncSearch
 from djangoes import ConnectionHandler, LiveIndexWriteError, connections
 from djangoes.test import TestScope
 from djangoes_dsl.asyncsearch import AsyncSearch
+from djangoes_dsl.pagination import AsyncSearchAfterPaginator, InvalidCursor, SearchAfterPaginator
 from tests.apps.shop.models import Product
 from tests.apps.shop.search_indices import ProductDocument
 from tests.settings import ES_URL
@@ -178,6 +179,32 @@ async def test_aget_returns_the_document_as_get_does():
     same = await sync_to_async(ProductDocument.get)(ProductDocument.document_id(product.pk))
     assert found.to_dict() == same.to_dict()
     assert found.meta.id == same.meta.id
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_async_cursor_paginator_pages_as_the_sync_one_does():
+    for n in range(12):
+        await Product.objects.acreate(sku=f"PG-{n}", title=f"Paged {n}")
+    expected = await sync_to_async(
+        lambda: [hit.meta.id for hit in SearchAfterPaginator(ProductDocument.search(), 5)]
+    )()
+    assert len(expected) == 12
+    paginator = AsyncSearchAfterPaginator(ProductDocument.asearch(), per_page=5)
+    pages, cursor, rows = [], None, []
+    while True:
+        page = await paginator.apage(cursor)
+        pages.append([hit.meta.id for hit in page])
+        rows += [str(row.pk) for row in await page.ainstances()]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert [len(ids) for ids in pages] == [5, 5, 2]
+    assert [hit_id for ids in pages for hit_id in ids] == expected
+    assert rows == expected  # the rows of each page, in hit order
+    assert [hit.meta.id async for hit in paginator] == expected
+    with pytest.raises(InvalidCursor):
+        await paginator.apage("not-a-cursor")
 
 
 # -- tests: the guard and the undo log, through the async client --------------------------------
