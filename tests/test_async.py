@@ -53,6 +53,29 @@ def test_one_client_per_event_loop_each_closed_when_its_loop_shuts_down():
     assert second not in backend.async_clients()
 
 
+def test_a_client_replaced_in_its_running_loop_is_closed_and_its_successor_kept():
+    backend = connections["default"]
+
+    async def use():
+        old = backend.async_client
+        await old.cluster.health()
+        old_sessions = sessions(old)
+        backend.close()  # as a settings change does, from inside the loop
+        new = backend.async_client
+        await new.cluster.health()
+        # The old client is closed by a task of this loop: wait for it.
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        await asyncio.gather(*others)
+        return old, old_sessions, new, backend.async_client, sessions(new)
+
+    old, old_sessions, new, after, new_sessions = asyncio.run(use())
+    assert new is not old
+    assert all(session.closed for session in old_sessions)
+    assert after is new  # closing the old one did not drop its successor
+    assert new_sessions
+    assert all(session.closed for session in new_sessions)  # closed with the loop
+
+
 def test_loops_running_at_once_in_two_threads_have_a_client_each():
     backend = connections["default"]
     clients: dict[str, object] = {}

@@ -107,9 +107,10 @@ class LoopClients:
         with self._lock:
             return [entry.client for loop, entry in self._clients.items() if not loop.is_closed()]
 
-    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _forget(self, loop: asyncio.AbstractEventLoop, entry: _Entry) -> None:
         with self._lock:
-            self._clients.pop(loop, None)
+            if self._clients.get(loop) is entry:  # not a client built since in its place
+                del self._clients[loop]
 
     def close(self) -> None:
         """Close every client, each in its own loop; return at once.
@@ -146,7 +147,7 @@ class _Entry:
         self,
         client: DjangoesAsyncElasticsearch,
         loop: asyncio.AbstractEventLoop,
-        forget: Callable[[asyncio.AbstractEventLoop], None],
+        forget: Callable[[asyncio.AbstractEventLoop, _Entry], None],
     ) -> None:
         self.client = client
         self.loop = loop
@@ -158,7 +159,7 @@ class _Entry:
             finally:
                 found = loop_ref()
                 if found is not None:
-                    forget(found)
+                    forget(found, self)
                 await client.close()
 
         # Started here, in the loop's thread while it runs, so that the loop tracks it and
