@@ -9,8 +9,10 @@ import sys
 import threading
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections as db_connections
 from django.db import transaction
 from django.test import TestCase
 from elasticsearch.dsl import AsyncSearch as PlainAsyncSearch
@@ -23,6 +25,14 @@ from tests.apps.shop.models import Product
 from tests.apps.shop.search_indices import ProductDocument
 from tests.settings import ES_URL
 from tests.test_fork import in_child
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_orm_thread_connections():
+    """Close the database connections Django's async ORM opened in asgiref's thread (as a
+    request's end does), so that no session is left on the test database."""
+    yield
+    await sync_to_async(db_connections.close_all)()
 
 
 def sessions(client) -> list:
