@@ -9,6 +9,7 @@ from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import autodiscover_modules
+from elasticsearch.dsl import async_connections as dsl_async_connections
 from elasticsearch.dsl import connections as dsl_connections
 
 import djangoes
@@ -56,11 +57,17 @@ def _client(alias: str) -> Any:
     return djangoes.connections[alias].client
 
 
-def sync_dsl_connections() -> None:
-    """Register every ES_SERVERS alias with elasticsearch.dsl's connections registry.
+def _async_client(alias: str) -> Any:
+    return djangoes.connections[alias].async_client
 
-    What is registered stands for ``djangoes.connections[alias].client`` (see
-    ``adapters.ClientProxy``): no client is built until a request is made. Invalid
+
+def sync_dsl_connections() -> None:
+    """Register every ES_SERVERS alias with elasticsearch.dsl's connections registries.
+
+    What is registered stands for ``djangoes.connections[alias].client`` in
+    ``elasticsearch.dsl.connections``, and for the running event loop's
+    ``djangoes.connections[alias].async_client`` in ``elasticsearch.dsl.async_connections``
+    (see ``adapters.ClientProxy``): no client is built until a request is made. Invalid
     ES_SERVERS register nothing; ``manage.py check`` reports them.
     """
     try:
@@ -69,8 +76,10 @@ def sync_dsl_connections() -> None:
         configured = set()
     for alias in _synced_aliases - configured:
         dsl_connections.remove_connection(alias)
+        dsl_async_connections.remove_connection(alias)
     for alias in configured - _synced_aliases:
         dsl_connections.add_connection(alias, ClientProxy(alias, _client))  # type: ignore[arg-type]
+        dsl_async_connections.add_connection(alias, ClientProxy(alias, _async_client))  # type: ignore[arg-type]
     _synced_aliases.clear()
     _synced_aliases.update(configured)
 

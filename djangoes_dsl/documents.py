@@ -9,11 +9,12 @@ import types
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from elasticsearch import dsl
+from elasticsearch.dsl import async_connections
 
 from djangoes.adapters.django import prefetch_lookups, prefetch_to_many, to_many_lookup
 
@@ -27,6 +28,7 @@ from .adapters import (
     unnamed_index_options,
     value_reader,
 )
+from .asyncsearch import AsyncSearch
 from .fields import field_for_model_field
 from .search import Search
 from .values import (
@@ -43,6 +45,8 @@ DEFAULT_CHUNK_SIZE = 1000
 
 #: The keyword field that names each document's kind in an index shared by several Documents.
 KIND_FIELD = "djangoes_kind"
+
+_S = TypeVar("_S", Search, AsyncSearch)
 
 
 class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
@@ -264,13 +268,33 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
         In an index shared with other Documents, only this document's kind is searched.
         """
-        search = Search(
+        return cls._own_search(Search, using, index)
+
+    @classmethod
+    def asearch(cls, using: Any = None, index: str | None = None) -> AsyncSearch:
+        """Return an AsyncSearch over the same index as ``search()``, sent with the running
+        event loop's client (``await s.execute()``, ``await s.ato_queryset()``, ...)."""
+        return cls._own_search(AsyncSearch, using, index)
+
+    @classmethod
+    def _own_search(cls, search_class: type[_S], using: Any, index: str | None) -> _S:
+        search = search_class(
             using=using or cls.get_using(), index=index or cls.get_read_index(), doc_type=[cls]
         )
         binding = cls.get_binding()
         if binding is not None and binding.shared:
             search = search.filter("term", **{KIND_FIELD: cls.get_kind()})
         return search
+
+    @classmethod
+    async def aget(cls, id: str, using: Any = None, index: str | None = None, **kwargs: Any) -> Any:
+        """Return the document ``id`` as ``get()`` does (None when the answer says it was not
+        found), sent with the running event loop's client."""
+        client = async_connections.get_connection(using or cls.get_using())
+        doc = await client.get(index=cls._default_index(index), id=id, **kwargs)
+        if not doc.get("found", False):
+            return None
+        return cls.from_es(doc)
 
     # -- model binding ----------------------------------------------------------------------
 

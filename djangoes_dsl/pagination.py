@@ -17,13 +17,14 @@ the PIT at the end.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
 from typing import Any
 
 from django.core import signing
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from elasticsearch import ApiError, NotFoundError
+from elasticsearch.dsl import async_connections as dsl_async_connections
 from elasticsearch.dsl import connections as dsl_connections
 
 import djangoes
@@ -165,13 +166,16 @@ class InvalidCursor(ValueError):
 class CursorPage:
     """One page of a :class:`SearchAfterPaginator`: its hits and the cursor of the next."""
 
-    def __init__(self, search: Any, next_cursor: str | None) -> None:
+    def __init__(self, search: Any, next_cursor: str | None, response: Any = None) -> None:
         self.object_list = search  # executed: iterating it sends no request
         self.next_cursor = next_cursor
+        self._response = response
 
     @property
     def response(self) -> Any:
-        return self.object_list.execute()
+        if self._response is None:
+            self._response = self.object_list.execute()
+        return self._response
 
     @property
     def has_next(self) -> bool:
@@ -191,17 +195,17 @@ class CursorPage:
         """Return the page's rows with scores and highlights (see ``Response.instances``)."""
         return self.response.instances(queryset)  # type: ignore[no-any-return]
 
+    async def ainstances(self, queryset: Any = None) -> list[Any]:
+        """Return what ``instances()`` returns, read with Django's async ORM."""
+        return await self.response.ainstances(queryset)  # type: ignore[no-any-return]
+
     def __repr__(self) -> str:
         return f"<CursorPage of {len(self)} hits, {'more' if self.has_next else 'last'}>"
 
 
-class SearchAfterPaginator:
-    """Page through every hit of a Search, however many, with a point in time.
-
-    The search's sort decides the order (default: index order, the fastest); Elasticsearch
-    adds a tiebreaker under a point in time, so no hit is skipped or repeated. Each page is
-    one request; ``keep_alive`` is how long the point in time lives between two pages.
-    """
+class _SearchAfterPaging:
+    """What the sync and the async cursor paginators share: the searches of each page, the
+    cursors; no requests."""
 
     def __init__(self, search: Any, per_page: int = 1000, keep_alive: str = "5m") -> None:
         if int(per_page) < 1:
@@ -210,21 +214,11 @@ class SearchAfterPaginator:
         self.per_page = int(per_page)
         self.keep_alive = keep_alive
 
-    def _client(self) -> Any:
-        return dsl_connections.get_connection(search_using(self.search))
-
-    def _open(self) -> str:
+    def _open_params(self) -> dict[str, Any]:
         indices = search_indices(self.search)
-        opened = self._client().open_point_in_time(
-            index=",".join(indices) if indices else "_all", keep_alive=self.keep_alive
-        )
-        return str(opened["id"])
+        return {"index": ",".join(indices) if indices else "_all", "keep_alive": self.keep_alive}
 
-    def _close(self, pit: str) -> None:
-        with contextlib.suppress(NotFoundError):  # expired already
-            self._client().close_point_in_time(id=pit)
-
-    def _fetch(self, pit: str, after: list[Any] | None, first: bool) -> tuple[Any, Any]:
+    def _page_search(self, pit: str, after: list[Any] | None, first: bool) -> Any:
         search = self.search.index().extra(pit={"id": pit, "keep_alive": self.keep_alive})
         if not search.to_dict().get("sort"):
             search = search.sort("_shard_doc")
@@ -232,15 +226,66 @@ class SearchAfterPaginator:
             search = search.extra(search_after=after)
         if not first:
             search = search.extra(track_total_hits=False)
-        search = search[: self.per_page]
+        return search[: self.per_page]
+
+    def _expired(self) -> InvalidCursor:
+        return InvalidCursor(
+            f"The point in time of this cursor has expired (it lives {self.keep_alive} "
+            f"between two pages): start again from the first page."
+        )
+
+    def _read_cursor(self, cursor: str) -> tuple[str, list[Any]]:
+        """Return the point in time and the sort values after which ``cursor``'s page starts."""
+        try:
+            state = signing.loads(cursor, salt=CURSOR_SALT)
+            return str(state["pit"]), list(state["after"])
+        except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+            raise InvalidCursor(
+                "This cursor was not made by SearchAfterPaginator or was altered: "
+                "start again from the first page."
+            ) from exc
+
+    def _next_cursor(self, pit: str, response: Any) -> tuple[str, str | None]:
+        """Return the point in time to go on with and the next page's cursor (None: this
+        page is the last one)."""
+        pit = str(getattr(response, "pit_id", None) or pit)
+        hits = response.hits
+        if len(hits) < self.per_page:
+            return pit, None
+        cursor = signing.dumps(
+            {"pit": pit, "after": list(hits[-1].meta.sort)}, salt=CURSOR_SALT, compress=True
+        )
+        return pit, cursor
+
+
+class SearchAfterPaginator(_SearchAfterPaging):
+    """Page through every hit of a Search, however many, with a point in time.
+
+    The search's sort decides the order (default: index order, the fastest); Elasticsearch
+    adds a tiebreaker under a point in time, so no hit is skipped or repeated. Each page is
+    one request; ``keep_alive`` is how long the point in time lives between two pages.
+    """
+
+    def _client(self) -> Any:
+        return dsl_connections.get_connection(search_using(self.search))
+
+    def _open(self) -> str:
+        opened = self._client().open_point_in_time(**self._open_params())
+        return str(opened["id"])
+
+    def _close(self, pit: str) -> None:
+        with contextlib.suppress(NotFoundError):  # expired already
+            self._client().close_point_in_time(id=pit)
+
+    def _fetch(self, pit: str, after: list[Any] | None, first: bool) -> tuple[Any, Any]:
+        search = self._page_search(pit, after, first)
         try:
             response = search.execute()
         except NotFoundError as exc:
-            raise InvalidCursor(
-                f"The point in time of this cursor has expired (it lives {self.keep_alive} "
-                f"between two pages): start again from the first page."
-            ) from exc
+            raise self._expired() from exc
         return search, response
+
+    # -- pages -------------------------------------------------------------------------------
 
     def page(self, cursor: str | None = None) -> CursorPage:
         """Return the first page, or the page after ``cursor`` (from ``next_cursor``).
@@ -252,30 +297,17 @@ class SearchAfterPaginator:
         if cursor is None:
             pit, after, first = self._open(), None, True
         else:
-            try:
-                state = signing.loads(cursor, salt=CURSOR_SALT)
-                pit, after = str(state["pit"]), list(state["after"])
-            except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-                raise InvalidCursor(
-                    "This cursor was not made by SearchAfterPaginator or was altered: "
-                    "start again from the first page."
-                ) from exc
-            first = False
+            (pit, after), first = self._read_cursor(cursor), False
         try:
             search, response = self._fetch(pit, after, first)
         except ApiError:
             if first:
                 self._close(pit)
             raise
-        hits = response.hits
-        pit = str(getattr(response, "pit_id", None) or pit)
-        if len(hits) < self.per_page:
+        pit, next_cursor = self._next_cursor(pit, response)
+        if next_cursor is None:
             self._close(pit)
-            return CursorPage(search, None)
-        next_cursor = signing.dumps(
-            {"pit": pit, "after": list(hits[-1].meta.sort)}, salt=CURSOR_SALT, compress=True
-        )
-        return CursorPage(search, next_cursor)
+        return CursorPage(search, next_cursor, response)
 
     def pages(self) -> Iterator[CursorPage]:
         """Yield every page, the point in time closed at the end (also when stopped early)."""
@@ -298,3 +330,69 @@ class SearchAfterPaginator:
         """Yield every hit, page after page (see :meth:`pages`)."""
         for page in self.pages():
             yield from page
+
+
+class AsyncSearchAfterPaginator(_SearchAfterPaging):
+    """:class:`SearchAfterPaginator` for an async search (``MyDocument.asearch()``), sent with
+    the running event loop's client: ``await paginator.apage(cursor)``,
+    ``async for page in paginator.apages()``, ``async for hit in paginator``."""
+
+    def _client(self) -> Any:
+        return dsl_async_connections.get_connection(search_using(self.search))
+
+    async def _aopen(self) -> str:
+        opened = await self._client().open_point_in_time(**self._open_params())
+        return str(opened["id"])
+
+    async def _aclose(self, pit: str) -> None:
+        with contextlib.suppress(NotFoundError):  # expired already
+            await self._client().close_point_in_time(id=pit)
+
+    async def _afetch(self, pit: str, after: list[Any] | None, first: bool) -> tuple[Any, Any]:
+        search = self._page_search(pit, after, first)
+        try:
+            response = await search.execute()
+        except NotFoundError as exc:
+            raise self._expired() from exc
+        return search, response
+
+    async def apage(self, cursor: str | None = None) -> CursorPage:
+        """Return the first page, or the page after ``cursor`` (see
+        :meth:`SearchAfterPaginator.page`); ``await page.ainstances()`` reads its rows."""
+        if cursor is None:
+            pit, after, first = await self._aopen(), None, True
+        else:
+            (pit, after), first = self._read_cursor(cursor), False
+        try:
+            search, response = await self._afetch(pit, after, first)
+        except ApiError:
+            if first:
+                await self._aclose(pit)
+            raise
+        pit, next_cursor = self._next_cursor(pit, response)
+        if next_cursor is None:
+            await self._aclose(pit)
+        return CursorPage(search, next_cursor, response)
+
+    async def apages(self) -> AsyncIterator[CursorPage]:
+        """Yield every page, the point in time closed at the end (also when stopped early)."""
+        pit = await self._aopen()
+        after = None
+        try:
+            while True:
+                search, response = await self._afetch(pit, after, first=after is None)
+                pit = str(getattr(response, "pit_id", None) or pit)
+                hits = response.hits
+                full = len(hits) == self.per_page
+                yield CursorPage(search, "more" if full else None, response)
+                if not full:
+                    return
+                after = list(hits[-1].meta.sort)
+        finally:
+            await self._aclose(pit)
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        """Yield every hit, page after page (see :meth:`apages`)."""
+        async for page in self.apages():
+            for hit in page:
+                yield hit

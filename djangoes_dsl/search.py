@@ -108,23 +108,40 @@ class Response(dsl.Response):
         ``Book.objects.select_related("author")``) reads the rows; rows deleted since they
         were indexed are skipped. One query.
         """
+        hits, rows = self._rows_of_hits(queryset)
+        return _in_hit_order(hits, list(rows) if rows is not None else [])
+
+    async def ainstances(self, queryset: models.QuerySet | None = None) -> list[models.Model]:
+        """Return what ``instances()`` returns, the rows read with Django's async ORM."""
+        hits, rows = self._rows_of_hits(queryset)
+        return _in_hit_order(hits, [row async for row in rows] if rows is not None else [])
+
+    def _rows_of_hits(
+        self, queryset: models.QuerySet | None
+    ) -> tuple[dict[Any, Any], models.QuerySet | None]:
+        """Return ``{pk: hit}`` and the (lazy) queryset of their rows; None: no hits."""
         document, hits = self._hits_by_pk()
         if not hits:
-            return []
+            return hits, None
         if queryset is None:
             queryset = document.get_model()._default_manager.all()
-        rows = {row.pk: row for row in queryset.filter(pk__in=list(hits))}
-        found = []
-        for pk, hit in hits.items():
-            row = rows.get(pk)
-            if row is None:
-                continue
-            highlight = getattr(hit.meta, "highlight", None)
-            row.search_score = hit.meta.score
-            row.search_highlight = highlight.to_dict() if highlight is not None else {}
-            row.search_hit = hit
-            found.append(row)
-        return found
+        return hits, queryset.filter(pk__in=list(hits))
+
+
+def _in_hit_order(hits: dict[Any, Any], rows: list[models.Model]) -> list[models.Model]:
+    """Return ``rows`` in the order of ``hits`` (``{pk: hit}``), with their search data."""
+    by_pk = {row.pk: row for row in rows}
+    found = []
+    for pk, hit in hits.items():
+        row = by_pk.get(pk)
+        if row is None:
+            continue
+        highlight = getattr(hit.meta, "highlight", None)
+        row.search_score = hit.meta.score  # type: ignore[attr-defined]
+        row.search_highlight = highlight.to_dict() if highlight is not None else {}  # type: ignore[attr-defined]
+        row.search_hit = hit  # type: ignore[attr-defined]
+        found.append(row)
+    return found
 
 
 class Search(dsl.Search):

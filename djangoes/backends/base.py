@@ -66,6 +66,11 @@ class BaseBackend:
     def client(self) -> Any:
         raise NotImplementedError("A backend must provide 'client'.")
 
+    @property
+    def async_client(self) -> Any:
+        """Return the asyncio client of the running event loop (one per loop)."""
+        raise NotImplementedError("This backend has no asyncio client.")
+
     def close(self) -> None:
         """Release the client's connections."""
 

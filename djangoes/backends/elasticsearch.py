@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
-from elastic_transport import Transport
+from elastic_transport import AsyncTransport, Transport
 from elasticsearch import (
     ApiError,
     AuthenticationException,
@@ -21,6 +21,7 @@ from elasticsearch import ConnectionError as ClientConnectionError
 
 from ..credentials import client_credentials
 from .arguments import client_argument_problems
+from .async_client import DjangoesAsyncElasticsearch, LoopClients, require_async_http
 from .base import BaseBackend
 from .compat import IncompatibleServerError, incompatible_server
 from .creation import BaseIndexCreation
@@ -61,14 +62,17 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
 
     creation_errors = (ApiError, TransportError)
 
-    def client_params(self, params: dict[str, Any]) -> dict[str, Any]:
+    def client_params(
+        self, params: dict[str, Any], *, asynchronous: bool = False
+    ) -> dict[str, Any]:
         """Return the client arguments ``params`` with, while test names are in force, the
-        test transport (``djangoes.test.transport``) around their ``transport_class``."""
+        test transport (``djangoes.test.transport``) around their ``transport_class``
+        (``AsyncTransport`` by default for the ``asynchronous`` client)."""
         if self.backend.write_guard is None:
             return params
         from ..test.transport import guarded_transport_class
 
-        base = params.get("transport_class", Transport)
+        base = params.get("transport_class", AsyncTransport if asynchronous else Transport)
         return {**params, "transport_class": guarded_transport_class(base)}
 
     def prepare_client(self, client: Any) -> None:
@@ -77,10 +81,10 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
         backend = self.backend
         if backend.write_guard is None:
             return
-        from ..test.transport import GuardedTransport
+        from ..test.transport import TestTransport
 
         transport = client.transport
-        if not isinstance(transport, GuardedTransport):
+        if not isinstance(transport, TestTransport):
             raise ImproperlyConfigured(
                 f"ES_SERVERS['{backend.alias}'] built a client whose transport cannot refuse "
                 f"writes to live indices in tests; remove 'transport_class' from PARAMS."
@@ -144,6 +148,7 @@ class ElasticsearchBackend(BaseBackend):
     """
 
     client_class = DjangoesElasticsearch
+    async_client_class = DjangoesAsyncElasticsearch
     creation_class = ElasticsearchIndexCreation
     creation: ElasticsearchIndexCreation
 
@@ -151,6 +156,7 @@ class ElasticsearchBackend(BaseBackend):
         super().__init__(*args, **kwargs)
         self._client: DjangoesElasticsearch | None = None
         self._client_lock = threading.Lock()
+        self._async_clients = LoopClients(self._build_async_client)
 
     @property
     def client(self) -> DjangoesElasticsearch:
@@ -162,6 +168,20 @@ class ElasticsearchBackend(BaseBackend):
                     self._client = self._build_client()
                 client = self._client
         return client
+
+    @property
+    def async_client(self) -> DjangoesAsyncElasticsearch:
+        """Return the ``AsyncElasticsearch`` of the running event loop, built on first use
+        there from the same settings (see ``djangoes.backends.async_client``).
+
+        Raise ImproperlyConfigured naming the extra to install when aiohttp is missing, and
+        RuntimeError outside a running event loop.
+        """
+        return self._async_clients.get(self.alias)
+
+    def async_clients(self) -> list[DjangoesAsyncElasticsearch]:
+        """Return the async clients built so far whose loops are not closed."""
+        return self._async_clients.all()
 
     @classmethod
     def validate_settings(cls, alias: str, server: dict[str, Any]) -> list[ImproperlyConfigured]:
@@ -178,6 +198,16 @@ class ElasticsearchBackend(BaseBackend):
         params = {**self.server["PARAMS"], **client_credentials(self.server)}
         params = self.creation.client_params(params)
         client = self.client_class(hosts=list(self.server["HOSTS"]) or None, **params)
+        self.creation.prepare_client(client)
+        client._djangoes_alias = self.alias
+        return client
+
+    @sensitive_variables()
+    def _build_async_client(self) -> DjangoesAsyncElasticsearch:
+        params = {**self.server["PARAMS"], **client_credentials(self.server)}
+        require_async_http(self.alias, params)
+        params = self.creation.client_params(params, asynchronous=True)
+        client = self.async_client_class(hosts=list(self.server["HOSTS"]) or None, **params)
         self.creation.prepare_client(client)
         client._djangoes_alias = self.alias
         return client
@@ -205,10 +235,17 @@ class ElasticsearchBackend(BaseBackend):
         return True
 
     def close(self) -> None:
+        """Close the sync client, and each async client in its own loop (see
+        ``LoopClients.close``)."""
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+        self._async_clients.close()
+
+    async def aclose(self) -> None:
+        """Close the running loop's async client now, and the others as ``close()`` does."""
+        await self._async_clients.aclose()
 
     # -- index-aware shortcuts: ``index=`` defaults to this connection's indices ----------
 

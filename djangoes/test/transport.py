@@ -16,26 +16,33 @@ The request and its response pass through unchanged: the undo log sends its own 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from elastic_transport import HttpHeaders, SerializationError, Transport
+from asgiref.sync import sync_to_async
+from elastic_transport import AsyncTransport, HttpHeaders, SerializationError, Transport
 
 from ..backends.guard import UnreadableBody, WriteGuard
 from ..backends.requests import ApiRequest
 from . import undo
 
-__all__ = ["GuardedTransport", "guarded_transport_class"]
+__all__ = ["AsyncGuardedTransport", "GuardedTransport", "TestTransport", "guarded_transport_class"]
+
+#: A checked request and what to call once it succeeded.
+_Checked = tuple[ApiRequest, "Callable[[], None] | None"]
 
 
-class GuardedTransport(Transport):
-    """A transport that checks every request with ``write_guard`` and tells the undo log."""
+class TestTransport(Transport):
+    """What the test transports share: the guard's check before a request, its callback
+    after; the sync and the asyncio transport differ only in how they wait."""
 
     #: Set by the creation object that installed the transport.
     write_guard: WriteGuard | None = None
 
-    def perform_request(self, method: str, target: str, **kwargs: Any) -> Any:
+    def _check(self, method: str, target: str, kwargs: dict[str, Any]) -> _Checked:
+        """Classify and check the request (raise if the guard refuses it); return it and
+        what to call once it succeeded."""
         guard = self.write_guard
         serialized: list[bytes] = []
 
@@ -49,16 +56,15 @@ class GuardedTransport(Transport):
         on_success = guard.check(request) if guard is not None else None
         if serialized:  # send the very bytes the guard read (JSON serializers pass bytes on)
             kwargs["body"] = serialized[0]
+        return request, on_success
+
+    def _done(self, checked: _Checked, response: Any) -> None:
+        request, on_success = checked
         observer = undo.observer()
-        if observer is None:
-            response = super().perform_request(method, target, **kwargs)
-        else:
-            observer.before(self, request)
-            response = super().perform_request(method, target, **kwargs)
+        if observer is not None:
             observer.after(self, request, response)
         if on_success is not None and 200 <= response.meta.status < 300:
             on_success()
-        return response
 
     def _body_bytes(self, body: Any, headers: Any) -> bytes | None:
         """Return the body exactly as it will be sent (None when there is none)."""
@@ -77,10 +83,44 @@ class GuardedTransport(Transport):
             raise UnreadableBody(f"it cannot be serialized ({exc})") from None
 
 
+class GuardedTransport(TestTransport):
+    """A transport that checks every request with ``write_guard`` and tells the undo log."""
+
+    def perform_request(self, method: str, target: str, **kwargs: Any) -> Any:
+        checked = self._check(method, target, kwargs)
+        observer = undo.observer()
+        if observer is not None:
+            observer.before(self, checked[0])
+        response = super().perform_request(method, target, **kwargs)
+        self._done(checked, response)
+        return response
+
+
+class AsyncGuardedTransport(TestTransport, AsyncTransport):
+    """The asyncio transport of the test clients: the same checks, the same undo log.
+
+    The undo log's work before a request (sending what the code under test committed, what
+    closed scopes left to undo, a refresh before a search) is synchronous and may read the
+    test's database rows: it runs through ``sync_to_async(thread_sensitive=True)``, in the
+    thread that holds the test's database connection. Only clients built under test names
+    have this transport; production clients never wait on a thread.
+    """
+
+    async def perform_request(self, method: str, target: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        checked = self._check(method, target, kwargs)
+        observer = undo.observer()
+        if observer is not None:
+            await sync_to_async(observer.before, thread_sensitive=True)(self, checked[0])
+        response = await super().perform_request(method, target, **kwargs)  # type: ignore[misc]
+        self._done(checked, response)
+        return response
+
+
 @cache
-def guarded_transport_class(base: type[Transport]) -> type[GuardedTransport]:
-    """Return ``base`` (the client's ``transport_class``, ``Transport`` by default) with the
-    test transport's checks added."""
-    if issubclass(base, GuardedTransport):
+def guarded_transport_class(base: type[Transport]) -> type[TestTransport]:
+    """Return ``base`` (the client's ``transport_class``: ``Transport`` by default,
+    ``AsyncTransport`` for the asyncio client) with the test transport's checks added."""
+    if issubclass(base, TestTransport):
         return base
-    return type(f"Guarded{base.__name__}", (GuardedTransport, base), {})
+    guarded = AsyncGuardedTransport if issubclass(base, AsyncTransport) else GuardedTransport
+    return type(f"Guarded{base.__name__}", (guarded, base), {})

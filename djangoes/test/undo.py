@@ -440,7 +440,9 @@ class Observer:
             pass
         found = None
         for backend in connections.all(initialized_only=True):
-            if backend.client.transport is transport:
+            # The sync client, or one of the async clients (one per event loop).
+            clients = [backend.client, *getattr(backend, "async_clients", list)()]
+            if any(client.transport is transport for client in clients):
                 found = Server(backend.alias, _hosts(backend))
                 break
         self._servers[transport] = found

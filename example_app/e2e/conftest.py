@@ -83,6 +83,39 @@ def catalogue(transactional_db):
 
 
 @pytest.fixture
+def asgi_server(transactional_db):
+    """The site served by uvicorn (ASGI) in a thread of this process, on a free port of its
+    own: the same database and test indices as the test. Yields its base URL."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from site_config.asgi import application
+
+    ready = threading.Event()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            ready.set()  # accepting connections
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    server = Server(uvicorn.Config(application, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    assert ready.wait(timeout=60), "uvicorn did not start"
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS

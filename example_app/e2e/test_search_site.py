@@ -164,3 +164,20 @@ def test_the_export_link_downloads_what_the_page_shows(page, catalogue):
     assert len(rows) - 1 == total(page) == Book.objects.filter(tags__name="Mystery").count()
     titles = [row[1].lower() for row in rows[1:]]
     assert titles == sorted(titles)
+
+
+def test_the_async_search_api_under_uvicorn_returns_books_in_hit_order(
+    browser, asgi_server, catalogue
+):
+    import json
+
+    from catalog.search_indices import BookDocument
+
+    browser.get(f"{asgi_server}/api/search/?q=garden")
+    results = json.loads(browser.find_element(By.TAG_NAME, "body").text)["results"]
+    assert results, "the search found nothing"
+    query = {"multi_match": {"query": "garden", "fields": ["title^3", "author^2", "summary"]}}
+    hits = BookDocument.search().update_from_dict({"query": query})[:10].execute()
+    assert [result["id"] for result in results] == [int(hit.meta.id) for hit in hits]
+    books = Book.objects.in_bulk([result["id"] for result in results])
+    assert [result["title"] for result in results] == [books[r["id"]].title for r in results]
