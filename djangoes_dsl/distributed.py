@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +40,7 @@ from typing import Any
 from elasticsearch import ApiError, NotFoundError, TransportError
 
 from . import delivery
+from .clock import SYSTEM, Clock
 from .documents import Document
 from .progress import ProgressCallback
 from .ranges import (
@@ -84,10 +84,14 @@ class DistributedFill:
 
     ``name`` is the index whose rebuild lock the caller holds (the range documents live in
     its journal); ``renew`` is called as the fill goes on (the lock's lease); ``progress(read,
-    total)`` after every look at the ranges.
+    total)`` after every look at the ranges. Leases are judged, and the looks spaced, by
+    ``clock`` (default: the class's ``clock``, the real one; see :mod:`djangoes_dsl.clock`).
     """
 
+    #: Seconds between two looks at the ranges.
     poll_interval = 0.5
+    #: The clock of leases and looks, unless one is given.
+    clock: Clock = SYSTEM
 
     def __init__(
         self,
@@ -103,12 +107,15 @@ class DistributedFill:
         engine: str | None = None,
         progress: ProgressCallback | None = None,
         renew: Callable[[], Any] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        if clock is not None:
+            self.clock = clock
         self.client = client
         self.using = using
         self.name = name
         self.token = uuid.uuid4().hex
-        self.board = Board(client, name, self.token)
+        self.board = Board(client, name, self.token, self.clock)
         self.documents = documents
         self.target = target
         self.require_alias = require_alias
@@ -122,7 +129,7 @@ class DistributedFill:
         #: How many times ranges were re-queued, and why (lost, failed).
         self.retries: list[str] = []
         #: When the ranges last changed (a worker took, advanced or settled one).
-        self.active_at = time.time()
+        self.active_at = self.clock.time()
         self._seen: list[tuple[str, int, int, float]] = []
 
     def plan(self) -> tuple[list[Range], int]:
@@ -158,9 +165,9 @@ class DistributedFill:
                 "A distributed fill needs a task engine, and DJANGOES_DELIVERY is 'inline'. "
                 "Set it to 'django_tasks' or 'celery' (and run its workers)."
             )
-        started = time.monotonic()
+        started = self.clock.monotonic()
         planned, total = self.plan()
-        now = time.time()
+        now = self.clock.time()
         for entry in planned:
             entry.enqueued = now
         self.board.put(planned)
@@ -178,8 +185,8 @@ class DistributedFill:
                         f"The journal '{self.board.index}' is gone: the rebuild was cancelled "
                         f"or cleaned up by another one."
                     ) from exc
-                unreadable_since = unreadable_since or time.monotonic()
-                if time.monotonic() - unreadable_since > UNREADABLE_LIMIT:
+                unreadable_since = unreadable_since or self.clock.monotonic()
+                if self.clock.monotonic() - unreadable_since > UNREADABLE_LIMIT:
                     raise RebuildError(
                         f"The ranges in '{self.board.index}' could not be read for "
                         f"{UNREADABLE_LIMIT:.0f}s ({exc}); the rebuild stops."
@@ -187,7 +194,7 @@ class DistributedFill:
                 logger.warning("Could not read the ranges (%s); trying again.", exc)
                 if self.renew is not None:
                     self.renew()
-                time.sleep(self.poll_interval)
+                self.clock.sleep(self.poll_interval)
                 continue
             unreadable_since = None
             if self.progress is not None:
@@ -195,20 +202,20 @@ class DistributedFill:
                 self.progress(min(read, total) if total else read, total)
             if all(entry.state == DONE for entry, *_ in current):
                 result = FillResult(indexed=sum(entry.indexed for entry, *_ in current))
-                result.seconds = time.monotonic() - started
+                result.seconds = self.clock.monotonic() - started
                 return result
             seen = [(e.state, e.read, e.attempts, e.lease_until) for e, *_ in current]
             if seen != self._seen:
-                self._seen, self.active_at = seen, time.time()
+                self._seen, self.active_at = seen, self.clock.time()
             for entry, seq_no, term in current:
                 self._look_after(entry, seq_no, term)
             if self.renew is not None:
                 self.renew()
-            time.sleep(self.poll_interval)
+            self.clock.sleep(self.poll_interval)
 
     def _look_after(self, entry: Range, seq_no: int, term: int) -> None:
         """Re-queue ``entry`` if its worker is lost, its task lost, or it failed."""
-        now = time.time()
+        now = self.clock.time()
         if entry.state == RUNNING and entry.lease_until < now:
             why = f"its worker {entry.owner} stopped renewing its lease (lost)"
         elif entry.state == QUEUED and now - max(entry.enqueued, self.active_at) > self.lease:
@@ -291,6 +298,7 @@ class DistributedRebuild(Rebuild):
             engine=self.engine,
             progress=self.progress,
             renew=self.lock.renew,
+            clock=self.clock,
         )
         self.result = self.distributed.run()
         self.client.indices.delete_alias(index=self.new_index, name=self.fill_alias)

@@ -12,6 +12,10 @@ with ``SELECT ... FOR UPDATE SKIP LOCKED`` so that drainers do not even compete 
 drainer that dies leaves its claim to expire. Sending an operation twice (a drainer and the
 process that recorded it, both after the grace period) is harmless: rows are read again when
 sent, and the versions keep the newest state (see :mod:`djangoes_dsl.versions`).
+
+Claims and back-off read the time from the module's ``clock`` (the real one; see
+:mod:`djangoes_dsl.clock`): a test that sets it to a ``ManualClock`` and advances it past
+``DJANGOES_OUTBOX_CLAIM_LEASE`` sees a dead drainer's claims expire without waiting.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, router, transaction
 from django.db import connections as db_connections
 from django.db.models import Count, Min
 from django.utils import timezone
 
 from . import conf
+from .clock import SYSTEM, Clock
 from .documents import Document
 from .indexing import IndexingFailure, Operations, OperationSet, report, send_operations
 from .models import PendingOperation
@@ -42,6 +48,16 @@ Action = PendingOperation.Action
 State = PendingOperation.State
 
 DEFAULT_BATCH_SIZE = 500
+
+#: The clock of claims, their leases and back-off (:class:`djangoes_dsl.clock.Clock`).
+clock: Clock = SYSTEM
+
+
+def now() -> datetime.datetime:
+    """Return the time of ``clock`` as Django stores it (aware, or naive local time when
+    ``USE_TZ`` is off), as :func:`django.utils.timezone.now` does."""
+    current = clock.now()
+    return current if settings.USE_TZ else timezone.make_naive(current)
 
 
 def durable() -> bool:
@@ -103,7 +119,7 @@ def record(
     Inside a transaction the rows commit (or roll back) with it.
     """
     database = database or DEFAULT_DB_ALIAS
-    next_attempt = timezone.now() + datetime.timedelta(seconds=delay)
+    next_attempt = now() + datetime.timedelta(seconds=delay)
     rows = [
         PendingOperation(
             document=document_label(entry.document),
@@ -249,14 +265,14 @@ def send_rows(rows: list[PendingOperation], database: str) -> DrainResult:
     with transaction.atomic(using=database):
         if done:
             manager.filter(pk__in=done).delete()
-        now = timezone.now()
+        current = now()
         for row_id, (retryable, error) in outcome.items():
             tries = attempts[row_id] + 1
             manager.filter(pk=row_id).update(
                 state=State.PENDING if retryable else State.FAILED,
                 attempts=tries,
-                next_attempt=now + datetime.timedelta(seconds=backoff(tries)),
-                last_attempt=now,
+                next_attempt=current + datetime.timedelta(seconds=backoff(tries)),
+                last_attempt=current,
                 claimed_until=None,
                 claim="",
                 last_error=error[:2000],
@@ -305,7 +321,7 @@ def settle(
         ]
         keep_failures([f for f in uncovered if f.errors], operations, database)
         done = [row.pk for row in rows if keys.get(row.pk) not in failed]
-        now = timezone.now()
+        current = now()
         with transaction.atomic(using=database):
             if done:
                 manager.filter(pk__in=done).delete()
@@ -317,7 +333,7 @@ def settle(
                 manager.filter(pk=row.pk).update(
                     state=State.PENDING if retryable else State.FAILED,
                     attempts=row.attempts + 1,
-                    next_attempt=now + datetime.timedelta(seconds=backoff(row.attempts + 1)),
+                    next_attempt=current + datetime.timedelta(seconds=backoff(row.attempts + 1)),
                     last_error=error[:2000],
                 )
     except DatabaseError:
@@ -357,11 +373,11 @@ def claim(
     claimed (and whose lease is running) are skipped.
     """
     manager = PendingOperation.objects.using(database)
-    now = timezone.now()
+    current = now()
     states = [State.PENDING, State.FAILED] if include_failed else [State.PENDING]
-    candidates = manager.filter(state__in=states).exclude(claimed_until__gt=now)
+    candidates = manager.filter(state__in=states).exclude(claimed_until__gt=current)
     if due_only:
-        candidates = candidates.filter(next_attempt__lte=now)
+        candidates = candidates.filter(next_attempt__lte=current)
     if ids is not None:
         candidates = candidates.filter(pk__in=ids)
     if not_tried_since is not None:
@@ -376,8 +392,8 @@ def claim(
         if not chosen:
             return []
         # The claim itself: one conditional UPDATE, so each row goes to one drainer only.
-        manager.filter(pk__in=chosen).exclude(claimed_until__gt=now).update(
-            claimed_until=now + claim_lease(), claim=token
+        manager.filter(pk__in=chosen).exclude(claimed_until__gt=current).update(
+            claimed_until=current + claim_lease(), claim=token
         )
     return list(manager.filter(pk__in=chosen, claim=token).order_by("pk"))
 
@@ -411,7 +427,7 @@ def drain(
     the running totals. Operations that fail again wait for their next attempt.
     """
     total = DrainResult()
-    started = timezone.now()
+    started = now()
     for alias in [database] if database else databases():
         while True:
             # Once per drain: what fails again waits for a later one.

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -24,6 +23,7 @@ from elasticsearch import ConflictError, NotFoundError
 import djangoes
 
 from . import conf
+from .clock import SYSTEM, Clock
 from .journal import Journal
 from .rebuild import FillResult, RebuildError
 from .rebuild.pages import Page, iter_pages
@@ -119,10 +119,17 @@ class Board:
 
     Ids carry the fill's token, so a worker of an older fill never touches a newer one's
     ranges; writes go through the journal's marker alias with ``require_alias``, so a worker
-    that outlived its rebuild cannot re-create the journal.
+    that outlived its rebuild cannot re-create the journal. Claims and their leases are
+    measured by ``clock`` (default: the class's ``clock``, the real one; see
+    :mod:`djangoes_dsl.clock`).
     """
 
-    def __init__(self, client: Any, name: str, token: str) -> None:
+    #: The clock of claims and heartbeats, unless one is given.
+    clock: Clock = SYSTEM
+
+    def __init__(self, client: Any, name: str, token: str, clock: Clock | None = None) -> None:
+        if clock is not None:
+            self.clock = clock
         self.client = client
         self.journal = Journal(client, name)
         self.index = self.journal.index
@@ -206,7 +213,7 @@ def run_range(using: str, name: str, number: int, token: str) -> dict[str, Any]:
     if found is None:
         return {"state": "skipped", "reason": "no such range (the rebuild ended)"}
     entry, seq_no, term = found
-    now = time.time()
+    now = board.clock.time()
     if entry.state != QUEUED or entry.not_before > now:
         return {"state": "skipped", "reason": f"the range is {entry.state}"}
     entry.state, entry.owner, entry.lease_until = RUNNING, worker_name(), now + lease
@@ -238,7 +245,8 @@ class _Holder:
     def __init__(self, board: Board, entry: Range, seq_no: int, term: int, lease: float) -> None:
         self.board, self.entry, self.seq_no, self.term = board, entry, seq_no, term
         self.lease = lease
-        self.beaten = time.monotonic()
+        self.clock = board.clock
+        self.beaten = self.clock.monotonic()
 
     def _write(self) -> None:
         written = self.board.write(self.entry, self.seq_no, self.term)
@@ -253,10 +261,10 @@ class _Holder:
     def advance(self, rows: int) -> None:
         """Count ``rows`` read; renew the lease (and report progress) when due."""
         self.entry.read += rows
-        if time.monotonic() - self.beaten >= _heartbeat(self.lease):
-            self.entry.lease_until = time.time() + self.lease
+        if self.clock.monotonic() - self.beaten >= _heartbeat(self.lease):
+            self.entry.lease_until = self.clock.time() + self.lease
             self._write()
-            self.beaten = time.monotonic()
+            self.beaten = self.clock.monotonic()
 
     def settle(self, state: str, *, indexed: int = 0, error: str = "") -> None:
         self.entry.state, self.entry.indexed, self.entry.error = state, indexed, error[:2000]
@@ -288,8 +296,8 @@ def _fill(client: Any, entry: Range, holder: _Holder) -> FillResult:
             yield page
             holder.advance(len(page))
 
-    started = time.monotonic()
+    started = holder.clock.monotonic()
     result = FillResult()
     result.add(Sender(client, chunk_size=entry.chunk_size).send_pages(pages()))
-    result.seconds = time.monotonic() - started
+    result.seconds = holder.clock.monotonic() - started
     return result

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import threading
+import time
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -16,9 +18,10 @@ from django.test import override_settings
 
 from djangoes import connections
 from djangoes_dsl import indexing_paused
+from djangoes_dsl.clock import ManualClock
 from djangoes_dsl.distributed import (
+    DONE,
     RUNNING,
-    DistributedFill,
     DistributedRebuild,
     populate_distributed,
 )
@@ -28,6 +31,7 @@ from djangoes_dsl.rebuild import RebuildError
 from tests import workers
 from tests.apps.shop.models import Category, Product, Tag
 from tests.apps.shop.search_indices import ProductDocument
+from tests.barrier import Barrier
 from tests.faults import compare
 from tests.indexing_utils import (
     delivered,
@@ -45,19 +49,31 @@ pytestmark = [
     pytest.mark.workers,
 ]
 
-#: A short range lease, so that a killed worker's range is filled again soon.
-LEASE = 3.0
+#: The range lease of the workers and the coordinator. No test waits for it: the killed-worker
+#: test moves the coordinator's clock past the dead worker's lease.
+LEASE = 30.0
+
+
+@pytest.fixture(scope="module")
+def barrier(tmp_path_factory: pytest.TempPathFactory) -> Barrier:
+    """The barrier of the pair's workers (tests/barrier.py), armed by the tests that use it."""
+    return Barrier(tmp_path_factory.mktemp("barrier"))
 
 
 @pytest.fixture(scope="module", params=[DJANGO_TASKS, CELERY])
-def pair(request: pytest.FixtureRequest, django_db_setup: None):
+def pair(request: pytest.FixtureRequest, django_db_setup: None, barrier: Barrier):
     """Two worker processes of one engine."""
     engine = request.param
     if engine == CELERY:
         workers.require_redis()
         workers.flush_broker()
         import tests.celery_app  # noqa: F401
-    env = {"DJANGOES_REBUILD_RANGE_LEASE": str(LEASE)}
+    env = {
+        "DJANGOES_REBUILD_RANGE_LEASE": str(LEASE),
+        # A killed worker holds no task of another range (tests/worker_settings.py).
+        "DJANGOES_WORKER_ONE_TASK_AT_A_TIME": "1",
+        **barrier.environment(),
+    }
     started = [TaskWorker(engine, ES_URL, name=f"filler{n}", extra_env=env).start() for n in (1, 2)]
     yield started
     for worker in started:
@@ -137,35 +153,70 @@ def test_two_workers_fill_the_ranges_and_the_rebuild_swaps(engine, pair):
     # them depends on who polls first: the killed-worker test below needs the second one.
 
 
-def test_a_worker_killed_midway_and_the_rebuild_still_completes(engine, pair, monkeypatch):
-    # The coordinator looks at the ranges every 50 ms here: the victim's range (60 pages)
-    # lasts many looks, so it is seen, and killed, in the middle of it.
-    monkeypatch.setattr(DistributedFill, "poll_interval", 0.05)
-    seed(6000)
-    victim = pair[0]
-    owner = f":{victim.pid}"
+def test_a_worker_killed_midway_and_the_rebuild_still_completes(engine, pair, barrier):
+    seed(3000)
+    clock = ManualClock()
+    # The first worker to read its third page of 50 rows (of a range of 1,500) stops there,
+    # in the middle of its range, until the test kills it.
+    barrier.arm(page=3)
+    killed: dict[str, Any] = {}
 
     def progress(done: int, total: int) -> None:
-        if not victim.alive:
+        if killed:
+            # Not a synchronisation: a coordinator that never fills the range again fails.
+            if time.monotonic() - killed["at"] > 120:
+                raise AssertionError(f"{killed['range'].describe()} was not filled again.")
             return
+        pid = barrier.wait()
+        victim = next(worker for worker in pair if worker.pid == pid)
         assert rebuild.distributed is not None
-        ranges = rebuild.distributed.board.all(2)
-        if any(r.state == RUNNING and r.owner.endswith(owner) for r, *_ in ranges):
-            victim.kill()  # in the middle of its range
+        board = rebuild.distributed.board
+        (mine,) = [
+            r for r, *_ in board.all(2) if r.state == RUNNING and r.owner.endswith(f":{pid}")
+        ]
+        victim.kill()
+        # Changes of rows the victim had indexed, made after it died: the new index must
+        # have them (the journal, and the range filled again).
+        rows = Product.objects.order_by("pk")
+        if mine.after is not None:
+            rows = rows.filter(pk__gt=mine.after)
+        changed, deleted = rows[:2]
+        changed.title = "changed after the kill"
+        changed.save()
+        deleted.delete()
+        killed.update(victim=victim, range=mine, changed=changed.pk, deleted=deleted.pk)
+        # The other range is done by the survivor; the victim's stays claimed by a dead
+        # worker. Its lease expires, as the coordinator sees it: at once.
+        wait_for(
+            lambda: [r.state for r, *_ in board.all(2) if r.number != mine.number] == [DONE],
+            "the surviving worker to fill its range",
+        )
+        clock.set(mine.lease_until + 0.001)
+        killed["at"] = time.monotonic()
 
-    # Two ranges of 3,000 rows in pages of 50: each worker's range lasts several polls of
-    # the coordinator (0.5 s), so the victim is seen, and killed, in the middle of its own.
-    rebuild = DistributedRebuild("products", ranges=2, chunk_size=50, progress=progress)
-    new = rebuild.run()
+    rebuild = DistributedRebuild(
+        "products", ranges=2, chunk_size=50, progress=progress, clock=clock
+    )
+    try:
+        new = rebuild.run()
+    finally:
+        barrier.disarm()
     after = compare(product_rows(), product_documents())
     assert rebuild.distributed is not None
+    victim, lost = killed["victim"], killed["range"]
     print(
         f"\n{engine}: a worker SIGKILLed midway ({victim.events}); re-queued: "
         f"{rebuild.distributed.retries}; after the rebuild {after}"
     )
     assert not victim.alive
-    assert any("lost" in retry for retry in rebuild.distributed.retries)
+    assert rebuild.distributed.retries == [
+        f"{lost.describe()}: its worker {lost.owner} stopped renewing its lease (lost)"
+    ]
     assert after.exact, after
+    assert after.rows == 2999
+    documents = product_documents()
+    assert documents[str(killed["changed"])][0] == "changed after the kill"
+    assert str(killed["deleted"]) not in documents
     assert serving_indices() == [new]
     assert leftovers(ProductDocument) == []
 

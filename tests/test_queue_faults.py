@@ -2,7 +2,8 @@
 
 - A worker SIGKILLed in the middle of a task (its bulk request held by a frozen node), with
   more batches committed while no worker runs: the killed task's rows come back to the
-  drainer when their claim expires; the others are delivered by the restarted worker.
+  drainer when their claim expires (the drainer's clock is moved past it: nobody waits for
+  the lease); the others are delivered by the restarted worker.
 - The broker (Redis) restarted: the tasks it held are gone, batches committed while it is
   down cannot be enqueued; the outbox keeps them all, and the drainer sends them.
 
@@ -16,9 +17,9 @@ import time
 
 import pytest
 from django.test import override_settings
-from django.utils import timezone
 
-from djangoes_dsl import delivery
+from djangoes_dsl import delivery, outbox
+from djangoes_dsl.clock import ManualClock
 from djangoes_dsl.models import PendingOperation
 from tests import workers
 from tests.faults import FaultNode, compare
@@ -56,18 +57,20 @@ def queued_on(engine: str):
 
 
 def claims_expired() -> bool:
-    return not PendingOperation.objects.filter(claimed_until__gt=timezone.now()).exists()
+    return not PendingOperation.objects.filter(claimed_until__gt=outbox.now()).exists()
 
 
 def settle_and_compare() -> tuple[str, object]:
-    """Once no claim runs, one ``sync``; return its output and the comparison."""
-    wait_for(claims_expired, "the claims of the killed worker to expire", timeout=60)
+    """Once no claim runs, one ``sync``; return its output and the comparison (once the
+    workers delivered what they took meanwhile)."""
+    wait_for(claims_expired, "the running claims to end", timeout=60)
     out = sync()
+    wait_for(delivered, "the workers to deliver what they took", timeout=60)
     return out, compare(product_rows(), product_documents())
 
 
 @pytest.mark.parametrize("engine", [DJANGO_TASKS, CELERY])
-def test_worker_killed_mid_task(serving: FaultNode, engine: str):
+def test_worker_killed_mid_task(serving: FaultNode, engine: str, monkeypatch):
     with queued_on(engine):
         worker = TaskWorker(engine, serving.url, es_timeout=5, name="killed").start()
         try:
@@ -89,8 +92,19 @@ def test_worker_killed_mid_task(serving: FaultNode, engine: str):
                 worker.kill()  # in the middle of the task
             finally:
                 serving.thaw()
+            dead = PendingOperation.objects.exclude(claim="")
+            dead_claims = set(dead.values_list("pk", flat=True))
+            expiry = max(dead.values_list("claimed_until", flat=True))
             changes(shoes, red, 40, 20)  # no worker runs: the tasks wait
             worker.start()
+            # The dead worker's claims expire, as this process's drainer sees it: now. The
+            # restarted worker's claims, taken later, run on.
+            clock = ManualClock()
+            clock.set(expiry.timestamp() + 0.001)
+            monkeypatch.setattr(outbox, "clock", clock)
+            assert not PendingOperation.objects.filter(
+                pk__in=dead_claims, claimed_until__gt=outbox.now()
+            ).exists()
             out, after = settle_and_compare()
         except BaseException:
             print(f"{engine} worker log:\n{worker.tail()}")

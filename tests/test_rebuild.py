@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import multiprocessing
 import os
@@ -18,6 +19,7 @@ from elasticsearch import BadRequestError
 
 from djangoes import connections
 from djangoes_dsl import indexing_paused, rebuild
+from djangoes_dsl.clock import ManualClock
 from djangoes_dsl.journal import journal_alias, journal_index
 from djangoes_dsl.rebuild import Rebuild, RebuildError, populate
 from tests import rebuild_processes
@@ -238,31 +240,40 @@ def test_another_index_holding_the_marker_alias_stops_the_rebuild():
     assert indexed(ProductDocument, "title") == database_titles()
 
 
-def test_the_lease_is_renewed_while_the_rebuild_runs():
+def test_the_lease_is_renewed_when_a_quarter_of_it_has_passed():
     make_rows(200)
+    clock = ManualClock(start=1_800_000_000.0)
     expiries: list[str] = []
+
+    def page_read(done: int, total: int) -> None:
+        expiries.append(job.lock.holder().expires)
+        clock.advance(20)  # the next page is read 20 seconds later
+
     job = Rebuild(
-        "products",
-        chunk_size=50,
-        processes=0,
-        lease=0.000001,  # renewed at every page
-        progress=lambda done, total: expiries.append(job.lock.holder().expires),
+        "products", chunk_size=50, processes=0, lease=120, progress=page_read, clock=clock
     )
     job.start()
     expiries.append(job.lock.holder().expires)
     job.run()
-    assert len(expiries) == 5
-    assert expiries == sorted(set(expiries))  # a later expiry at every page
+
+    def expiry(seconds: float) -> str:
+        return datetime.datetime.fromtimestamp(seconds + 120, datetime.UTC).isoformat()
+
+    # Renewed at the page read 40 s in (a quarter is 30 s), not at the pages of 0, 20, 60 s.
+    start, renewed = 1_800_000_000.0, 1_800_000_040.0
+    assert expiries == [expiry(start)] * 3 + [expiry(renewed)] * 2
 
 
 def test_a_rebuild_whose_lease_expired_is_dead_and_cleaned_up_after():
     make_rows(60)
     populate("products")
-    stale = Rebuild("products", lease=0)  # its lease expires at once
+    clock = ManualClock()
+    stale = Rebuild("products", clock=clock)
     stale.start()
     assert client().indices.exists(index=stale.new_index)
 
-    job = Rebuild("products")
+    clock.advance(stale.lock.lease + 1)  # it stopped renewing: its lease expires
+    job = Rebuild("products", clock=clock)
     job.start()
     assert job.recovered is not None
     assert job.recovered.owner.token == stale.lock.owner.token

@@ -11,7 +11,8 @@ from django.core.management import CommandError, call_command
 
 from djangoes import connections
 from djangoes_dsl import indexing_paused
-from djangoes_dsl.rebuild import Rebuild
+from djangoes_dsl.clock import ManualClock
+from djangoes_dsl.rebuild import Rebuild, RebuildLock
 from tests.apps.blog.models import Article
 from tests.apps.blog.search_indices import ArticleDocument
 from tests.apps.shop.models import Product
@@ -67,7 +68,7 @@ def test_rebuild_and_populate_from_worker_processes():
     assert "indexed 30 documents" in output
 
 
-def test_list_shows_a_running_rebuild_and_rebuild_cleans_up_after_a_dead_one():
+def test_list_shows_a_running_rebuild_and_rebuild_cleans_up_after_a_dead_one(monkeypatch):
     running = Rebuild("products")
     running.start()
     assert f"REBUILD RUNNING (host {socket.gethostname()}, pid {os.getpid()}" in run(
@@ -78,7 +79,12 @@ def test_list_shows_a_running_rebuild_and_rebuild_cleans_up_after_a_dead_one():
     running.run()
     assert "REBUILD" not in run("list", "products")
 
-    Rebuild("products", lease=0).start()  # its lease expires at once: dead
+    clock = ManualClock()
+    monkeypatch.setattr(RebuildLock, "clock", clock)  # the clock of every rebuild lock
+    dead = Rebuild("products")
+    dead.start()
+    assert "REBUILD RUNNING" in run("list", "products")
+    clock.advance(dead.lock.lease + 1)  # it stopped renewing: dead
     assert "DEAD REBUILD" in run("list", "products")
     output = run("rebuild", "products", "--no-input")
     assert "products: cleaned up after a dead rebuild of 'products'" in output

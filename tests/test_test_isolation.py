@@ -28,6 +28,7 @@ from djangoes import connections
 from djangoes.test import TestScope, create_test_indices, keep_documents
 from djangoes.test import runner as djangoes_runner
 from djangoes.transactions import waits_for_commit
+from tests.alone import parse
 from tests.apps.shop.models import Product
 from tests.apps.shop.search_indices import ProductDocument
 from tests.indexing_utils import count_requests
@@ -219,19 +220,6 @@ INTERRUPTED = "tests.interrupted_cases"
 KILLED = -signal.SIGKILL
 
 
-def collected(child: Child) -> list[str]:
-    result = child.pytest("--collect-only", PYTEST_MODULE)
-    return [line for line in result.stdout.splitlines() if "::" in line]
-
-
-def django_tests(child: Child) -> list[str]:
-    result = child.run(
-        "django", "test", DJANGO_CASES, "--settings=tests.isolation_settings", "-v", "2",
-        "--noinput",
-    )  # fmt: skip
-    return sorted(set(re.findall(r"\((tests\.isolation_cases\.[\w.]+)\)", result.stderr)))
-
-
 def test_the_pytest_module_passes_under_xdist(child):
     result = child.pytest("-n", "2", PYTEST_MODULE)
     assert re.search(r"\b11 passed\b", result.stdout), result.stdout
@@ -239,23 +227,40 @@ def test_the_pytest_module_passes_under_xdist(child):
 
 
 def test_the_pytest_module_passes_in_reverse_order_and_test_by_test(child):
-    nodes = collected(child)
-    assert len(nodes) == 11
-    result = child.pytest("--reuse-db", *reversed(nodes))
-    assert "11 passed" in result.stdout
-    for node in nodes:  # the indices kept from the run before are empty again
-        assert "1 passed" in child.pytest("--reuse-db", node).stdout, node
+    # One child process (tests/alone.py): the module's tests in reverse order, then each in
+    # a run of its own, every run with the indices kept from the run before.
+    result = child.run(
+        "tests.alone", "pytest", "--ds=tests.isolation_settings", "-p", "no:cacheprovider",
+        "-q", "--reuse-db", "--", PYTEST_MODULE,
+    )  # fmt: skip
+    reverse, *alone = parse(result.stdout)
+    tests = reverse["tests"]
+    assert len(tests) == 11
+    assert (reverse["code"], reverse["failed"]) == (0, [])
+    # (pytest-django runs TestCase tests before transactional ones, whatever the order given)
+    assert sorted(reverse["passed"]) == sorted(tests)
+    assert [run["tests"] for run in alone] == [[test] for test in tests]
+    for run in alone:  # the indices kept from the run before are empty again
+        assert (run["code"], run["passed"], run["failed"]) == (0, run["tests"], []), run
     assert child.documents() == 0
 
 
 def test_the_django_cases_pass_in_parallel_shuffled_reversed_and_alone(child):
-    tests = django_tests(child)
-    assert len(tests) == 9
-    for options in (["--parallel", "2"], ["--shuffle", "1"], ["--shuffle", "2"], ["--reverse"]):
+    for options in (["--parallel", "2", "--shuffle", "1"], ["--shuffle", "2"]):
         result = child.django(DJANGO_CASES, *options)
         assert "Ran 9 tests" in result.stderr, options
-    for label in tests:  # the indices kept from the run before are empty again
-        assert "Ran 1 test" in child.django(label, "--keepdb").stderr, label
+        assert re.search(r"\bOK\b", result.stderr), options
+    # One child process (tests/alone.py): the cases in reverse order, then each in a run of
+    # its own with --keepdb.
+    result = child.run("tests.alone", "django", "--settings=tests.isolation_settings", DJANGO_CASES)
+    reverse, *alone = parse(result.stdout)
+    tests = reverse["tests"]
+    assert len(tests) == 9
+    assert all(test.startswith(f"{DJANGO_CASES}.") for test in tests)
+    assert (reverse["ran"], reverse["failed"]) == (9, [])
+    assert [run["tests"] for run in alone] == [[test] for test in tests]
+    for run in alone:  # the indices kept from the run before are empty again
+        assert (run["ran"], run["failed"]) == (1, []), run
     assert child.documents() == 0
 
 

@@ -23,3 +23,9 @@ LOGGING = {
     "loggers": {"djangoes_dsl": {"handlers": ["console"], "level": "INFO"}},
 }
 DJANGOES_REBUILD_RANGE_LEASE = float(os.environ.get("DJANGOES_REBUILD_RANGE_LEASE", "60"))
+# A Celery worker reserves four tasks by default, acknowledged as they start: one killed in the
+# middle of a task takes the tasks it reserved with it (until the broker's visibility timeout).
+# The distributed tests' workers reserve only the task they run (acknowledged when it ends).
+if os.environ.get("DJANGOES_WORKER_ONE_TASK_AT_A_TIME"):
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    CELERY_TASK_ACKS_LATE = True

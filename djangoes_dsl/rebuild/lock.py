@@ -20,13 +20,13 @@ import os
 import re
 import secrets
 import socket
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from elasticsearch import ApiError, BadRequestError, TransportError
 
 from .. import conf
+from ..clock import SYSTEM, Clock
 from ..journal import Journal
 from .errors import RebuildError
 
@@ -45,10 +45,6 @@ def default_lease() -> float:
 
 def timestamp() -> str:
     return datetime.datetime.now(datetime.UTC).strftime(STAMP_FORMAT)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _pid_namespace() -> str:
@@ -104,12 +100,13 @@ class Owner:
     def on_this_host(self) -> bool:
         return self.host == socket.gethostname() and self.pid_namespace == _pid_namespace()
 
-    def dead_because(self) -> str | None:
-        """Return why this owner is dead, or ``None`` while it may be running."""
+    def dead_because(self, clock: Clock = SYSTEM) -> str | None:
+        """Return why this owner is dead (its lease judged by ``clock``), or ``None`` while it
+        may be running."""
         expiry = self.expiry()
         if expiry is None:
             return "its lock names no lease"
-        if expiry <= _now():
+        if expiry <= clock.now():
             return f"its lease expired at {self.expires}"
         if os.name == "posix" and self.pid > 0 and self.on_this_host() and not _running(self.pid):
             return f"its process {self.pid} is gone"
@@ -134,13 +131,14 @@ class Recovery:
         )
 
 
-def lock_status(client: Any, name: str) -> str | None:
-    """Return what holds the rebuild lock of the index ``name``, ``None`` when nothing does."""
+def lock_status(client: Any, name: str, clock: Clock | None = None) -> str | None:
+    """Return what holds the rebuild lock of the index ``name``, ``None`` when nothing does
+    (leases judged by ``clock``, default ``RebuildLock.clock``)."""
     meta = Journal(client, name).meta()
     if meta is None:
         return None
     owner = Owner.from_meta(meta)
-    reason = owner.dead_because()
+    reason = owner.dead_because(clock or RebuildLock.clock)
     if reason is None:
         return f"REBUILD RUNNING ({owner.describe()}, lease until {owner.expires})"
     return f"DEAD REBUILD ({owner.describe()}; {reason}; the next rebuild cleans up after it)"
@@ -150,11 +148,14 @@ class RebuildLock:
     """The lock of rebuilds of the index NAME on one server, held by one rebuild.
 
     ``serving`` returns the concrete indices behind NAME and its aliases: the leftovers of
-    a dead rebuild never include them.
+    a dead rebuild never include them. ``clock`` (default: the class's ``clock``, the real
+    one) is what the lease is measured with: see :mod:`djangoes_dsl.clock`.
     """
 
     #: How many times ``acquire`` tries when the lock changes hands under it.
     attempts = 3
+    #: The clock of leases, unless one is given (:class:`djangoes_dsl.clock.Clock`).
+    clock: Clock = SYSTEM
 
     def __init__(
         self,
@@ -165,7 +166,10 @@ class RebuildLock:
         new_index: str,
         serving: Any,
         lease: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        if clock is not None:
+            self.clock = clock
         self.journal = Journal(client, name)
         self.client = client
         self.name = name
@@ -178,21 +182,22 @@ class RebuildLock:
             pid_namespace=_pid_namespace(),
             token=secrets.token_hex(16),
             new_index=new_index,
-            started=_now().isoformat(),
+            started=self.clock.now().isoformat(),
             expires="",
         )
         self.held = False
         self._renewed = 0.0
 
     def _meta(self) -> dict[str, Any]:
-        self.owner.expires = (_now() + datetime.timedelta(seconds=self.lease)).isoformat()
+        expires = self.clock.now() + datetime.timedelta(seconds=self.lease)
+        self.owner.expires = expires.isoformat()
         return asdict(self.owner)
 
     def acquire(self) -> Recovery | None:
         """Take the lock, cleaning up after a dead holder; return what was cleaned up."""
         recovery = None
         for _ in range(self.attempts):
-            renewed = time.monotonic()
+            renewed = self.clock.monotonic()
             try:
                 self.journal.create(self._meta())
             except BadRequestError as exc:
@@ -201,7 +206,7 @@ class RebuildLock:
                 holder = self.holder()
                 if holder is None:
                     continue  # released meanwhile
-                reason = holder.dead_because()
+                reason = holder.dead_because(self.clock)
                 if reason is None:
                     raise self._busy(holder) from None
                 recovery = self._clean_up(holder, reason)
@@ -273,7 +278,7 @@ class RebuildLock:
         """
         if not self.held:
             return
-        started = time.monotonic()
+        started = self.clock.monotonic()
         due = started - self._renewed >= self.lease / 4
         if not due and not before_swap:
             return

@@ -34,6 +34,7 @@ from typing import Any
 
 import djangoes
 
+from ..clock import Clock
 from ..documents import Document
 from ..indexing import Operations, send_operations
 from ..progress import ProgressCallback
@@ -78,7 +79,8 @@ class Rebuild:
     ``run()`` takes every step; ``start()``, ``fill()`` and ``finish()`` take one each (and
     ``abort()`` undoes them before the swap), for a caller that reports between them.
     ``progress(done, total)`` is called as the fill reads pages; ``lease`` is the seconds
-    the lock lasts unless renewed (default ``DJANGOES_REBUILD_LEASE``, 120).
+    the lock lasts unless renewed (default ``DJANGOES_REBUILD_LEASE``, 120), measured by
+    ``clock`` (default ``RebuildLock.clock``, the real one; see :mod:`djangoes_dsl.clock`).
     """
 
     replay_rounds = 3
@@ -97,6 +99,7 @@ class Rebuild:
         processes: int | None = None,
         progress: ProgressCallback | None = None,
         lease: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.key = key
         self.using = server_for(key, using)
@@ -118,7 +121,10 @@ class Rebuild:
             new_index=self.new_index,
             serving=self.serving,
             lease=lease,
+            clock=clock,
         )
+        #: The clock given (``None``: each part uses its class's clock).
+        self.clock = clock
         self.journal = self.lock.journal
         #: What ``start()`` cleaned up after a dead rebuild, if anything.
         self.recovered: Recovery | None = None

@@ -1,4 +1,5 @@
-"""In a task worker started by the tests: use the test index names, as the tests do."""
+"""In a task worker started by the tests: use the test index names, as the tests do, and stop
+at the tests' barrier when they start it with one (tests/barrier.py)."""
 
 import os
 
@@ -13,3 +14,10 @@ class WorkerConfig(AppConfig):
         from djangoes import connections
 
         connections.use_test_settings(True, os.environ.get("DJANGOES_WORKER_TEST_SUFFIX", ""))
+        directory = os.environ.get("DJANGOES_WORKER_BARRIER")
+        if directory:
+            from django.db.backends.signals import connection_created
+
+            from tests.barrier import WorkerSide
+
+            connection_created.connect(WorkerSide(directory).install, weak=False)
