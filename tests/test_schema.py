@@ -16,6 +16,7 @@ from django.test import override_settings
 from elasticsearch import Elasticsearch
 
 from djangoes import connections
+from djangoes.backends import drift
 from djangoes_dsl import Document, fields, indexing_paused, register, registry, schema
 from tests.apps.blog.models import Article
 from tests.apps.shop.search_indices import ProductDocument
@@ -266,10 +267,10 @@ def test_the_fingerprint_ignores_how_settings_are_written():
 
 
 def test_dynamic_and_static_settings():
-    assert schema.is_dynamic_setting("index.refresh_interval")
-    assert schema.is_dynamic_setting("index.routing.allocation.include._tier_preference")
-    assert not schema.is_dynamic_setting("index.number_of_shards")
-    assert not schema.is_dynamic_setting("index.analysis.analyzer.plain.type")
+    assert drift.is_dynamic_setting("index.refresh_interval")
+    assert drift.is_dynamic_setting("index.routing.allocation.include._tier_preference")
+    assert not drift.is_dynamic_setting("index.number_of_shards")
+    assert not drift.is_dynamic_setting("index.analysis.analyzer.plain.type")
 
 
 def deploy_warnings() -> list[checks.CheckMessage]:
@@ -332,3 +333,129 @@ def test_a_migrate_stopped_before_every_row_was_sent_is_finished_by_the_next(row
             f"keeper number {n}" for n in range(3)
         }
         assert schema.inspect(KEY, "default").in_sync
+
+
+# -- no false drift: every field type elasticsearch.dsl offers, as the server stores it -------
+
+#: A declaration of each field type elasticsearch.dsl offers, plain and with common parameters.
+FIELD_CASES: dict[str, Any] = {
+    "aggregate_metric_double": fields.AggregateMetricDouble(
+        metrics=["min", "max"], default_metric="max"
+    ),
+    "alias": fields.Alias(path="title"),
+    "binary": fields.Binary(),
+    "boolean": fields.Boolean(null_value=False),
+    "byte": fields.Byte(),
+    "completion": fields.Completion(),
+    "completion with analyzer": fields.Completion(analyzer="standard", max_input_length=20),
+    "completion with contexts": fields.Completion(
+        contexts=[{"name": "kind", "type": "category"}]
+    ),
+    "constant_keyword": fields.ConstantKeyword(value="article"),
+    "counted_keyword": fields.CountedKeyword(),
+    "date": fields.Date(),
+    "date with format": fields.Date(format="yyyy-MM-dd||epoch_millis"),
+    "date_nanos": fields.DateNanos(),
+    "date_range": fields.DateRange(),
+    "dense_vector": fields.DenseVector(dims=3),
+    "dense_vector with similarity": fields.DenseVector(dims=4, similarity="dot_product"),
+    "double": fields.Double(),
+    "double_range": fields.DoubleRange(),
+    "flattened": fields.Flattened(),
+    "float": fields.Float(coerce=False),
+    "float_range": fields.FloatRange(),
+    "geo_point": fields.GeoPoint(ignore_malformed=True),
+    "geo_shape": fields.GeoShape(),
+    "half_float": fields.HalfFloat(),
+    "exponential_histogram": fields.ExponentialHistogram(),
+    "histogram": fields.Histogram(),
+    "icu_collation_keyword": fields.IcuCollationKeyword(),
+    "integer": fields.Integer(null_value=0),
+    "integer_range": fields.IntegerRange(),
+    "ip": fields.Ip(),
+    "ip_range": fields.IpRange(),
+    "join": fields.Join(relations={"question": "answer"}),
+    "keyword": fields.Keyword(),
+    "keyword with parameters": fields.Keyword(ignore_above=256, doc_values=False),
+    "long": fields.Long(),
+    "long_range": fields.LongRange(),
+    "match_only_text": fields.MatchOnlyText(),
+    "murmur3": fields.Murmur3(),
+    "nested": fields.Nested(properties={"name": fields.Keyword(), "age": fields.Integer()}),
+    "object": fields.Object(properties={"name": fields.Text()}),
+    "object, dynamic": fields.Object(dynamic=True),
+    "passthrough": fields.Passthrough(priority=10),
+    "percolator": fields.Percolator(),
+    "point": fields.Point(),
+    "rank_feature": fields.RankFeature(),
+    "rank_features": fields.RankFeatures(),
+    "rank_vectors": fields.RankVectors(dims=3),
+    "scaled_float": fields.ScaledFloat(scaling_factor=100),
+    "search_as_you_type": fields.SearchAsYouType(),
+    "shape": fields.Shape(),
+    "short": fields.Short(),
+    "sparse_vector": fields.SparseVector(),
+    "text": fields.Text(),
+    "text with parameters": fields.Text(
+        analyzer="plain",
+        search_analyzer="simple",
+        index_options="offsets",
+        term_vector="with_positions_offsets",
+        fields={"raw": fields.Keyword(ignore_above=100)},
+    ),
+    "token_count": fields.TokenCount(analyzer="standard"),
+    "unsigned_long": fields.UnsignedLong(),
+    "version": fields.Version(),
+    "wildcard": fields.Wildcard(),
+}
+
+#: How a server says it has no such field type (a module or plugin it lacks).
+UNKNOWN_TYPE = ("does not exist", "No handler for type", "requires a plugin")
+
+
+def test_every_field_type_elasticsearch_dsl_offers_is_declared_here():
+    offered = {getattr(fields, name).name for name in fields.field_type_names()}
+    # "custom" is no type of its own; semantic_text needs an inference endpoint (an ML node).
+    declared_types = {case.name for case in FIELD_CASES.values()} | {"custom", "semantic_text"}
+    assert offered - declared_types == set()
+    assert "Completion" in dir(fields)
+
+
+@pytest.mark.parametrize("case", list(FIELD_CASES))
+def test_a_created_index_is_in_sync_whatever_its_field_types(case):
+    """The server's defaults for a field type (a completion field's analyzer 'simple', ...)
+    are no drift: create, then status says in sync and migrate does nothing."""
+    declaration = {"title": fields.Text(), "value": copy.deepcopy(FIELD_CASES[case])}
+    with declared(make(**declaration), index_settings={**BASE, "analysis": ANALYSIS}):
+        try:
+            run("create", KEY)
+        except CommandError as exc:
+            if any(words in str(exc) for words in UNKNOWN_TYPE):
+                pytest.skip(f"this node lacks the field type: {exc}")
+            raise
+        found = schema.inspect(KEY, "default")
+        assert found.state == schema.IN_SYNC, [str(d) for d in found.differences]
+        assert "in sync" in run("status", KEY)  # exit status 0: no CommandError
+        assert "nothing to do; every index is in sync" in run("migrate", KEY, "--no-input")
+
+
+def test_a_parameter_no_longer_declared_is_drift_though_the_server_fills_in_others():
+    analysis = {"index_settings": {**BASE, "analysis": ANALYSIS}}
+    with declared(make(title=fields.Text(analyzer="plain"), tip=fields.Completion()), **analysis):
+        run("create", KEY)
+    with declared(make(title=fields.Text(), tip=fields.Completion()), **analysis):
+        found = schema.inspect(KEY, "default")
+        assert [(d.where, d.what) for d in found.differences] == [
+            ("field title", "analyzer removed")
+        ]
+        assert found.state == schema.NEEDS_REBUILD
+
+
+def test_a_changed_parameter_the_server_also_defaults_is_drift():
+    with declared(make(tip=fields.Completion())):
+        run("create", KEY)
+    with declared(make(tip=fields.Completion(max_input_length=20))):
+        found = schema.inspect(KEY, "default")
+        assert [(d.where, d.what, d.live, d.declared) for d in found.differences] == [
+            ("field tip", "max_input_length changed", "50", "20")
+        ]

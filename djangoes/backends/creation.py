@@ -8,8 +8,9 @@ destroy them after, with messages at verbosity 1 and more.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from .drift import compare
 
 if TYPE_CHECKING:
     from .base import BaseBackend
@@ -103,21 +104,13 @@ class BaseIndexCreation:
         gained by dynamic mapping do not count), each setting, each alias.
         """
         backend = self.backend
-        body = backend.get_index_body(key)
         live = self.describe_index(key)
         if live is None:
             return "it cannot be read"
-        difference = _difference(body.get("mappings") or {}, live.get("mappings") or {})
-        if difference is not None:
-            return f"mapping: {difference}"
-        declared_settings = flat_settings(body.get("settings") or {})
-        live_settings = flat_settings(live.get("settings") or {})
-        for name, value in declared_settings.items():
-            if live_settings.get(name) != value:
-                return (
-                    f"setting '{name}': declared {value!r}, the index has "
-                    f"{live_settings.get(name)!r}"
-                )
+        body = backend.get_index_body(key)
+        for difference in compare(backend.client, body, live):
+            if not difference.only_live:  # fields dynamic mapping added do not count
+                return str(difference)
         missing = sorted(set(body.get("aliases") or ()) - set(live.get("aliases") or ()))
         if missing:
             return f"alias(es) {missing} missing"
@@ -161,55 +154,3 @@ class BaseIndexCreation:
     def hint(self, exc: BaseException) -> str:
         """Return what to do about ``exc``, raised while creating a test index."""
         return "See the server's log."
-
-
-def _scalar(value: Any) -> Any:
-    """Return ``value`` as Elasticsearch reports it back (settings and flags as text)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
-
-
-def _difference(declared: Any, live: Any, path: str = "") -> str | None:
-    """Return where ``declared`` is not found in ``live`` (dicts: a subset; the rest equal)."""
-    where = path or "the root"
-    if isinstance(declared, dict):
-        if not isinstance(live, dict):
-            return f"{where} is declared as an object, the index has {live!r}"
-        for name, value in declared.items():
-            if name not in live:
-                return f"{path + '.' if path else ''}{name} is missing"
-            found = _difference(value, live[name], f"{path + '.' if path else ''}{name}")
-            if found is not None:
-                return found
-        return None
-    if isinstance(declared, (list, tuple)):
-        if not isinstance(live, list) or [_scalar(v) for v in declared] != [
-            _scalar(v) for v in live
-        ]:
-            return f"{where}: declared {list(declared)!r}, the index has {live!r}"
-        return None
-    if _scalar(declared) != _scalar(live):
-        return f"{where}: declared {declared!r}, the index has {live!r}"
-    return None
-
-
-def flat_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Return index settings as ``{"analysis.analyzer.x.type": "custom", ...}``, without
-    the ``index.`` prefix, values as Elasticsearch reports them."""
-    flat: dict[str, Any] = {}
-    for name, value in _flatten(settings, ""):
-        flat[name[len("index.") :] if name.startswith("index.") else name] = value
-    return flat
-
-
-def _flatten(settings: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
-    for name, value in settings.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{name}.")
-        elif isinstance(value, (list, tuple)):
-            yield f"{prefix}{name}", [_scalar(item) for item in value]
-        else:
-            yield f"{prefix}{name}", _scalar(value)
