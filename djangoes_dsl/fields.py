@@ -60,7 +60,6 @@ __all__ = [
 ]
 
 
-
 def __getattr__(name: str) -> Any:
     """Return the elasticsearch.dsl field type ``name`` (those not imported above)."""
     found = getattr(dsl_field, name, None)

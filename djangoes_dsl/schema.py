@@ -121,7 +121,9 @@ def diff_meta(declared: dict[str, Any], live: dict[str, Any]) -> list[Difference
     live_meta = {k: v for k, v in (live.get("_meta") or {}).items() if k != META_KEY}
     if text_values(declared_meta) == text_values(live_meta):
         return []
-    return [Difference("mapping _meta", "metadata changed", declared_meta, live_meta, in_place=True)]
+    return [
+        Difference("mapping _meta", "metadata changed", declared_meta, live_meta, in_place=True)
+    ]
 
 
 def _shared_index(difference: Difference) -> Difference:

@@ -348,9 +348,7 @@ FIELD_CASES: dict[str, Any] = {
     "byte": fields.Byte(),
     "completion": fields.Completion(),
     "completion with analyzer": fields.Completion(analyzer="standard", max_input_length=20),
-    "completion with contexts": fields.Completion(
-        contexts=[{"name": "kind", "type": "category"}]
-    ),
+    "completion with contexts": fields.Completion(contexts=[{"name": "kind", "type": "category"}]),
     "constant_keyword": fields.ConstantKeyword(value="article"),
     "counted_keyword": fields.CountedKeyword(),
     "date": fields.Date(),

@@ -10,6 +10,16 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    ConnectionTimeout,
+    TransportError,
+)
+from elasticsearch import ConnectionError as ClientConnectionError
+
+from .compat import IncompatibleServerError
 from .drift import compare
 
 if TYPE_CHECKING:
@@ -21,11 +31,17 @@ class TestIndexCreationError(RuntimeError):
 
 
 class BaseIndexCreation:
-    """Create and destroy the test indices of one backend."""
+    """Create and destroy the test indices of one backend.
+
+    Everything here works through the backend's ``client`` (an ``elasticsearch.Elasticsearch``)
+    and its ``create_index`` / ``delete_index`` / ``concrete_indices``; a backend whose client
+    is another overrides ``describe_index``, ``count_documents``, ``creation_errors`` and
+    ``hint``.
+    """
 
     #: Exceptions of the backend's client that creating an index may raise; they are
     #: re-raised as TestIndexCreationError with a hint (see ``hint``).
-    creation_errors: tuple[type[BaseException], ...] = ()
+    creation_errors: tuple[type[BaseException], ...] = (ApiError, TransportError)
 
     def __init__(self, backend: BaseBackend) -> None:
         self.backend = backend
@@ -131,7 +147,11 @@ class BaseIndexCreation:
     def count_documents(self, key: str) -> int | None:
         """Return how many documents the existing test index ``key`` holds, every earlier
         write and delete counted (None when the backend cannot tell)."""
-        return None
+        name = self.backend.get_index(key)["NAME"]
+        client = self.backend.client
+        # Deletes an earlier run sent last may not be visible yet: make them so first.
+        client.indices.refresh(index=name)
+        return int(client.count(index=name)["count"])
 
     def destroy_test_indices(
         self, keys: list[str] | None = None, verbosity: int = 1, keepdb: bool = False
@@ -149,8 +169,42 @@ class BaseIndexCreation:
     def describe_index(self, key: str) -> dict[str, Any] | None:
         """Return the existing index ``key`` as ``{"mappings", "settings", "aliases"}``
         (the concrete index behind NAME), or None when there is none."""
-        raise NotImplementedError("A creation class must provide 'describe_index()'.")
+        backend = self.backend
+        concrete = backend.concrete_indices(backend.get_index(key)["NAME"])
+        if not concrete:
+            return None
+        found = backend.client.indices.get(index=concrete[0], flat_settings=True).body
+        index = found[concrete[0]]
+        return {
+            "mappings": index.get("mappings") or {},
+            "settings": index.get("settings") or {},
+            "aliases": sorted(index.get("aliases") or {}),
+        }
 
     def hint(self, exc: BaseException) -> str:
-        """Return what to do about ``exc``, raised while creating a test index."""
-        return "See the server's log."
+        alias = self.backend.alias
+        if isinstance(exc, ConnectionTimeout):
+            return (
+                "The node did not answer in time: is it overloaded? Raise "
+                f"ES_SERVERS['{alias}']['PARAMS']['request_timeout'] if it is only slow."
+            )
+        if isinstance(exc, ClientConnectionError):
+            return (
+                "Is Elasticsearch running? Start a local node with 'scripts/es-node start' or "
+                f"point ES_SERVERS['{alias}']['HOSTS'] at a running one."
+            )
+        if isinstance(exc, AuthenticationException):
+            return (
+                f"The server refused the credentials: check ES_SERVERS['{alias}'] (USER and "
+                f"PASSWORD, API_KEY, or the credentials in PARAMS or HOSTS)."
+            )
+        if isinstance(exc, AuthorizationException):
+            return (
+                f"The user of ES_SERVERS['{alias}'] lacks a privilege: it needs to create, "
+                f"read and delete the test indices (e.g. the 'all' index privilege on them)."
+            )
+        if isinstance(exc, IncompatibleServerError):
+            return ""  # the message says what to install
+        return (
+            f"Check the SETTINGS of the indices ES_SERVERS['{alias}'] serves, and the server's log."
+        )
