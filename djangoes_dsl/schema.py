@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import djangoes
-
 from djangoes.backends.drift import (
     IN_PLACE_MAPPING_PARAMETERS,
     Difference,

@@ -134,7 +134,7 @@ def test_a_minimal_backend_goes_through_the_whole_test_lifecycle(engine, tag, ca
 
 def test_a_minimal_backend_whose_node_is_down_says_what_to_do(tag):
     handler = handler_for("ClientOnlyBackend", tag, hosts="http://127.0.0.1:1")
-    with pytest.raises(TestIndexCreationError, match="Is Elasticsearch running?") as caught:
+    with pytest.raises(TestIndexCreationError, match=r"Is Elasticsearch running\?") as caught:
         setup_djangoes(suffix="_w1", handler=handler)
     assert "ES_SERVERS['default']['HOSTS']" in str(caught.value)
     handler.use_test_settings(False)
