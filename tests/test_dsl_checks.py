@@ -278,7 +278,7 @@ def test_an_instance_get_queryset_fails_the_checks_before_any_write():
 
     document = register("articles")(hooks_document(get_queryset=instance_get_queryset)())
     try:
-        with pytest.raises(SystemCheckError, match="djangoes_dsl.E007"):
+        with pytest.raises(SystemCheckError, match=r"djangoes_dsl\.E007"):
             call_command("check", "--tag", "djangoes")
     finally:
         registry.unregister(document)
