@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -338,73 +338,77 @@ def test_a_migrate_stopped_before_every_row_was_sent_is_finished_by_the_next(row
 # -- no false drift: every field type elasticsearch.dsl offers, as the server stores it -------
 
 #: A declaration of each field type elasticsearch.dsl offers, plain and with common parameters.
-FIELD_CASES: dict[str, Any] = {
-    "aggregate_metric_double": fields.AggregateMetricDouble(
+FIELD_CASES: dict[str, Callable[[], Any]] = {
+    "aggregate_metric_double": lambda: fields.AggregateMetricDouble(
         metrics=["min", "max"], default_metric="max"
     ),
-    "alias": fields.Alias(path="title"),
-    "binary": fields.Binary(),
-    "boolean": fields.Boolean(null_value=False),
-    "byte": fields.Byte(),
-    "completion": fields.Completion(),
-    "completion with analyzer": fields.Completion(analyzer="standard", max_input_length=20),
-    "completion with contexts": fields.Completion(contexts=[{"name": "kind", "type": "category"}]),
-    "constant_keyword": fields.ConstantKeyword(value="article"),
-    "counted_keyword": fields.CountedKeyword(),
-    "date": fields.Date(),
-    "date with format": fields.Date(format="yyyy-MM-dd||epoch_millis"),
-    "date_nanos": fields.DateNanos(),
-    "date_range": fields.DateRange(),
-    "dense_vector": fields.DenseVector(dims=3),
-    "dense_vector with similarity": fields.DenseVector(dims=4, similarity="dot_product"),
-    "double": fields.Double(),
-    "double_range": fields.DoubleRange(),
-    "flattened": fields.Flattened(),
-    "float": fields.Float(coerce=False),
-    "float_range": fields.FloatRange(),
-    "geo_point": fields.GeoPoint(ignore_malformed=True),
-    "geo_shape": fields.GeoShape(),
-    "half_float": fields.HalfFloat(),
-    "exponential_histogram": fields.ExponentialHistogram(),
-    "histogram": fields.Histogram(),
-    "icu_collation_keyword": fields.IcuCollationKeyword(),
-    "integer": fields.Integer(null_value=0),
-    "integer_range": fields.IntegerRange(),
-    "ip": fields.Ip(),
-    "ip_range": fields.IpRange(),
-    "join": fields.Join(relations={"question": "answer"}),
-    "keyword": fields.Keyword(),
-    "keyword with parameters": fields.Keyword(ignore_above=256, doc_values=False),
-    "long": fields.Long(),
-    "long_range": fields.LongRange(),
-    "match_only_text": fields.MatchOnlyText(),
-    "murmur3": fields.Murmur3(),
-    "nested": fields.Nested(properties={"name": fields.Keyword(), "age": fields.Integer()}),
-    "object": fields.Object(properties={"name": fields.Text()}),
-    "object, dynamic": fields.Object(dynamic=True),
-    "passthrough": fields.Passthrough(priority=10),
-    "percolator": fields.Percolator(),
-    "point": fields.Point(),
-    "rank_feature": fields.RankFeature(),
-    "rank_features": fields.RankFeatures(),
-    "rank_vectors": fields.RankVectors(dims=3),
-    "scaled_float": fields.ScaledFloat(scaling_factor=100),
-    "search_as_you_type": fields.SearchAsYouType(),
-    "shape": fields.Shape(),
-    "short": fields.Short(),
-    "sparse_vector": fields.SparseVector(),
-    "text": fields.Text(),
-    "text with parameters": fields.Text(
+    "alias": lambda: fields.Alias(path="title"),
+    "binary": lambda: fields.Binary(),
+    "boolean": lambda: fields.Boolean(null_value=False),
+    "byte": lambda: fields.Byte(),
+    "completion": lambda: fields.Completion(),
+    "completion with analyzer": lambda: fields.Completion(analyzer="standard", max_input_length=20),
+    "completion with contexts": lambda: fields.Completion(
+        contexts=[{"name": "kind", "type": "category"}]
+    ),
+    "constant_keyword": lambda: fields.ConstantKeyword(value="article"),
+    "counted_keyword": lambda: fields.CountedKeyword(),
+    "date": lambda: fields.Date(),
+    "date with format": lambda: fields.Date(format="yyyy-MM-dd||epoch_millis"),
+    "date_nanos": lambda: fields.DateNanos(),
+    "date_range": lambda: fields.DateRange(),
+    "dense_vector": lambda: fields.DenseVector(dims=3),
+    "dense_vector with similarity": lambda: fields.DenseVector(dims=4, similarity="dot_product"),
+    "double": lambda: fields.Double(),
+    "double_range": lambda: fields.DoubleRange(),
+    "flattened": lambda: fields.Flattened(),
+    "float": lambda: fields.Float(coerce=False),
+    "float_range": lambda: fields.FloatRange(),
+    "geo_point": lambda: fields.GeoPoint(ignore_malformed=True),
+    "geo_shape": lambda: fields.GeoShape(),
+    "half_float": lambda: fields.HalfFloat(),
+    "exponential_histogram": lambda: fields.ExponentialHistogram(),
+    "histogram": lambda: fields.Histogram(),
+    "icu_collation_keyword": lambda: fields.IcuCollationKeyword(),
+    "integer": lambda: fields.Integer(null_value=0),
+    "integer_range": lambda: fields.IntegerRange(),
+    "ip": lambda: fields.Ip(),
+    "ip_range": lambda: fields.IpRange(),
+    "join": lambda: fields.Join(relations={"question": "answer"}),
+    "keyword": lambda: fields.Keyword(),
+    "keyword with parameters": lambda: fields.Keyword(ignore_above=256, doc_values=False),
+    "long": lambda: fields.Long(),
+    "long_range": lambda: fields.LongRange(),
+    "match_only_text": lambda: fields.MatchOnlyText(),
+    "murmur3": lambda: fields.Murmur3(),
+    "nested": lambda: fields.Nested(
+        properties={"name": fields.Keyword(), "age": fields.Integer()}
+    ),
+    "object": lambda: fields.Object(properties={"name": fields.Text()}),
+    "object, dynamic": lambda: fields.Object(dynamic=True),
+    "passthrough": lambda: fields.Passthrough(priority=10),
+    "percolator": lambda: fields.Percolator(),
+    "point": lambda: fields.Point(),
+    "rank_feature": lambda: fields.RankFeature(),
+    "rank_features": lambda: fields.RankFeatures(),
+    "rank_vectors": lambda: fields.RankVectors(dims=3),
+    "scaled_float": lambda: fields.ScaledFloat(scaling_factor=100),
+    "search_as_you_type": lambda: fields.SearchAsYouType(),
+    "shape": lambda: fields.Shape(),
+    "short": lambda: fields.Short(),
+    "sparse_vector": lambda: fields.SparseVector(),
+    "text": lambda: fields.Text(),
+    "text with parameters": lambda: fields.Text(
         analyzer="plain",
         search_analyzer="simple",
         index_options="offsets",
         term_vector="with_positions_offsets",
         fields={"raw": fields.Keyword(ignore_above=100)},
     ),
-    "token_count": fields.TokenCount(analyzer="standard"),
-    "unsigned_long": fields.UnsignedLong(),
-    "version": fields.Version(),
-    "wildcard": fields.Wildcard(),
+    "token_count": lambda: fields.TokenCount(analyzer="standard"),
+    "unsigned_long": lambda: fields.UnsignedLong(),
+    "version": lambda: fields.Version(),
+    "wildcard": lambda: fields.Wildcard(),
 }
 
 #: How a server says it has no such field type (a module or plugin it lacks).
@@ -414,7 +418,10 @@ UNKNOWN_TYPE = ("does not exist", "No handler for type", "requires a plugin")
 def test_every_field_type_elasticsearch_dsl_offers_is_declared_here():
     offered = {getattr(fields, name).name for name in fields.field_type_names()}
     # "custom" is no type of its own; semantic_text needs an inference endpoint (an ML node).
-    declared_types = {case.name for case in FIELD_CASES.values()} | {"custom", "semantic_text"}
+    declared_types = {"custom", "semantic_text"}
+    for make_field in FIELD_CASES.values():
+        with contextlib.suppress(AttributeError):  # a type this client does not have
+            declared_types.add(make_field().name)
     assert offered - declared_types == set()
     assert "Completion" in dir(fields)
 
@@ -423,7 +430,11 @@ def test_every_field_type_elasticsearch_dsl_offers_is_declared_here():
 def test_a_created_index_is_in_sync_whatever_its_field_types(case):
     """The server's defaults for a field type (a completion field's analyzer 'simple', ...)
     are no drift: create, then status says in sync and migrate does nothing."""
-    declaration = {"title": fields.Text(), "value": copy.deepcopy(FIELD_CASES[case])}
+    try:
+        value = FIELD_CASES[case]()
+    except AttributeError as exc:
+        pytest.skip(f"this elasticsearch.dsl has no such field type: {exc}")
+    declaration = {"title": fields.Text(), "value": value}
     with declared(make(**declaration), index_settings={**BASE, "analysis": ANALYSIS}):
         try:
             run("create", KEY)
