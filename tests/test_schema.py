@@ -381,9 +381,7 @@ FIELD_CASES: dict[str, Callable[[], Any]] = {
     "long_range": lambda: fields.LongRange(),
     "match_only_text": lambda: fields.MatchOnlyText(),
     "murmur3": lambda: fields.Murmur3(),
-    "nested": lambda: fields.Nested(
-        properties={"name": fields.Keyword(), "age": fields.Integer()}
-    ),
+    "nested": lambda: fields.Nested(properties={"name": fields.Keyword(), "age": fields.Integer()}),
     "object": lambda: fields.Object(properties={"name": fields.Text()}),
     "object, dynamic": lambda: fields.Object(dynamic=True),
     "passthrough": lambda: fields.Passthrough(priority=10),
