@@ -352,7 +352,7 @@ def apply(
             state.key, state.using, documents=documents, chunk_size=chunk_size, progress=progress
         ).run()
         return
-    _apply_in_place(state, documents, say or (lambda message: None), chunk_size)
+    _apply_in_place(state, documents, say or (lambda message: None), chunk_size, progress)
 
 
 def _apply_in_place(
@@ -360,6 +360,7 @@ def _apply_in_place(
     documents: list[type[Document]],
     say: Callable[[str], Any],
     chunk_size: int | None,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> None:
     client = djangoes.connections[state.using].client
     declared = state.declared
@@ -402,7 +403,8 @@ def _apply_in_place(
         client.indices.update_aliases(actions=actions)
         say(f"{state.key}: updated {len(actions)} alias(es).")
     if refill:
-        sent = refill_documents(documents, chunk_size=chunk_size)
+        say(f"{state.key}: sending every row again, so existing documents get the new fields...")
+        sent = refill_documents(documents, chunk_size=chunk_size, progress=progress)
         client.indices.refresh(index=",".join(state.concrete))
         say(f"{state.key}: sent {sent:,} document(s) again with their new fields.")
         meta[META_KEY] = record
@@ -413,18 +415,24 @@ def _kept(record: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in record.items() if name != "fingerprint"}
 
 
-def refill_documents(documents: list[type[Document]], *, chunk_size: int | None = None) -> int:
+def refill_documents(
+    documents: list[type[Document]],
+    *,
+    chunk_size: int | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+) -> int:
     """Send every row of ``documents`` to its index again, in primary-key pages.
 
     Writes go through the indexing pipeline: versioned (a newer signal write wins), and
-    recorded by a rebuild running meanwhile. Raise MigrateError when some fail.
+    recorded by a rebuild running meanwhile. ``progress(sent, total)`` follows each page.
+    Raise MigrateError when some fail.
     """
 
     size = chunk_size or bulk_chunk_size()
     sent = 0
-    for document in documents:
-        if document.get_model() is None:
-            continue
+    with_model = [document for document in documents if document.get_model() is not None]
+    total = sum(document.get_queryset().count() for document in with_model) if progress else 0
+    for document in with_model:
         pks = document.get_queryset().order_by("pk").values_list("pk", flat=True)
         last = None
         while True:
@@ -438,4 +446,8 @@ def refill_documents(documents: list[type[Document]], *, chunk_size: int | None 
                 )
             sent += len(page)
             last = page[-1]
+            if progress is not None:
+                progress(sent, max(total, sent))
+    if progress is not None and sent == 0:
+        progress(0, 0)
     return sent

@@ -183,6 +183,7 @@ def test_each_difference_is_classified_and_migrate_brings_the_index_in_sync(case
         with pytest.raises(CommandError) as status:
             run("status", KEY)
         assert status.value.returncode == 1
+        assert f"status: 1 needs attention: '{KEY}' on 'default' ({state})." in str(status.value)
 
         output = SearchingOutput(document)
         run("migrate", KEY, "--no-input", stdout=output)
@@ -466,3 +467,13 @@ def test_a_changed_parameter_the_server_also_defaults_is_drift():
         assert [(d.where, d.what, d.live, d.declared) for d in found.differences] == [
             ("field tip", "max_input_length changed", "50", "20")
         ]
+
+
+def test_migrate_shows_the_progress_of_sending_every_row_again(rows):
+    with declared(make(title=fields.Text())):
+        create_and_fill()
+    with declared(make(title=fields.Text(), body=fields.Text())):
+        output = run("migrate", KEY, "--no-input", "--chunk-size", "2")
+    assert f"{KEY}: sending every row again, so existing documents get the new fields..." in output
+    assert f"{KEY}: 3/3 (100%)" in output
+    assert f"{KEY}: sent 3 document(s) again with their new fields." in output

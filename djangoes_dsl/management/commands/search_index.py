@@ -372,28 +372,36 @@ class Command(BaseCommand):
         from djangoes_dsl import outbox
 
         entries = outbox.status(options["database"])
-        attention = 0
+        attention: list[str] = []  # one line per index (or stray outbox) needing attention
         for target in targets:
             state = self._inspect(target)
-            if state is None or not state.in_sync:
-                attention += 1
+            reasons = []
+            if state is None:
+                reasons.append("cannot be inspected")
+            elif not state.in_sync:
+                reasons.append(state.state)
             mine = [
                 entry
                 for entry in entries
                 if (document := registry.document_for_label(entry.document)) is not None
                 and document in registry.documents_for_index(target.key, target.using)
             ]
-            attention += self._outbox_lines(mine)
+            if self._outbox_lines(mine):
+                reasons.append("its outbox")
+            if reasons:
+                attention.append(f"'{target.key}' on '{target.using}' ({', '.join(reasons)})")
         strays = [entry for entry in entries if registry.document_for_label(entry.document) is None]
         if strays:
             self.stdout.write("operations of Documents no longer registered:")
-            attention += self._outbox_lines(strays)
+            if self._outbox_lines(strays):
+                attention.append("the outbox of Documents no longer registered")
         if attention:
+            count = len(attention)
             raise CommandError(
-                f"search_index status: {attention} of the indices and outboxes above need "
-                f"attention; 'search_index migrate' applies schema changes, 'search_index "
-                f"sync' drains the outbox ('sync --include-failed' after a fix for refused "
-                f"operations).",
+                f"search_index status: {count} {'needs' if count == 1 else 'need'} attention: "
+                f"{'; '.join(attention)}. 'search_index migrate' applies schema changes, "
+                f"'search_index sync' drains the outbox ('sync --include-failed' after a fix "
+                f"for refused operations).",
                 returncode=1,
             )
 
@@ -473,7 +481,7 @@ class Command(BaseCommand):
                     chunk_size=options["chunk_size"],
                     progress=progress,
                 )
-                if migration.action in (schema.CREATE, schema.REBUILD):
+                if migration.action in (schema.CREATE, schema.REBUILD) or progress.total:
                     progress.finish()
                 after = schema.inspect(migration.state.key, migration.state.using)
                 if not after.in_sync:
