@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -412,6 +413,15 @@ def _check_hosts(
         return
     setting = setting_path(*where, "HOSTS")
     hosts = server["HOSTS"]
+    if isinstance(hosts, str) and len(hosts.split()) + len(hosts.split(",")) + hosts.count(";") > 2:
+        urls = [url for url in re.split(r"[\s,;]+", hosts) if url]
+        problems.add(
+            setting,
+            f"{setting} is one string holding {len(urls)} URLs: HOSTS is a list of node URLs, "
+            f"one URL per item.",
+            f"Write it as a list: {[redact_url(url) for url in urls]!r}.",
+        )
+        return
     if isinstance(hosts, str):
         hosts = [hosts]
     elif not isinstance(hosts, (list, tuple)):
