@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -170,16 +171,24 @@ class _Problems:
 
 
 def suggest(key: str, known: Iterable[str]) -> str:
-    """Return "Did you mean 'X'? " for the known key closest to ``key``, or ''."""
+    """Return "Did you mean 'X'? " for the known key closest to ``key``, or ''.
+
+    Case and accents do not count: ``prodücts`` finds ``products``.
+    """
     known = list(known)
-    for candidate in known:
-        if candidate.lower() == key.lower():
-            return f"Did you mean {candidate!r}? "
-    matches = difflib.get_close_matches(key.upper(), [k.upper() for k in known], n=1, cutoff=0.6)
+    folded = {_folded(candidate): candidate for candidate in reversed(known)}
+    if _folded(key) in folded:
+        return f"Did you mean {folded[_folded(key)]!r}? "
+    matches = difflib.get_close_matches(_folded(key), list(folded), n=1, cutoff=0.6)
     if not matches:
         return ""
-    match = next(k for k in known if k.upper() == matches[0])
-    return f"Did you mean {match!r}? "
+    return f"Did you mean {folded[matches[0]]!r}? "
+
+
+def _folded(text: str) -> str:
+    """Return ``text`` in upper case without accents."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).upper()
 
 
 # -- names -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from elasticsearch import ApiError, TransportError
 
 import djangoes
+from djangoes.validation import suggest
 from djangoes_dsl import schema
 from djangoes_dsl.distributed import DistributedRebuild, populate_distributed
 from djangoes_dsl.documents import Document
@@ -182,7 +183,10 @@ class Command(BaseCommand):
             if name in (document.__name__, f"{document.__module__}.{document.__qualname__}"):
                 return document
         known = sorted(djangoes.connections.indices) + [d.__name__ for d in registry.documents]
-        raise CommandError(f"{name!r} is neither an ES_INDICES key nor a Document: use {known}.")
+        raise CommandError(
+            f"{name!r} is neither an ES_INDICES key nor a Document. "
+            f"{suggest(name, known)}Use one of {known}."
+        )
 
     # -- running -----------------------------------------------------------------------------
 
