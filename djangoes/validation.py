@@ -750,6 +750,49 @@ def _check_index_settings(problems: _Problems, where: tuple[Any, ...], value: An
         ):
             if found is not None and not _count_at_least(found, minimum):
                 problems.type(setting_path(*path), found, f"a whole number >= {minimum}")
+    for path, analysis in (
+        ((*where, "analysis"), value.get("analysis")),
+        ((*where, "index", "analysis"), index.get("analysis")),
+    ):
+        if analysis is not None:
+            _check_analysis(problems, path, analysis)
+
+
+#: The sections of an index's analysis settings: each maps names to definitions.
+ANALYSIS_SECTIONS = ("analyzer", "normalizer", "tokenizer", "filter", "char_filter")
+
+
+def _check_analysis(problems: _Problems, where: tuple[Any, ...], analysis: Any) -> None:
+    """Check the shape of SETTINGS['analysis']: sections of named definitions (dicts)."""
+    setting = setting_path(*where)
+    example = "{'analyzer': {'folded': {'type': 'custom', 'tokenizer': 'standard', "
+    example += "'filter': ['lowercase']}}}"
+    if not isinstance(analysis, Mapping):
+        problems.type(setting, analysis, "a dict of analysis sections", f"Use e.g. {example}.")
+        return
+    for section, definitions in analysis.items():
+        path = (*where, section)
+        if section not in ANALYSIS_SECTIONS:
+            problems.add(
+                setting_path(*path),
+                f"{setting_path(*path)} is not an analysis section.",
+                f"{suggest(str(section), ANALYSIS_SECTIONS)}The sections are "
+                f"{', '.join(ANALYSIS_SECTIONS)}.",
+            )
+            continue
+        if not isinstance(definitions, Mapping):
+            problems.type(
+                setting_path(*path), definitions, f"a dict of named {section} definitions",
+                f"Use e.g. {example}.",
+            )  # fmt: skip
+            continue
+        for name, definition in definitions.items():
+            if not isinstance(definition, Mapping):
+                problems.type(
+                    setting_path(*path, name), definition,
+                    f"a dict defining the {section} {name!r} (with its 'type')",
+                    f"Use e.g. {example}; a list of filters goes in the analyzer's 'filter'.",
+                )  # fmt: skip
 
 
 def _count_at_least(value: Any, minimum: int) -> bool:
