@@ -349,6 +349,43 @@ def check_schema(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     return messages
 
 
+@checks.register(TAG, deploy=True)
+def check_node_modules(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every analysis component and field type an index uses comes from a module its server
+    has (``check --deploy``: one request per server whose indices need a module)."""
+    from djangoes.backends.capabilities import (
+        MODULE_FIX,
+        describe,
+        missing_modules,
+        requirements,
+    )
+
+    try:
+        served = schema.targets()
+    except ImproperlyConfigured:
+        return []  # reported by check_settings
+    messages: list[checks.CheckMessage] = []
+    for key, using in served:
+        backend = djangoes.connections[using]
+        body = schema.declared_body(backend, key)
+        if not requirements(body):
+            continue
+        try:
+            missing = missing_modules(backend.client, body)
+        except (ApiError, TransportError):
+            continue  # W041 says the server cannot be asked
+        if missing:
+            messages.append(
+                checks.Error(
+                    f"The index '{key}' cannot be created on ES_SERVERS['{using}']: "
+                    f"{describe(missing, key)}.",
+                    hint=MODULE_FIX,
+                    id="djangoes_dsl.E042",
+                )
+            )
+    return messages
+
+
 #: The hooks a Document may override that djangoes calls on the class: name -> the arguments
 #: it passes (after ``cls``).
 CLASS_HOOKS = {

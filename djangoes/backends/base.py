@@ -96,10 +96,22 @@ class BaseBackend:
 
         With ``replace`` an existing index of that name is deleted first.
         """
+        from elasticsearch import ApiError
+
+        from ..exceptions import IndexCreationError
+        from .capabilities import explain_creation_error
+
         name = self.get_index(key)["NAME"]
         if replace:
             self.client.indices.delete(index=name, ignore_unavailable=True)
-        self.client.indices.create(index=name, **self.get_index_body(key))
+        body = self.get_index_body(key)
+        try:
+            self.client.indices.create(index=name, **body)
+        except ApiError as exc:
+            in_use = exc.error == "resource_already_exists_exception"
+            if exc.status_code not in (400, 500) or in_use:
+                raise  # refused for access or for a name in use, not for what it declares
+            raise IndexCreationError(explain_creation_error(self, key, body, exc), exc) from exc
         return name
 
     def delete_index(self, key: str) -> list[str]:
