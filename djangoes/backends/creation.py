@@ -19,6 +19,7 @@ from elasticsearch import (
 )
 from elasticsearch import ConnectionError as ClientConnectionError
 
+from . import refusals
 from .compat import IncompatibleServerError
 from .drift import compare
 
@@ -182,7 +183,11 @@ class BaseIndexCreation:
         }
 
     def hint(self, exc: BaseException) -> str:
+        """Return what to do about ``exc``, raised while creating a test index."""
         alias = self.backend.alias
+        explained = refusals.explain(exc, self.backend)
+        if explained is not None:
+            return explained[0].upper() + explained[1:]
         if isinstance(exc, ConnectionTimeout):
             return (
                 "The node did not answer in time: is it overloaded? Raise "

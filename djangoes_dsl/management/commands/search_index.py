@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from elasticsearch import ApiError, TransportError
 
 import djangoes
+from djangoes.backends import refusals
 from djangoes.validation import suggest
 from djangoes_dsl import schema
 from djangoes_dsl.distributed import DistributedRebuild, populate_distributed
@@ -38,6 +39,16 @@ class Target:
     key: str
     using: str
     documents: list[type[Document]] = field(default_factory=list)
+
+
+def failed(what: str, exc: BaseException, using: str | None) -> CommandError:
+    """Return the CommandError for ``exc``, with what the refusal means when it is known."""
+    backend = djangoes.connections[using] if using is not None else None
+    explained = refusals.explain(exc, backend)
+    text = f"{what} failed: {exc}"
+    if explained is not None:
+        text += f" {explained[0].upper()}{explained[1:]}"
+    return CommandError(text)
 
 
 class Command(BaseCommand):
@@ -202,11 +213,13 @@ class Command(BaseCommand):
         if action in DESTRUCTIVE and options["interactive"] and not self.confirm(action, targets):
             self.stdout.write("Cancelled.")
             return
+        target = None
         try:
             for target in targets:
                 getattr(self, f"do_{action}")(target, options)
         except (RebuildError, ApiError, TransportError) as exc:
-            raise CommandError(f"search_index {action} failed: {exc}") from exc
+            using = target.using if target is not None else None
+            raise failed(f"search_index {action}", exc, using) from exc
 
     def confirm(self, action: str, targets: list[Target]) -> bool:
         names = ", ".join(f"'{t.key}' on '{t.using}'" for t in targets)
@@ -496,4 +509,4 @@ class Command(BaseCommand):
                     )
                 self.stdout.write(f"{after.key}: in sync ({migration.action}).")
         except (RebuildError, schema.MigrateError, ApiError, TransportError) as exc:
-            raise CommandError(f"search_index migrate failed: {exc}") from exc
+            raise failed("search_index migrate", exc, migration.state.using) from exc
