@@ -20,13 +20,13 @@ __all__ = ["explain"]
 BLOCKS = {
     "6": (
         "the cluster has a read-only block (cluster.blocks.read_only)",
-        'lift it with PUT _cluster/settings {"persistent": {"cluster.blocks.read_only": null}} '
+        'lift it with PUT _cluster/settings {{"persistent": {{"cluster.blocks.read_only": null}}}} '
         "once whoever set it agrees",
     ),
     "13": (
         "the cluster has a read-only-allow-delete block (cluster.blocks.read_only_allow_delete)",
-        'lift it with PUT _cluster/settings {"persistent": '
-        '{"cluster.blocks.read_only_allow_delete": null}}',
+        'lift it with PUT _cluster/settings {{"persistent": '
+        '{{"cluster.blocks.read_only_allow_delete": null}}}}',
     ),
     "5": (
         "{index} has a read-only block (index.blocks.read_only)",
