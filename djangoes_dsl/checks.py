@@ -309,15 +309,20 @@ def check_shared_kinds(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     return errors
 
 
+def _served() -> list[tuple[str, str]]:
+    """Return ``(key, server alias)`` of every served index ([] while the settings are invalid:
+    ``check_settings`` reports them)."""
+    try:
+        return schema.targets()
+    except ImproperlyConfigured:
+        return []
+
+
 @checks.register(TAG, deploy=True)
 def check_schema(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when a live index does not match what the code declares (``check --deploy``)."""
-    try:
-        served = schema.targets()
-    except ImproperlyConfigured:
-        return []  # reported by check_settings
     messages: list[checks.CheckMessage] = []
-    for key, using in served:
+    for key, using in _served():
         if not registry.documents_for_index(key):
             continue  # no fingerprint to compare; 'search_index status' compares the rest
         try:
@@ -360,12 +365,8 @@ def check_node_modules(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
         requirements,
     )
 
-    try:
-        served = schema.targets()
-    except ImproperlyConfigured:
-        return []  # reported by check_settings
     messages: list[checks.CheckMessage] = []
-    for key, using in served:
+    for key, using in _served():
         backend = djangoes.connections[using]
         body = schema.declared_body(backend, key)
         if not requirements(body):

@@ -104,16 +104,33 @@ def handler_with(settings_: dict, tag: str) -> ConnectionHandler:
     )
 
 
-@needs_a_core_node
-def test_creating_an_index_a_node_cannot_run_names_the_module_and_the_setting():
-    tag = uuid.uuid4().hex[:8]
-    handler = handler_with(ENGLISH, tag)
+def refusal(settings_: dict, tag: str) -> IndexCreationError:
+    """Return the error of creating ES_INDICES['articles'] with ``settings_``."""
+    handler = handler_with(settings_, tag)
     try:
         with pytest.raises(IndexCreationError) as raised:
             handler["default"].create_index("articles")
     finally:
         handler.close_all()
-    message = str(raised.value)
+    return raised.value
+
+
+def setup_error(handler: ConnectionHandler) -> TestIndexCreationError:
+    """Return the error the test setup of ``handler`` stops with."""
+    try:
+        with pytest.raises(TestIndexCreationError) as raised:
+            setup_djangoes(suffix="_setup", handler=handler)
+    finally:
+        handler.use_test_settings(False)
+        handler.close_all()
+    return raised.value
+
+
+@needs_a_core_node
+def test_creating_an_index_a_node_cannot_run_names_the_module_and_the_setting():
+    tag = uuid.uuid4().hex[:8]
+    error = refusal(ENGLISH, tag)
+    message = str(error)
     assert f"Elasticsearch refused to create the index 'caps_{tag}' of ES_INDICES['articles']" in (
         message
     )
@@ -123,35 +140,22 @@ def test_creating_an_index_a_node_cannot_run_names_the_module_and_the_setting():
     )
     assert "char filter 'html_strip'" in message
     assert "scripts/es-node start --home" in message
-    assert isinstance(raised.value, elasticsearch.ApiError)  # callers catching ApiError still do
-    assert raised.value.status_code == 400
+    assert isinstance(error, elasticsearch.ApiError)  # callers catching ApiError still do
+    assert error.status_code == 400
 
 
 def test_a_refusal_without_missing_modules_names_the_setting():
     tag = uuid.uuid4().hex[:8]
     broken = {"analysis": {"analyzer": {"x": {"type": "custom", "tokenizer": "no_such_thing"}}}}
-    handler = handler_with(broken, tag)
-    try:
-        with pytest.raises(IndexCreationError) as raised:
-            handler["default"].create_index("articles")
-    finally:
-        handler.close_all()
-    message = str(raised.value)
+    message = str(refusal(broken, tag))
     assert "ES_INDICES['articles']" in message
     assert "It concerns ES_INDICES['articles']['SETTINGS']['analysis']['analyzer']['x']" in message
 
 
 @needs_a_core_node
 def test_the_test_setup_says_which_module_is_missing():
-    tag = uuid.uuid4().hex[:8]
-    handler = handler_with(ENGLISH, tag)
-    try:
-        with pytest.raises(TestIndexCreationError) as raised:
-            setup_djangoes(suffix="_caps", handler=handler)
-    finally:
-        handler.use_test_settings(False)
-        handler.close_all()
-    assert "lacks the module 'analysis-common'" in str(raised.value)
+    error = setup_error(handler_with(ENGLISH, uuid.uuid4().hex[:8]))
+    assert "lacks the module 'analysis-common'" in str(error)
 
 
 def with_english() -> dict:

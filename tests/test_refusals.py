@@ -9,11 +9,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from djangoes import ConnectionHandler, connections
-from djangoes.backends.creation import TestIndexCreationError
-from djangoes.test.utils import setup_djangoes
 from djangoes_dsl import indexing_paused
 from tests.apps.shop.models import Product
 from tests.settings import ES_URL
+from tests.test_capabilities import setup_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,12 +59,6 @@ def test_a_hosts_path_taken_for_an_index_name_is_explained():
         servers={"default": {"HOSTS": [f"{ES_URL}/elasticsearch"], "INDICES": ["notes"]}},
         indices={"notes": {"NAME": "refusal_notes"}},
     )
-    try:
-        with pytest.raises(TestIndexCreationError) as raised:
-            setup_djangoes(suffix="_refusal", handler=handler)
-    finally:
-        handler.use_test_settings(False)
-        handler.close_all()
-    message = str(raised.value)
+    message = str(setup_error(handler))
     assert "ES_SERVERS['default']['HOSTS'][0] has the path '/elasticsearch'" in message
     assert "Remove the path unless a proxy serves Elasticsearch under it." in message
