@@ -9,6 +9,7 @@ then what else the message must say (the bad value, the suggested key, ...).
 from __future__ import annotations
 
 import datetime
+import inspect
 import pathlib
 import ssl
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from elasticsearch import Elasticsearch
 
 from djangoes import ConnectionHandler, IndexDoesNotExist
 from djangoes.validation import ConfigurationError
@@ -100,18 +102,19 @@ SERVERS = [
            f"{P}['HOSTS']", "one URL per item", "['http://a:9200', 'http://b:9200']"),
     server("HOSTS one string, semicolons", {"HOSTS": "a:9200;b:9200"}, f"{P}['HOSTS']",
            "['a:9200', 'b:9200']"),
-    server("7.x timeout", {"PARAMS": {"timeout": 10}}, f"{P}['PARAMS']['timeout']",
-           "elasticsearch-py 7.x", "'request_timeout'"),
-    server("7.x use_ssl", {"PARAMS": {"use_ssl": False}}, f"{P}['PARAMS']['use_ssl']",
-           "https:// in HOSTS"),
-    server("7.x url_prefix", {"PARAMS": {"url_prefix": "/es"}}, f"{P}['PARAMS']['url_prefix']",
-           "path in each HOSTS URL"),
-    server("7.x maxsize", {"PARAMS": {"maxsize": 25}}, f"{P}['PARAMS']['maxsize']",
-           "'connections_per_node'"),
-    server("7.x sniffer_timeout", {"PARAMS": {"sniffer_timeout": 60}},
-           f"{P}['PARAMS']['sniffer_timeout']", "'min_delay_between_sniffing'"),
-    server("7.x connection_class", {"PARAMS": {"connection_class": object}},
-           f"{P}['PARAMS']['connection_class']", "'node_class'"),
+    *[
+        server(f"7.x {name}", {"PARAMS": {name: value}}, f"{P}['PARAMS'][{name!r}]", *says)
+        for name, value, says in [
+            ("timeout", 10, ("elasticsearch-py 7.x", "'request_timeout'")),
+            ("use_ssl", False, ("https:// in HOSTS",)),
+            ("url_prefix", "/es", ("path in each HOSTS URL",)),
+            ("maxsize", 25, ("'connections_per_node'",)),
+            ("sniffer_timeout", 60, ("'min_delay_between_sniffing'",)),
+            ("connection_class", object, ("'node_class'",)),
+        ]
+        # The 8.x client still takes some of them (deprecated, with a warning).
+        if name not in inspect.signature(Elasticsearch.__init__).parameters
+    ],
     server("no scheme", {"HOSTS": ["localhost:9200"]}, f"{P}['HOSTS'][0]", "'localhost:9200'",
            "http://"),
     server("port a word", {"HOSTS": ["http://h:port"]}, f"{P}['HOSTS'][0]", "'http://h:port'",
