@@ -27,7 +27,9 @@ def blocked():
     def block(setting):
         client.indices.put_settings(index=name, settings={setting: True})
         applied.append(setting)
-        return name
+        # After a rebuild NAME is an alias: Elasticsearch names the index behind it.
+        (concrete,) = connections["default"].concrete_indices(name)
+        return concrete
 
     yield block
     for setting in applied:
