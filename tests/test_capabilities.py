@@ -196,3 +196,16 @@ def test_check_deploy_names_the_missing_module():
 def test_check_deploy_is_silent_for_what_the_node_runs():
     found = [m for m in checks.run_checks(include_deployment_checks=True) if m.id.endswith("E042")]
     assert found == []
+
+
+@needs_a_core_node
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_says_which_module_is_missing():
+    indices = copy.deepcopy(settings.ES_INDICES)
+    indices["articles"]["SETTINGS"] = {**(indices["articles"].get("SETTINGS") or {}), **ENGLISH}
+    with override_settings(ES_INDICES=indices), pytest.raises(CommandError) as raised:
+        call_command("search_index", "rebuild", "articles", "--no-input", stdout=io.StringIO())
+    message = str(raised.value)
+    assert message.startswith("search_index rebuild failed: BadRequestError(400")
+    assert "The node lacks the module 'analysis-common', which provides" in message
+    assert "ES_INDICES['articles']['SETTINGS']['analysis']['filter']['english_stemmer']" in message

@@ -24,6 +24,7 @@ __all__ = [
     "describe",
     "explain",
     "explain_creation_error",
+    "hints",
     "missing_modules",
     "node_modules",
     "requirements",
@@ -359,17 +360,13 @@ def _mentioned(body: Mapping[str, Any], reason: str) -> list[str]:
     return found
 
 
-def explain_creation_error(backend: Any, key: str, body: Mapping[str, Any], error: Any) -> str:
-    """Return why creating index ``key`` (from ``body``) failed, with the setting and the fix.
-
-    Asks the nodes for their modules when the body uses a component some node may lack.
-    """
-    name = backend.get_index(key)["NAME"]
-    parts = [f"Elasticsearch refused to create the index '{name}' of ES_INDICES[{key!r}]"]
-    parts.append(backend.redact(str(error)))
+def hints(backend: Any, key: str, body: Mapping[str, Any], error: Any) -> list[str]:
+    """Return sentences on what of index ``key`` (declared as ``body``) the refusal ``error``
+    concerns: the settings or fields it cites, and the modules the node lacks."""
+    found = []
     cited = _mentioned(body, _reason(error))
     if cited:
-        parts.append("It concerns " + ", ".join(_where(key, where) for where in cited))
+        found.append("It concerns " + ", ".join(_where(key, where) for where in cited) + ".")
     missing: list[Requirement] = []
     if requirements(body):
         try:
@@ -377,7 +374,21 @@ def explain_creation_error(backend: Any, key: str, body: Mapping[str, Any], erro
         except Exception:  # the explanation must not hide the error it explains
             missing = []
     if missing:
-        parts.append(explain(missing, key).capitalize()[0] + explain(missing, key)[1:])
-    else:
-        parts.append(f"Check ES_INDICES[{key!r}]['SETTINGS'] and the Documents' fields.")
-    return ": ".join(parts[:2]) + ". " + ". ".join(p.rstrip(".") for p in parts[2:]) + "."
+        text = explain(missing, key)
+        found.append(text[0].upper() + text[1:])
+    return found
+
+
+def explain_creation_error(backend: Any, key: str, body: Mapping[str, Any], error: Any) -> str:
+    """Return why creating index ``key`` (from ``body``) failed, with the setting and the fix.
+
+    Asks the nodes for their modules when the body uses a component some node may lack.
+    """
+    name = backend.get_index(key)["NAME"]
+    found = hints(backend, key, body, error) or [
+        f"Check ES_INDICES[{key!r}]['SETTINGS'] and the Documents' fields."
+    ]
+    return (
+        f"Elasticsearch refused to create the index '{name}' of ES_INDICES[{key!r}]: "
+        f"{backend.redact(str(error))}. {' '.join(found)}"
+    )

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from elasticsearch import ApiError, TransportError
 
 import djangoes
-from djangoes.backends import refusals
+from djangoes.backends import capabilities, refusals
 from djangoes.validation import suggest
 from djangoes_dsl import schema
 from djangoes_dsl.distributed import DistributedRebuild, populate_distributed
@@ -41,14 +41,30 @@ class Target:
     documents: list[type[Document]] = field(default_factory=list)
 
 
-def failed(what: str, exc: BaseException, using: str | None) -> CommandError:
-    """Return the CommandError for ``exc``, with what the refusal means when it is known."""
-    backend = djangoes.connections[using] if using is not None else None
-    explained = refusals.explain(exc, backend)
+def failed(what: str, exc: BaseException, target: Any = None) -> CommandError:
+    """Return the CommandError for ``exc`` (raised for ``target``, a Target or IndexState),
+    with what the refusal means when it is known: a block, a HOSTS path, the settings it
+    concerns, a module the node lacks."""
+    backend = djangoes.connections[target.using] if target is not None else None
     text = f"{what} failed: {exc}"
+    explained = refusals.explain(exc, backend)
     if explained is not None:
         text += f" {explained[0].upper()}{explained[1:]}"
+    elif backend is not None and isinstance(refused := _refusal(exc), ApiError):
+        found = capabilities.hints(
+            backend, target.key, schema.declared_body(backend, target.key), refused
+        )
+        text += "".join(f" {hint}" for hint in found)
     return CommandError(text)
+
+
+def _refusal(exc: BaseException | None) -> BaseException | None:
+    """Return the server's refusal of the body (a 400) among ``exc`` and its causes."""
+    while exc is not None:
+        if isinstance(exc, ApiError) and exc.status_code == 400:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 class Command(BaseCommand):
@@ -218,8 +234,7 @@ class Command(BaseCommand):
             for target in targets:
                 getattr(self, f"do_{action}")(target, options)
         except (RebuildError, ApiError, TransportError) as exc:
-            using = target.using if target is not None else None
-            raise failed(f"search_index {action}", exc, using) from exc
+            raise failed(f"search_index {action}", exc, target) from exc
 
     def confirm(self, action: str, targets: list[Target]) -> bool:
         names = ", ".join(f"'{t.key}' on '{t.using}'" for t in targets)
@@ -509,4 +524,4 @@ class Command(BaseCommand):
                     )
                 self.stdout.write(f"{after.key}: in sync ({migration.action}).")
         except (RebuildError, schema.MigrateError, ApiError, TransportError) as exc:
-            raise failed("search_index migrate", exc, migration.state.using) from exc
+            raise failed("search_index migrate", exc, migration.state) from exc
