@@ -6,13 +6,19 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.connection import ConnectionProxy
 
-from .exceptions import ConnectionDoesNotExist, IndexDoesNotExist, LiveIndexWriteError
+from .exceptions import (
+    ConnectionDoesNotExist,
+    IndexCreationError,
+    IndexDoesNotExist,
+    LiveIndexWriteError,
+)
 from .handler import DEFAULT_ES_ALIAS, ConnectionHandler, load_backend
 
 __all__ = [
     "DEFAULT_ES_ALIAS",
     "ConnectionDoesNotExist",
     "ConnectionHandler",
+    "IndexCreationError",
     "IndexDoesNotExist",
     "LiveIndexWriteError",
     "connection",

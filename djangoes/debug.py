@@ -11,11 +11,13 @@ the function was marked with ``sensitive_variables``. Use this filter to close t
 It masks, wherever they appear in settings and in frame variables (with DEBUG on or off), the
 credentials of every server of ``ES_SERVERS``: passwords, API keys and tokens, the user
 information of ``HOSTS`` URLs, and the base64 form a client sends in an ``Authorization``
-header.
+header, also inside bytes such as the request buffer of ``http.client`` when a node is down,
+and however a long value is wrapped over lines on the page.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,6 +41,12 @@ class _Masked:
 
     def __repr__(self) -> str:
         return self.text
+
+
+def _joined(text: str) -> str:
+    """Return a printed value with the lines ``pprint`` wrapped a long text or bytes over
+    (``b'...'\n b'...'``) joined again."""
+    return re.sub(r"""['"]\)?\s*\n\s*\(?[bBrRuU]*['"]""", "", text)
 
 
 def _configured_secrets() -> list[str]:
@@ -107,16 +115,47 @@ class SafeExceptionReporterFilter(debug.SafeExceptionReporterFilter):
         secrets = _configured_secrets()
         if not secrets:
             return variables
-        cleansed = []
-        for name, value in variables:
-            try:
-                text = pprint(value)
-            except Exception:  # as Django: a repr that raises is shown as such
-                cleansed.append((name, value))
-                continue
-            masked = mask(text, secrets, self.cleansed_substitute)
-            cleansed.append((name, _Masked(masked) if masked != text else value))
-        return cleansed
+        return [(name, self._cleanse_variable(value, secrets)) for name, value in variables]
+
+    def _cleanse_variable(self, value: Any, secrets: list[str]) -> Any:
+        """Return ``value`` as a report may show it: no credential, however it is printed.
+
+        Texts and bytes (an ``http.client`` request buffer holds the ``Authorization``
+        header) are masked before they are printed, since ``pprint`` wraps a long one over
+        lines and may cut a credential in two; what still shows one, printed or with its
+        wrapped lines joined, is not shown at all.
+        """
+        masked = self._mask_value(value, secrets)
+        try:
+            text = pprint(masked)
+        except Exception:  # as Django: a repr that raises is shown as such
+            return masked
+        cleansed = mask(text, secrets, self.cleansed_substitute)
+        if any(secret in _joined(cleansed) for secret in secrets):
+            return _Masked(self.cleansed_substitute)
+        if cleansed != text or masked is not value:
+            return _Masked(cleansed)
+        return value
+
+    def _mask_value(self, value: Any, secrets: list[str]) -> Any:
+        if isinstance(value, str):
+            found = mask(value, secrets, self.cleansed_substitute)
+            return value if found == value else found
+        if isinstance(value, (bytes, bytearray)):
+            text = bytes(value).decode("latin-1")
+            found = mask(text, secrets, self.cleansed_substitute)
+            return value if found == text else type(value)(found.encode("latin-1"))
+        if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+            items = [self._mask_value(item, secrets) for item in value]
+            if all(new is old for new, old in zip(items, value, strict=True)):
+                return value
+            return type(value)(items)
+        if isinstance(value, dict):
+            pairs = {key: self._mask_value(item, secrets) for key, item in value.items()}
+            if all(pairs[key] is item for key, item in value.items()):
+                return value
+            return pairs
+        return value
 
 
 def exposed_credentials(reporter_filter: Any = None) -> list[str]:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import base64
 import difflib
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -169,16 +171,24 @@ class _Problems:
 
 
 def suggest(key: str, known: Iterable[str]) -> str:
-    """Return "Did you mean 'X'? " for the known key closest to ``key``, or ''."""
+    """Return "Did you mean 'X'? " for the known key closest to ``key``, or ''.
+
+    Case and accents do not count: ``prodücts`` finds ``products``.
+    """
     known = list(known)
-    for candidate in known:
-        if candidate.lower() == key.lower():
-            return f"Did you mean {candidate!r}? "
-    matches = difflib.get_close_matches(key.upper(), [k.upper() for k in known], n=1, cutoff=0.6)
+    folded = {_folded(candidate): candidate for candidate in reversed(known)}
+    if _folded(key) in folded:
+        return f"Did you mean {folded[_folded(key)]!r}? "
+    matches = difflib.get_close_matches(_folded(key), list(folded), n=1, cutoff=0.6)
     if not matches:
         return ""
-    match = next(k for k in known if k.upper() == matches[0])
-    return f"Did you mean {match!r}? "
+    return f"Did you mean {folded[matches[0]]!r}? "
+
+
+def _folded(text: str) -> str:
+    """Return ``text`` in upper case without accents."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).upper()
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -412,6 +422,15 @@ def _check_hosts(
         return
     setting = setting_path(*where, "HOSTS")
     hosts = server["HOSTS"]
+    if isinstance(hosts, str) and len(hosts.split()) + len(hosts.split(",")) + hosts.count(";") > 2:
+        urls = [url for url in re.split(r"[\s,;]+", hosts) if url]
+        problems.add(
+            setting,
+            f"{setting} is one string holding {len(urls)} URLs: HOSTS is a list of node URLs, "
+            f"one URL per item.",
+            f"Write it as a list: {[redact_url(url) for url in urls]!r}.",
+        )
+        return
     if isinstance(hosts, str):
         hosts = [hosts]
     elif not isinstance(hosts, (list, tuple)):
@@ -731,6 +750,49 @@ def _check_index_settings(problems: _Problems, where: tuple[Any, ...], value: An
         ):
             if found is not None and not _count_at_least(found, minimum):
                 problems.type(setting_path(*path), found, f"a whole number >= {minimum}")
+    for path, analysis in (
+        ((*where, "analysis"), value.get("analysis")),
+        ((*where, "index", "analysis"), index.get("analysis")),
+    ):
+        if analysis is not None:
+            _check_analysis(problems, path, analysis)
+
+
+#: The sections of an index's analysis settings: each maps names to definitions.
+ANALYSIS_SECTIONS = ("analyzer", "normalizer", "tokenizer", "filter", "char_filter")
+
+
+def _check_analysis(problems: _Problems, where: tuple[Any, ...], analysis: Any) -> None:
+    """Check the shape of SETTINGS['analysis']: sections of named definitions (dicts)."""
+    setting = setting_path(*where)
+    example = "{'analyzer': {'folded': {'type': 'custom', 'tokenizer': 'standard', "
+    example += "'filter': ['lowercase']}}}"
+    if not isinstance(analysis, Mapping):
+        problems.type(setting, analysis, "a dict of analysis sections", f"Use e.g. {example}.")
+        return
+    for section, definitions in analysis.items():
+        path = (*where, section)
+        if section not in ANALYSIS_SECTIONS:
+            problems.add(
+                setting_path(*path),
+                f"{setting_path(*path)} is not an analysis section.",
+                f"{suggest(str(section), ANALYSIS_SECTIONS)}The sections are "
+                f"{', '.join(ANALYSIS_SECTIONS)}.",
+            )
+            continue
+        if not isinstance(definitions, Mapping):
+            problems.type(
+                setting_path(*path), definitions, f"a dict of named {section} definitions",
+                f"Use e.g. {example}.",
+            )  # fmt: skip
+            continue
+        for name, definition in definitions.items():
+            if not isinstance(definition, Mapping):
+                problems.type(
+                    setting_path(*path, name), definition,
+                    f"a dict defining the {section} {name!r} (with its 'type')",
+                    f"Use e.g. {example}; a list of filters goes in the analyzer's 'filter'.",
+                )  # fmt: skip
 
 
 def _count_at_least(value: Any, minimum: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from django.core import checks
@@ -191,6 +192,7 @@ def check_documents(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                 )
             )
         errors.extend(_check_model_fields(document, name))
+        errors.extend(_check_hooks(document, name))
     errors.extend(_check_shared_mappings())
     return errors
 
@@ -307,15 +309,20 @@ def check_shared_kinds(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     return errors
 
 
+def _served() -> list[tuple[str, str]]:
+    """Return ``(key, server alias)`` of every served index ([] while the settings are invalid:
+    ``check_settings`` reports them)."""
+    try:
+        return schema.targets()
+    except ImproperlyConfigured:
+        return []
+
+
 @checks.register(TAG, deploy=True)
 def check_schema(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Warn when a live index does not match what the code declares (``check --deploy``)."""
-    try:
-        served = schema.targets()
-    except ImproperlyConfigured:
-        return []  # reported by check_settings
     messages: list[checks.CheckMessage] = []
-    for key, using in served:
+    for key, using in _served():
         if not registry.documents_for_index(key):
             continue  # no fingerprint to compare; 'search_index status' compares the rest
         try:
@@ -345,3 +352,117 @@ def check_schema(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
             )
         )
     return messages
+
+
+@checks.register(TAG, deploy=True)
+def check_node_modules(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every analysis component and field type an index uses comes from a module its server
+    has (``check --deploy``: one request per server whose indices need a module)."""
+    from djangoes.backends.capabilities import (
+        MODULE_FIX,
+        describe,
+        missing_modules,
+        requirements,
+    )
+
+    messages: list[checks.CheckMessage] = []
+    for key, using in _served():
+        backend = djangoes.connections[using]
+        body = schema.declared_body(backend, key)
+        if not requirements(body):
+            continue
+        try:
+            missing = missing_modules(backend.client, body)
+        except (ApiError, TransportError):
+            continue  # W041 says the server cannot be asked
+        if missing:
+            messages.append(
+                checks.Error(
+                    f"The index '{key}' cannot be created on ES_SERVERS['{using}']: "
+                    f"{describe(missing, key)}.",
+                    hint=MODULE_FIX,
+                    id="djangoes_dsl.E042",
+                )
+            )
+    return messages
+
+
+#: The hooks a Document may override that djangoes calls on the class: name -> the arguments
+#: it passes (after ``cls``).
+CLASS_HOOKS = {
+    "get_queryset": (),
+    "get_instances_from_related": ("related_instance",),
+    "get_related_models": (),
+    "get_chunk_size": (),
+    "from_instance": ("instance",),
+}
+
+#: The hooks djangoes calls on a Document instance: name (or prefix) -> arguments after ``self``.
+INSTANCE_HOOKS = {"prepare": ("instance",)}
+INSTANCE_HOOK_PREFIXES = {"prepare_": ("instance",)}
+
+
+def _check_hooks(document: Any, name: str) -> list[checks.CheckMessage]:
+    """Return an error for each overridden hook djangoes could not call as it does."""
+    from .documents import Document
+
+    errors: list[checks.CheckMessage] = []
+    defined = {
+        attribute
+        for klass in document.__mro__
+        if klass not in Document.__mro__
+        for attribute in vars(klass)
+    }
+    for attribute in sorted(defined):
+        if attribute in CLASS_HOOKS:
+            problem = _hook_problem(document, attribute, CLASS_HOOKS[attribute], on_class=True)
+        elif attribute in INSTANCE_HOOKS or attribute.startswith(tuple(INSTANCE_HOOK_PREFIXES)):
+            problem = _hook_problem(document, attribute, ("instance",), on_class=False)
+        else:
+            continue
+        if problem is not None:
+            message, hint = problem
+            errors.append(
+                checks.Error(
+                    f"{name}.{attribute} {message}.",
+                    hint=hint,
+                    obj=document,
+                    id="djangoes_dsl.E007",
+                )
+            )
+    return errors
+
+
+def _hook_problem(
+    document: Any, attribute: str, arguments: tuple[str, ...], *, on_class: bool
+) -> tuple[str, str] | None:
+    """Return (what is wrong, how to fix it) for hook ``attribute``, or None when it fits."""
+    static = inspect.getattr_static(document, attribute)
+    wanted = ", ".join(("cls" if on_class else "self", *arguments))
+    shape = f"def {attribute}({wanted})"
+    if on_class and not isinstance(static, (classmethod, staticmethod)):
+        if not callable(static):
+            return f"is {static!r}, not a method", f"Define it as @classmethod {shape}."
+        return (
+            "is an instance method, but djangoes calls it on the class",
+            f"Decorate it with @classmethod: @classmethod {shape}.",
+        )
+    if not on_class and isinstance(static, (classmethod, staticmethod)):
+        return None  # callable on an instance with the same arguments
+    if not on_class and not callable(static):
+        return f"is {static!r}, not a method", f"Define it as {shape}."
+    target = getattr(document, attribute)
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return None  # a callable whose signature cannot be read: trust it
+    placeholders = [None] * (len(arguments) + (0 if on_class else 1))
+    try:
+        signature.bind(*placeholders)
+    except TypeError:
+        return (
+            f"takes {signature}, but djangoes calls it with "
+            f"({', '.join(arguments) or 'no arguments'})",
+            f"Define it as {'@classmethod ' if on_class else ''}{shape}.",
+        )
+    return None

@@ -1,10 +1,16 @@
-"""Field types for Documents (the elasticsearch.dsl fields) and the model-field type table."""
+"""Field types for Documents (the elasticsearch.dsl fields) and the model-field type table.
+
+Every field type of ``elasticsearch.dsl.field`` is here under its own name (``fields.Completion``,
+``fields.SearchAsYouType``, ...), the common ones imported, the rest looked up on first use, so a
+type a newer client adds is here too. ``fields.Date`` is djangoes' own (see ``adapters``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import models
+from elasticsearch.dsl import field as dsl_field
 from elasticsearch.dsl.field import (
     Binary,
     Boolean,
@@ -50,7 +56,30 @@ __all__ = [
     "Short",
     "Text",
     "field_for_model_field",
+    "field_type_names",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Return the elasticsearch.dsl field type ``name`` (those not imported above)."""
+    found = getattr(dsl_field, name, None)
+    if isinstance(found, type) and issubclass(found, Field):
+        return found
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *field_type_names()})
+
+
+def field_type_names() -> list[str]:
+    """Return the name of every field type elasticsearch.dsl offers."""
+    return sorted(
+        name
+        for name, value in vars(dsl_field).items()
+        if isinstance(value, type) and issubclass(value, Field) and getattr(value, "name", None)
+    )
+
 
 #: Model field class → Document field class, most specific first (subclasses before bases).
 MODEL_FIELD_TYPES: list[tuple[type[models.Field], type[Field]]] = [

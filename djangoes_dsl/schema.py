@@ -32,11 +32,18 @@ import copy
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import djangoes
+from djangoes.backends.drift import (
+    IN_PLACE_MAPPING_PARAMETERS,
+    Difference,
+    compare,
+    flat_settings,
+    text_values,
+)
 
 from .documents import KIND_FIELD, Document
 from .indexing import bulk_chunk_size, send_operations
@@ -44,48 +51,6 @@ from .rebuild import Rebuild, populate
 from .registry import registry
 
 META_KEY = "djangoes"
-
-#: Field parameters Elasticsearch updates in place (put_mapping); any other change of a
-#: field's parameters needs a new index.
-IN_PLACE_PARAMETERS = frozenset(
-    {"search_analyzer", "search_quote_analyzer", "ignore_above", "meta"}
-)
-
-#: Top-level mapping parameters put_mapping updates in place.
-IN_PLACE_MAPPING_PARAMETERS = frozenset(
-    {"dynamic", "date_detection", "numeric_detection", "dynamic_date_formats",
-     "dynamic_templates", "runtime", "_meta"}
-)  # fmt: skip
-
-#: Parameters Elasticsearch fills in by itself for a field type: present live, not declared.
-LIVE_DEFAULTS = {
-    "dense_vector": frozenset({"index", "similarity", "index_options", "element_type"}),
-}
-
-#: Index settings that can change on an open index (``index.`` left out); a name ending in
-#: "." covers every setting below it. Any other setting is static: it needs a new index.
-DYNAMIC_SETTINGS = (
-    "number_of_replicas", "auto_expand_replicas", "refresh_interval", "max_result_window",
-    "max_inner_result_window", "max_rescore_window", "max_docvalue_fields_search",
-    "max_script_fields", "max_ngram_diff", "max_shingle_diff", "max_refresh_listeners",
-    "analyze.max_token_count", "highlight.max_analyzed_offset", "max_terms_count",
-    "max_regex_length", "query.default_field", "default_pipeline", "final_pipeline",
-    "gc_deletes", "hidden", "search.idle.after", "unassigned.node_left.delayed_timeout",
-    "translog.durability", "merge.scheduler.max_thread_count", "mapping.total_fields.limit",
-    "mapping.depth.limit", "mapping.nested_fields.limit", "mapping.nested_objects.limit",
-    "mapping.field_name_length.limit", "blocks.", "routing.", "search.slowlog.",
-    "indexing.slowlog.",
-)  # fmt: skip
-
-
-def is_dynamic_setting(name: str) -> bool:
-    """Return whether the index setting ``name`` (``index.refresh_interval``) is dynamic."""
-    short = name.removeprefix("index.")
-    return any(
-        short.startswith(known) if known.endswith(".") else short == known
-        for known in DYNAMIC_SETTINGS
-    )
-
 
 # -- the declared schema ---------------------------------------------------------------------
 
@@ -107,40 +72,13 @@ def declared_body(backend: Any, key: str) -> dict[str, Any]:
     return body
 
 
-def flat_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
-    """Return ``settings`` as ``{"index.<name>": value as text}`` (nested or dotted, any type)."""
-    found: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for name, inner in value.items():
-                walk(f"{prefix}.{name}" if prefix else str(name), inner)
-            return
-        name = prefix if prefix.startswith("index.") else f"index.{prefix}"
-        found[name] = _text(value)
-
-    walk("", settings or {})
-    return found
-
-
-def _text(value: Any) -> Any:
-    """Return a setting or mapping value as Elasticsearch shows it: scalars as text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return [_text(item) for item in value]
-    if isinstance(value, dict):
-        return {name: _text(inner) for name, inner in value.items()}
-    return value if value is None else str(value)
-
-
 def normalised(body: dict[str, Any]) -> dict[str, Any]:
     """Return ``body`` in one canonical form: flat settings, sorted aliases, text scalars."""
     mappings = copy.deepcopy(body.get("mappings") or {})
     return {
         "settings": flat_settings(body.get("settings")),
         "aliases": sorted(body.get("aliases") or {}),
-        "mappings": _text(mappings),
+        "mappings": text_values(mappings),
     }
 
 
@@ -176,151 +114,27 @@ def stamp_body(*, backend: Any, key: str, body: dict[str, Any], **kwargs: Any) -
 # -- differences -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Difference:
-    """One way a live index differs from its declaration."""
-
-    where: str  # "field title.raw", "setting index.refresh_interval", "alias x", ...
-    what: str  # "new field", "type changed", "analyzer changed", ...
-    declared: Any = None
-    live: Any = None
-    in_place: bool = False
-    adds_field: bool = False  # existing documents need to be sent again to fill it
-
-    def __str__(self) -> str:
-        values = ""
-        if self.declared is not None and self.live is not None:
-            values = f": {_show(self.live)} -> {_show(self.declared)}"
-        elif self.declared is not None:
-            values = f": {_show(self.declared)}"
-        elif self.live is not None:
-            values = f" (live: {_show(self.live)})"
-        how = "in place" if self.in_place else "needs rebuild"
-        return f"{self.where}: {self.what}{values} [{how}]"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _field_type(spec: dict[str, Any]) -> str:
-    return str(spec.get("type") or "object")  # Elasticsearch leaves "object" out
-
-
-def diff_mappings(declared: dict[str, Any], live: dict[str, Any]) -> list[Difference]:
-    """Return the differences of a live mapping from the declared one, field by field."""
-    declared = _text(declared)
-    live = _text(live)
-    found: list[Difference] = []
-    for name in sorted(set(declared) | set(live)):
-        if name in ("properties", "_meta"):
-            continue
-        if declared.get(name) != live.get(name):
-            found.append(
-                Difference(
-                    f"mapping {name}",
-                    "mapping parameter changed",
-                    declared.get(name),
-                    live.get(name),
-                    in_place=name in IN_PLACE_MAPPING_PARAMETERS,
-                )
-            )
+def diff_meta(declared: dict[str, Any], live: dict[str, Any]) -> list[Difference]:
+    """Return the difference of the project's own ``_meta`` entries (djangoes' record aside)."""
     declared_meta = {k: v for k, v in (declared.get("_meta") or {}).items() if k != META_KEY}
     live_meta = {k: v for k, v in (live.get("_meta") or {}).items() if k != META_KEY}
-    if declared_meta != live_meta:
-        found.append(
-            Difference("mapping _meta", "metadata changed", declared_meta, live_meta, in_place=True)
+    if text_values(declared_meta) == text_values(live_meta):
+        return []
+    return [
+        Difference("mapping _meta", "metadata changed", declared_meta, live_meta, in_place=True)
+    ]
+
+
+def _shared_index(difference: Difference) -> Difference:
+    """Return ``difference``, said as what it means when it adds the kind field."""
+    if difference.where == f"field {KIND_FIELD}" and difference.what == "new field":
+        # A second Document registered to the index: every id becomes <kind>:<pk>.
+        return Difference(
+            difference.where,
+            "new field: the index is now shared by several Documents, whose ids are <kind>:<pk>",
+            difference.declared,
         )
-    found.extend(_diff_fields("", declared.get("properties") or {}, live.get("properties") or {}))
-    return found
-
-
-def _diff_fields(
-    prefix: str, declared: dict[str, Any], live: dict[str, Any]
-) -> Iterator[Difference]:
-    for name in sorted(set(declared) | set(live)):
-        path = f"{prefix}{name}"
-        mine, theirs = declared.get(name), live.get(name)
-        if theirs is None and path == KIND_FIELD:
-            # A second Document registered to the index: every id becomes <kind>:<pk>.
-            yield Difference(
-                f"field {path}",
-                "new field: the index is now shared by several Documents, whose ids are "
-                "<kind>:<pk>",
-                _field_type(mine or {}),
-            )
-            continue
-        if theirs is None:
-            yield Difference(
-                f"field {path}",
-                "new field",
-                _field_type(mine or {}),
-                in_place=True,
-                adds_field=True,
-            )
-            continue
-        if mine is None:
-            yield Difference(f"field {path}", "removed field", live=_field_type(theirs))
-            continue
-        yield from _diff_field(path, mine, theirs)
-
-
-def _diff_field(path: str, declared: dict[str, Any], live: dict[str, Any]) -> Iterator[Difference]:
-    kind, live_kind = _field_type(declared), _field_type(live)
-    if kind != live_kind:
-        yield Difference(f"field {path}", "type changed", kind, live_kind)
-        return
-    ignored = LIVE_DEFAULTS.get(kind, frozenset())
-    for name in sorted((set(declared) | set(live)) - {"type", "properties", "fields"}):
-        if name not in declared and name in ignored:
-            continue
-        mine, theirs = declared.get(name), live.get(name)
-        if mine == theirs:
-            continue
-        if mine is not None and theirs is not None:
-            what = f"{name} changed"
-        else:
-            what = f"{name} added" if theirs is None else f"{name} removed"
-        in_place = name in IN_PLACE_PARAMETERS
-        yield Difference(f"field {path}", what, mine, theirs, in_place=in_place)
-    for part in ("properties", "fields"):  # object fields, multi-fields
-        yield from _diff_fields(f"{path}.", declared.get(part) or {}, live.get(part) or {})
-
-
-def diff_settings(
-    declared: dict[str, Any], live: dict[str, Any], recorded: list[str] | None
-) -> list[Difference]:
-    """Return the differences of live index settings from the declared ones.
-
-    Settings Elasticsearch sets by itself are not compared; a setting declared before
-    (``recorded`` in ``_meta``) and no more is a difference: back to its default.
-    """
-    declared = flat_settings(declared)
-    found = []
-    for name in sorted(declared):
-        if live.get(name) != declared[name]:
-            found.append(
-                Difference(
-                    f"setting {name}",
-                    "setting changed" if name in live else "setting added",
-                    declared[name],
-                    live.get(name),
-                    in_place=is_dynamic_setting(name),
-                )
-            )
-    for name in sorted(set(recorded or ()) - set(declared)):
-        if name in live:
-            found.append(
-                Difference(
-                    f"setting {name}",
-                    "setting removed (back to its default)",
-                    live=live[name],
-                    in_place=is_dynamic_setting(name),
-                )
-            )
-    return found
+    return difference
 
 
 # -- the state of an index -------------------------------------------------------------------
@@ -399,10 +213,11 @@ def inspect(key: str, using: str) -> IndexState:
     record = (mappings.get("_meta") or {}).get(META_KEY) or {}
     state.live_fingerprint = record.get("fingerprint")
     state.refill_pending = bool(record.get("refill"))
-    state.differences += diff_mappings(declared.get("mappings") or {}, mappings)
-    state.differences += diff_settings(
-        declared.get("settings") or {}, found.get("settings") or {}, record.get("settings")
-    )
+    state.differences += diff_meta(declared.get("mappings") or {}, mappings)
+    state.differences += [
+        _shared_index(difference)
+        for difference in compare(backend.client, declared, found, record.get("settings"))
+    ]
     live_aliases = set(found.get("aliases") or {}) - {name}
     for alias in state.declared_aliases:
         if alias not in live_aliases:
@@ -537,7 +352,7 @@ def apply(
             state.key, state.using, documents=documents, chunk_size=chunk_size, progress=progress
         ).run()
         return
-    _apply_in_place(state, documents, say or (lambda message: None), chunk_size)
+    _apply_in_place(state, documents, say or (lambda message: None), chunk_size, progress)
 
 
 def _apply_in_place(
@@ -545,6 +360,7 @@ def _apply_in_place(
     documents: list[type[Document]],
     say: Callable[[str], Any],
     chunk_size: int | None,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> None:
     client = djangoes.connections[state.using].client
     declared = state.declared
@@ -587,7 +403,8 @@ def _apply_in_place(
         client.indices.update_aliases(actions=actions)
         say(f"{state.key}: updated {len(actions)} alias(es).")
     if refill:
-        sent = refill_documents(documents, chunk_size=chunk_size)
+        say(f"{state.key}: sending every row again, so existing documents get the new fields...")
+        sent = refill_documents(documents, chunk_size=chunk_size, progress=progress)
         client.indices.refresh(index=",".join(state.concrete))
         say(f"{state.key}: sent {sent:,} document(s) again with their new fields.")
         meta[META_KEY] = record
@@ -598,18 +415,24 @@ def _kept(record: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in record.items() if name != "fingerprint"}
 
 
-def refill_documents(documents: list[type[Document]], *, chunk_size: int | None = None) -> int:
+def refill_documents(
+    documents: list[type[Document]],
+    *,
+    chunk_size: int | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+) -> int:
     """Send every row of ``documents`` to its index again, in primary-key pages.
 
     Writes go through the indexing pipeline: versioned (a newer signal write wins), and
-    recorded by a rebuild running meanwhile. Raise MigrateError when some fail.
+    recorded by a rebuild running meanwhile. ``progress(sent, total)`` follows each page.
+    Raise MigrateError when some fail.
     """
 
     size = chunk_size or bulk_chunk_size()
     sent = 0
-    for document in documents:
-        if document.get_model() is None:
-            continue
+    with_model = [document for document in documents if document.get_model() is not None]
+    total = sum(document.get_queryset().count() for document in with_model) if progress else 0
+    for document in with_model:
         pks = document.get_queryset().order_by("pk").values_list("pk", flat=True)
         last = None
         while True:
@@ -623,4 +446,8 @@ def refill_documents(documents: list[type[Document]], *, chunk_size: int | None 
                 )
             sent += len(page)
             last = page[-1]
+            if progress is not None:
+                progress(sent, max(total, sent))
+    if progress is not None and sent == 0:
+        progress(0, 0)
     return sent

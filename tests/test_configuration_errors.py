@@ -9,6 +9,7 @@ then what else the message must say (the bad value, the suggested key, ...).
 from __future__ import annotations
 
 import datetime
+import inspect
 import pathlib
 import ssl
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from elasticsearch import Elasticsearch
 
 from djangoes import ConnectionHandler, IndexDoesNotExist
 from djangoes.validation import ConfigurationError
@@ -94,6 +96,25 @@ SERVERS = [
     server("HOSTS a number", {"HOSTS": 9200}, f"{P}['HOSTS']", "9200"),
     server("HOSTS one dict", {"HOSTS": {"host": "h"}}, f"{P}['HOSTS']", "http://h:9200"),
     server("HOSTS empty", {"HOSTS": []}, f"{P}['HOSTS']", "empty"),
+    server("HOSTS one string, commas", {"HOSTS": "http://a:9200,http://b:9200"}, f"{P}['HOSTS']",
+           "HOSTS is a list of node URLs", "['http://a:9200', 'http://b:9200']"),
+    server("HOSTS one string, spaces", {"HOSTS": "http://a:9200 http://u:pw@b:9200"},
+           f"{P}['HOSTS']", "one URL per item", "['http://a:9200', 'http://b:9200']"),
+    server("HOSTS one string, semicolons", {"HOSTS": "a:9200;b:9200"}, f"{P}['HOSTS']",
+           "['a:9200', 'b:9200']"),
+    *[
+        server(f"7.x {name}", {"PARAMS": {name: value}}, f"{P}['PARAMS'][{name!r}]", *says)
+        for name, value, says in [
+            ("timeout", 10, ("elasticsearch-py 7.x", "'request_timeout'")),
+            ("use_ssl", False, ("https:// in HOSTS",)),
+            ("url_prefix", "/es", ("path in each HOSTS URL",)),
+            ("maxsize", 25, ("'connections_per_node'",)),
+            ("sniffer_timeout", 60, ("'min_delay_between_sniffing'",)),
+            ("connection_class", object, ("'node_class'",)),
+        ]
+        # The 8.x client still takes some of them (deprecated, with a warning).
+        if name not in inspect.signature(Elasticsearch.__init__).parameters
+    ],
     server("no scheme", {"HOSTS": ["localhost:9200"]}, f"{P}['HOSTS'][0]", "'localhost:9200'",
            "http://"),
     server("port a word", {"HOSTS": ["http://h:port"]}, f"{P}['HOSTS'][0]", "'http://h:port'",
@@ -225,6 +246,22 @@ INDICES = [
     index("ALIAS", {"p": {"ALIAS": ["r"]}}, f"{I}['p']['ALIAS']", "'ALIASES'"),
     index("SETTING", {"p": {"SETTING": {}}}, f"{I}['p']['SETTING']", "'SETTINGS'"),
     index("name lower case", {"p": {"name": "p"}}, f"{I}['p']['name']", "'NAME'"),
+    index("analyzer a list", {"p": {"SETTINGS": {"analysis": {"analyzer": {"x": ["lowercase"]}}}}},
+          f"{I}['p']['SETTINGS']['analysis']['analyzer']['x']", "a dict defining the analyzer 'x'",
+          "['lowercase']", "'filter'"),
+    index("filter a string", {"p": {"SETTINGS": {"analysis": {"filter": {"f": "stemmer"}}}}},
+          f"{I}['p']['SETTINGS']['analysis']['filter']['f']", "'stemmer'"),
+    index("analysis section a list", {"p": {"SETTINGS": {"analysis": {"tokenizer": ["t"]}}}},
+          f"{I}['p']['SETTINGS']['analysis']['tokenizer']", "named tokenizer definitions"),
+    index("analysis section typo", {"p": {"SETTINGS": {"analysis": {"analyzers": {}}}}},
+          f"{I}['p']['SETTINGS']['analysis']['analyzers']", "Did you mean 'analyzer'?"),
+    index("analysis a list", {"p": {"SETTINGS": {"analysis": ["standard"]}}},
+          f"{I}['p']['SETTINGS']['analysis']", "a dict of analysis sections"),
+    index("analysis under index", {"p": {"SETTINGS": {"index": {"analysis": {"analyzer": {
+          "x": "standard"}}}}}}, f"{I}['p']['SETTINGS']['index']['analysis']['analyzer']['x']"),
+    index("TEST analyzer a list",
+          {"p": {"TEST": {"SETTINGS": {"analysis": {"char_filter": {"c": []}}}}}},
+          f"{I}['p']['TEST']['SETTINGS']['analysis']['char_filter']['c']"),
     index("TEST NAMES", {"p": {"TEST": {"NAMES": "t"}}}, f"{I}['p']['TEST']['NAMES']", "'NAME'"),
     index("TEST INDICES", {"p": {"TEST": {"INDICES": []}}}, f"{I}['p']['TEST']['INDICES']",
           "NAME, ALIASES, SETTINGS"),

@@ -10,20 +10,26 @@ what the ``djangoes_dsl.W020`` check warns about.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import logging
+import re
+import socket
 import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import django
 import elasticsearch
 import pytest
+from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import RequestFactory, override_settings
+from django.utils.log import AdminEmailHandler
 from django.views import debug as django_debug
 
 from djangoes import ConnectionHandler, connections
@@ -35,6 +41,10 @@ from tests.nodes import secure_node
 pytestmark = pytest.mark.secured
 urlpatterns: list[Any] = []  # error reports resolve the request's path (ROOT_URLCONF)
 
+# Django 6.0 takes ADMINS as addresses; 5.2 as (name, address) pairs.
+ADMINS: list[Any] = (
+    ["ops@example.com"] if django.VERSION >= (6, 0) else [("ops", "ops@example.com")]
+)
 DJANGO_HIDES_AUTH_KEYS = bool(
     django_debug.SafeExceptionReporterFilter.hidden_settings.search("basic_auth")
 )
@@ -94,10 +104,29 @@ def ways(url: str, password: str) -> list[Way]:
 WAY_IDS = [way.id for way in ways("http://h:1", "pw")]
 
 
-@pytest.fixture(params=WAY_IDS)
+def readable(text: str) -> str:
+    """Return ``text`` as a reader puts it together: HTML entities decoded, and the lines of a
+    long repr (``b'...'\n b'...'``, as ``pprint`` wraps it) joined."""
+    text = html.unescape(text)
+    return re.sub(r"""['"]\)?\s*\n\s*\(?[bru]*['"]""", "", text)
+
+
+def closed_port_url() -> str:
+    """Return the URL of a loopback port nothing listens on: a node that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(params=[(way, node) for node in ("up", "down") for way in WAY_IDS],
+                ids=lambda param: f"{param[0]}, node {param[1]}")  # fmt: skip
 def way(request) -> tuple[Way, str]:
+    way_id, node = request.param
     url, password = secure_node()
-    (chosen,) = [w for w in ways(url, password) if w.id == request.param]
+    if node == "down":
+        url = closed_port_url()
+    (chosen,) = [w for w in ways(url, password) if w.id == way_id]
     return chosen, url
 
 
@@ -109,15 +138,26 @@ def settings_for(way: Way, url: str) -> dict[str, Any]:
 
 
 def reports(exc: BaseException) -> dict[str, str]:
-    """Django's error reports of ``exc`` with djangoes' filter: text, HTML, DEBUG on and off."""
+    """Django's error reports of ``exc`` with djangoes' filter: text, HTML, DEBUG on and off,
+    and the e-mail to ADMINS (text and HTML)."""
     request = RequestFactory().get("/search/")
     request.exception_reporter_filter = SafeExceptionReporterFilter()  # as Django documents
     found = {}
     for debug in (False, True):
-        with override_settings(DEBUG=debug, ROOT_URLCONF=__name__):
+        with override_settings(DEBUG=debug, ROOT_URLCONF=__name__, ADMINS=ADMINS):
             reporter = django_debug.ExceptionReporter(request, type(exc), exc, exc.__traceback__)
             found[f"report text (DEBUG={debug})"] = reporter.get_traceback_text()
             found[f"report HTML (DEBUG={debug})"] = reporter.get_traceback_html()
+            mail.outbox = []
+            record = logging.LogRecord(
+                "django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s",
+                ("/search/",), (type(exc), exc, exc.__traceback__),
+            )  # fmt: skip
+            record.request = request
+            AdminEmailHandler(include_html=True).emit(record)
+            (message,) = mail.outbox
+            found[f"e-mail text (DEBUG={debug})"] = message.body
+            found[f"e-mail HTML (DEBUG={debug})"] = str(message.alternatives[0][0])
     safe = SafeExceptionReporterFilter().get_safe_settings()
     found["safe settings"] = repr(safe)
     return found
@@ -164,6 +204,8 @@ def surfaces(way: Way, url: str, caplog) -> dict[str, str]:
                 backend.client.get(index=f"no-such-{uuid.uuid4().hex[:6]}", id="1")
             except elasticsearch.ApiError as exc:  # 404, or 401 for credentials it refuses
                 found.update(exception_surfaces("request error", exc))
+            except elasticsearch.ConnectionError as exc:  # the node is down
+                found.update(exception_surfaces("connection error", exc))
             found["manage.py search_index list"] = command_output("search_index", "list")
             found["manage.py check"] = command_output("check", "--tag", "djangoes")
     found["logs (DEBUG)"] = caplog.text
@@ -174,13 +216,15 @@ def test_no_surface_shows_the_credentials(way, caplog):
     chosen, url = way
     found = surfaces(chosen, url, caplog)
     leaks = {
-        surface: [secret[:4] + "…" for secret in chosen.secrets if secret in text]
+        surface: [secret[:4] + "…" for secret in chosen.secrets if secret in readable(text)]
         for surface, text in found.items()
     }
     assert {surface: secrets for surface, secrets in leaks.items() if secrets} == {}
     assert len(found) >= 8  # the surfaces were really produced
-    if chosen.valid:
+    if chosen.valid and "connection error: str" not in found:
         assert "> GET" in found["logs (DEBUG)"]  # the requests were logged
+    if chosen.valid:
+        assert any(key.startswith(("request error", "connection error")) for key in found)
 
 
 def test_the_ways_that_name_the_elastic_user_authenticate():

@@ -177,3 +177,108 @@ def test_e006_django_lookups_with_a_path_that_does_not_resolve(scratch, path, sa
     assert message.id == "djangoes_dsl.E006"
     assert f"Bad.Django.lookups['writer'] is invalid: '{path}': {says}" in message.msg
     assert "category__name" in message.hint
+
+
+def hooks_document(**methods):
+    """Return a Document factory of Article rows with the given methods."""
+
+    def make():
+        django = type("Django", (), {"model": Article, "fields": ["title"], "kind": "hooked"})
+        return type("Hooked", (Document,), {"Django": django, **methods})
+
+    return make
+
+
+def instance_get_queryset(self):
+    return Article.objects.all()
+
+
+def prepare_without_instance(self):
+    return "x"
+
+
+def related_without_argument(cls):
+    return []
+
+
+HOOK_MISTAKES = {
+    "get_queryset as an instance method": (
+        {"get_queryset": instance_get_queryset},
+        "Hooked.get_queryset is an instance method, but djangoes calls it on the class",
+        "@classmethod def get_queryset(cls)",
+    ),
+    "get_queryset with an argument": (
+        {"get_queryset": classmethod(lambda cls, request: Article.objects.all())},
+        "takes (request), but djangoes calls it with (no arguments)",
+        "@classmethod def get_queryset(cls)",
+    ),
+    "get_instances_from_related without the related row": (
+        {"get_instances_from_related": classmethod(related_without_argument)},
+        "but djangoes calls it with (related_instance)",
+        "@classmethod def get_instances_from_related(cls, related_instance)",
+    ),
+    "get_instances_from_related as an instance method": (
+        {"get_instances_from_related": lambda self, related: []},
+        "is an instance method",
+        "Decorate it with @classmethod",
+    ),
+    "prepare_<field> without the instance": (
+        {"prepare_title": prepare_without_instance},
+        "Hooked.prepare_title takes (self), but djangoes calls it with (instance)",
+        "def prepare_title(self, instance)",
+    ),
+    "prepare without the instance": (
+        {"prepare": prepare_without_instance},
+        "Hooked.prepare takes (self)",
+        "def prepare(self, instance)",
+    ),
+    "from_instance as an instance method": (
+        {"from_instance": lambda self, instance: None},
+        "Hooked.from_instance is an instance method",
+        "@classmethod def from_instance(cls, instance)",
+    ),
+    "a hook that is no method": (
+        {"get_queryset": "published"},
+        "Hooked.get_queryset is 'published', not a method",
+        "@classmethod def get_queryset(cls)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOOK_MISTAKES))
+def test_e007_a_hook_djangoes_cannot_call_as_it_does(scratch, case):
+    methods, says, fix = HOOK_MISTAKES[case]
+    scratch(hooks_document(**methods), "articles")
+    (message,) = run_checks()
+    assert message.id == "djangoes_dsl.E007"
+    assert says in message.msg
+    assert fix in message.hint
+
+
+def test_hooks_of_the_right_shape_pass(scratch):
+    scratch(
+        hooks_document(
+            get_queryset=classmethod(lambda cls: Article.objects.filter(pk__gt=0)),
+            get_instances_from_related=staticmethod(lambda related, *more: []),
+            prepare_title=lambda self, instance, *args, **kwargs: instance.title.upper(),
+            prepare_body=staticmethod(lambda instance: ""),
+            prepare=lambda self, instance: {},
+        ),
+        "articles",
+    )
+    assert run_checks() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_instance_get_queryset_fails_the_checks_before_any_write():
+    # What a new user wrote: the check stops `migrate`/`runserver`/`test` at startup,
+    # instead of every write failing at commit time and landing in the outbox.
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    document = register("articles")(hooks_document(get_queryset=instance_get_queryset)())
+    try:
+        with pytest.raises(SystemCheckError, match=r"djangoes_dsl\.E007"):
+            call_command("check", "--tag", "djangoes")
+    finally:
+        registry.unregister(document)

@@ -224,10 +224,11 @@ def test_status_exits_with_1_when_operations_wait_too_long():
     call_command("search_index", "status", stdout=io.StringIO())  # not waiting long yet
     with (
         override_settings(DJANGOES_OUTBOX_WARN_AFTER=0.000001),
-        pytest.raises(CommandError, match="need attention") as status,
+        pytest.raises(CommandError, match="needs attention") as status,
     ):
         call_command("search_index", "status", stdout=io.StringIO())
     assert status.value.returncode == 1
+    assert "1 needs attention: 'products' on 'default' (its outbox)." in str(status.value)
 
 
 def test_a_deploy_check_warns_about_operations_waiting_too_long():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from django.test import override_settings
 from elasticsearch import Elasticsearch
 
 from djangoes import connections
+from djangoes.backends import drift
 from djangoes_dsl import Document, fields, indexing_paused, register, registry, schema
 from tests.apps.blog.models import Article
 from tests.apps.shop.search_indices import ProductDocument
@@ -182,6 +183,7 @@ def test_each_difference_is_classified_and_migrate_brings_the_index_in_sync(case
         with pytest.raises(CommandError) as status:
             run("status", KEY)
         assert status.value.returncode == 1
+        assert f"status: 1 needs attention: '{KEY}' on 'default' ({state})." in str(status.value)
 
         output = SearchingOutput(document)
         run("migrate", KEY, "--no-input", stdout=output)
@@ -266,10 +268,10 @@ def test_the_fingerprint_ignores_how_settings_are_written():
 
 
 def test_dynamic_and_static_settings():
-    assert schema.is_dynamic_setting("index.refresh_interval")
-    assert schema.is_dynamic_setting("index.routing.allocation.include._tier_preference")
-    assert not schema.is_dynamic_setting("index.number_of_shards")
-    assert not schema.is_dynamic_setting("index.analysis.analyzer.plain.type")
+    assert drift.is_dynamic_setting("index.refresh_interval")
+    assert drift.is_dynamic_setting("index.routing.allocation.include._tier_preference")
+    assert not drift.is_dynamic_setting("index.number_of_shards")
+    assert not drift.is_dynamic_setting("index.analysis.analyzer.plain.type")
 
 
 def deploy_warnings() -> list[checks.CheckMessage]:
@@ -332,3 +334,146 @@ def test_a_migrate_stopped_before_every_row_was_sent_is_finished_by_the_next(row
             f"keeper number {n}" for n in range(3)
         }
         assert schema.inspect(KEY, "default").in_sync
+
+
+# -- no false drift: every field type elasticsearch.dsl offers, as the server stores it -------
+
+#: A declaration of each field type elasticsearch.dsl offers, plain and with common parameters.
+FIELD_CASES: dict[str, Callable[[], Any]] = {
+    "aggregate_metric_double": lambda: fields.AggregateMetricDouble(
+        metrics=["min", "max"], default_metric="max"
+    ),
+    "alias": lambda: fields.Alias(path="title"),
+    "binary": lambda: fields.Binary(),
+    "boolean": lambda: fields.Boolean(null_value=False),
+    "byte": lambda: fields.Byte(),
+    "completion": lambda: fields.Completion(),
+    "completion with analyzer": lambda: fields.Completion(analyzer="standard", max_input_length=20),
+    "completion with contexts": lambda: fields.Completion(
+        contexts=[{"name": "kind", "type": "category"}]
+    ),
+    "constant_keyword": lambda: fields.ConstantKeyword(value="article"),
+    "counted_keyword": lambda: fields.CountedKeyword(),
+    "date": lambda: fields.Date(),
+    "date with format": lambda: fields.Date(format="yyyy-MM-dd||epoch_millis"),
+    "date_nanos": lambda: fields.DateNanos(),
+    "date_range": lambda: fields.DateRange(),
+    "dense_vector": lambda: fields.DenseVector(dims=3),
+    "dense_vector with similarity": lambda: fields.DenseVector(dims=4, similarity="dot_product"),
+    "double": lambda: fields.Double(),
+    "double_range": lambda: fields.DoubleRange(),
+    "flattened": lambda: fields.Flattened(),
+    "float": lambda: fields.Float(coerce=False),
+    "float_range": lambda: fields.FloatRange(),
+    "geo_point": lambda: fields.GeoPoint(ignore_malformed=True),
+    "geo_shape": lambda: fields.GeoShape(),
+    "half_float": lambda: fields.HalfFloat(),
+    "exponential_histogram": lambda: fields.ExponentialHistogram(),
+    "histogram": lambda: fields.Histogram(),
+    "icu_collation_keyword": lambda: fields.IcuCollationKeyword(),
+    "integer": lambda: fields.Integer(null_value=0),
+    "integer_range": lambda: fields.IntegerRange(),
+    "ip": lambda: fields.Ip(),
+    "ip_range": lambda: fields.IpRange(),
+    "join": lambda: fields.Join(relations={"question": "answer"}),
+    "keyword": lambda: fields.Keyword(),
+    "keyword with parameters": lambda: fields.Keyword(ignore_above=256, doc_values=False),
+    "long": lambda: fields.Long(),
+    "long_range": lambda: fields.LongRange(),
+    "match_only_text": lambda: fields.MatchOnlyText(),
+    "murmur3": lambda: fields.Murmur3(),
+    "nested": lambda: fields.Nested(properties={"name": fields.Keyword(), "age": fields.Integer()}),
+    "object": lambda: fields.Object(properties={"name": fields.Text()}),
+    "object, dynamic": lambda: fields.Object(dynamic=True),
+    "passthrough": lambda: fields.Passthrough(priority=10),
+    "percolator": lambda: fields.Percolator(),
+    "point": lambda: fields.Point(),
+    "rank_feature": lambda: fields.RankFeature(),
+    "rank_features": lambda: fields.RankFeatures(),
+    "rank_vectors": lambda: fields.RankVectors(dims=3),
+    "scaled_float": lambda: fields.ScaledFloat(scaling_factor=100),
+    "search_as_you_type": lambda: fields.SearchAsYouType(),
+    "shape": lambda: fields.Shape(),
+    "short": lambda: fields.Short(),
+    "sparse_vector": lambda: fields.SparseVector(),
+    "text": lambda: fields.Text(),
+    "text with parameters": lambda: fields.Text(
+        analyzer="plain",
+        search_analyzer="simple",
+        index_options="offsets",
+        term_vector="with_positions_offsets",
+        fields={"raw": fields.Keyword(ignore_above=100)},
+    ),
+    "token_count": lambda: fields.TokenCount(analyzer="standard"),
+    "unsigned_long": lambda: fields.UnsignedLong(),
+    "version": lambda: fields.Version(),
+    "wildcard": lambda: fields.Wildcard(),
+}
+
+#: How a server says it has no such field type (a module or plugin it lacks).
+UNKNOWN_TYPE = ("does not exist", "No handler for type", "requires a plugin")
+
+
+def test_every_field_type_elasticsearch_dsl_offers_is_declared_here():
+    offered = {getattr(fields, name).name for name in fields.field_type_names()}
+    # "custom" is no type of its own; semantic_text needs an inference endpoint (an ML node).
+    declared_types = {"custom", "semantic_text"}
+    for make_field in FIELD_CASES.values():
+        with contextlib.suppress(AttributeError):  # a type this client does not have
+            declared_types.add(make_field().name)
+    assert offered - declared_types == set()
+    assert "Completion" in dir(fields)
+
+
+@pytest.mark.parametrize("case", list(FIELD_CASES))
+def test_a_created_index_is_in_sync_whatever_its_field_types(case):
+    """The server's defaults for a field type (a completion field's analyzer 'simple', ...)
+    are no drift: create, then status says in sync and migrate does nothing."""
+    try:
+        value = FIELD_CASES[case]()
+    except AttributeError as exc:
+        pytest.skip(f"this elasticsearch.dsl has no such field type: {exc}")
+    declaration = {"title": fields.Text(), "value": value}
+    with declared(make(**declaration), index_settings={**BASE, "analysis": ANALYSIS}):
+        try:
+            run("create", KEY)
+        except CommandError as exc:
+            if any(words in str(exc) for words in UNKNOWN_TYPE):
+                pytest.skip(f"this node lacks the field type: {exc}")
+            raise
+        found = schema.inspect(KEY, "default")
+        assert found.state == schema.IN_SYNC, [str(d) for d in found.differences]
+        assert "in sync" in run("status", KEY)  # exit status 0: no CommandError
+        assert "nothing to do; every index is in sync" in run("migrate", KEY, "--no-input")
+
+
+def test_a_parameter_no_longer_declared_is_drift_though_the_server_fills_in_others():
+    analysis = {"index_settings": {**BASE, "analysis": ANALYSIS}}
+    with declared(make(title=fields.Text(analyzer="plain"), tip=fields.Completion()), **analysis):
+        run("create", KEY)
+    with declared(make(title=fields.Text(), tip=fields.Completion()), **analysis):
+        found = schema.inspect(KEY, "default")
+        assert [(d.where, d.what) for d in found.differences] == [
+            ("field title", "analyzer removed")
+        ]
+        assert found.state == schema.NEEDS_REBUILD
+
+
+def test_a_changed_parameter_the_server_also_defaults_is_drift():
+    with declared(make(tip=fields.Completion())):
+        run("create", KEY)
+    with declared(make(tip=fields.Completion(max_input_length=20))):
+        found = schema.inspect(KEY, "default")
+        assert [(d.where, d.what, d.live, d.declared) for d in found.differences] == [
+            ("field tip", "max_input_length changed", "50", "20")
+        ]
+
+
+def test_migrate_shows_the_progress_of_sending_every_row_again(rows):
+    with declared(make(title=fields.Text())):
+        create_and_fill()
+    with declared(make(title=fields.Text(), body=fields.Text())):
+        output = run("migrate", KEY, "--no-input", "--chunk-size", "2")
+    assert f"{KEY}: sending every row again, so existing documents get the new fields..." in output
+    assert f"{KEY}: 3/3 (100%)" in output
+    assert f"{KEY}: sent 3 document(s) again with their new fields." in output

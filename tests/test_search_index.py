@@ -130,6 +130,15 @@ def test_create_delete_and_list():
 def test_unknown_targets_are_errors_that_name_the_choices():
     with pytest.raises(CommandError, match="neither an ES_INDICES key nor a Document"):
         run("list", "nope")
+    for typo, meant in (
+        ("prodücts", "products"),
+        ("Products", "products"),
+        ("articels", "articles"),
+        ("productdocument", "ProductDocument"),
+    ):
+        with pytest.raises(CommandError) as raised:
+            run("create", typo)
+        assert f"Did you mean '{meant}'? Use one of [" in str(raised.value)
     with pytest.raises(CommandError, match="no registered Document"):
         run("list", "--models", "auth.User")
     with pytest.raises(CommandError, match="No index to act on"):

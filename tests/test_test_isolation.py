@@ -282,7 +282,7 @@ def test_keepdb_keeps_the_test_indices_and_recreates_one_that_no_longer_matches(
     third = child.django(DJANGO_CASES, "--keepdb")
     assert (
         f"Recreating test index '{child.products}' for alias 'default': it no longer matches "
-        f"its declaration (mapping: properties."
+        f"its declaration (field "
     ) in third.stderr
     mapping = child.client.indices.get_mapping(index=child.products)
     assert mapping[child.products]["mappings"]["properties"]["title"]["type"] == "text"

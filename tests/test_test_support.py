@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -121,19 +122,19 @@ class OtherPlainCase(test.SimpleTestCase):
 class Project:
     """A throwaway Django project with uniquely named indices on the suite's node."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, url: str = ES_URL) -> None:
         self.root = root
         self.tag = uuid.uuid4().hex[:8]
         self.live = f"tp_catalog_{self.tag}"
         self.report = root / "report.jsonl"
-        settings = SETTINGS.format(url=ES_URL, tag=self.tag, analyzer=ANALYZER)
+        settings = SETTINGS.format(url=url, tag=self.tag, analyzer=ANALYZER)
         (root / "tp_settings.py").write_text(settings)
         (root / "tp_cases.py").write_text(CASES)
         (root / "test_tp.py").write_text("from tp_cases import *  # noqa: F403\n")
         (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
         self.client = elasticsearch.Elasticsearch(ES_URL)
 
-    def run(self, *command: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *command: str, returncode: int = 0) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
             "PYTHONPATH": str(self.root),
@@ -150,7 +151,7 @@ class Project:
             text=True,
             timeout=300,
         )
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.returncode == returncode, result.stdout + result.stderr
         return result
 
     def records(self) -> dict[str, dict]:
@@ -293,3 +294,34 @@ def test_pytest_plugin_can_be_disabled(project):
     result = project.run("pytest", "-p", "no:djangoes", "test_off.py")
     assert "1 passed" in result.stdout
     assert_live_untouched(project)
+
+
+# -- Elasticsearch down when the tests start -------------------------------------------------
+
+
+@pytest.fixture
+def unreachable_project(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    project = Project(tmp_path, url=f"http://127.0.0.1:{port}")
+    yield project
+    project.client.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("django", "test", "tp_cases"), ("pytest", "test_tp.py"), ("pytest", "-n", "2", "test_tp.py")],
+    ids=["runner", "pytest", "pytest-xdist"],
+)
+def test_a_node_that_is_down_fails_the_run_once_early_with_the_fix(unreachable_project, command):
+    # As Django does when the test database cannot be created: one message, exit status 2,
+    # no test run, not a traceback per test.
+    result = unreachable_project.run(*command, returncode=2)
+    output = result.stdout + result.stderr
+    assert "Got an error creating the test indices" in output
+    assert "Is Elasticsearch running? Start a local node with 'scripts/es-node start'" in output
+    assert output.count("Is Elasticsearch running?") <= 2  # xdist: the worker's, then the end
+    assert "passed" not in output
+    assert "Ran " not in output
+    assert len(output.splitlines()) < 60, output

@@ -77,12 +77,14 @@ def client_argument_problems(
         if name == "hosts":  # djangoes' own rule (see validation.check_server)
             continue
         if name not in accepted:
+            older = OLDER_CLIENT_ARGUMENTS.get(name)
             problems.append(
                 ConfigurationError(
                     setting,
-                    f"{setting} is not an argument of {client}.",
-                    f"{suggest(name, accepted)}See the arguments of {client}; djangoes passes "
-                    f"PARAMS to it unchanged.",
+                    f"{setting} is not an argument of {client}"
+                    + (" (it was one of elasticsearch-py 7.x)." if older else "."),
+                    f"{older or suggest(name, accepted)}See the arguments of {client}; "
+                    f"djangoes passes PARAMS to it unchanged.",
                     BACKEND,
                 )
             )
@@ -114,6 +116,24 @@ def client_argument_problems(
     if problems:
         return problems
     return _build_problems(client_class, client, alias, server)
+
+
+#: Arguments of older clients (elasticsearch-py 7.x and before) that the current one renamed or
+#: dropped: what to write instead.
+OLDER_CLIENT_ARGUMENTS = {
+    "timeout": "Use 'request_timeout' (seconds) instead. ",
+    "use_ssl": "Write the node's URL with https:// in HOSTS instead (e.g. "
+    "'https://search.example.com:9200'). ",
+    "port": "Write the port in each HOSTS URL instead ('http://host:9200'). ",
+    "host": "Write the host in HOSTS instead ('http://host:9200'). ",
+    "scheme": "Write the scheme in each HOSTS URL instead ('https://host:9200'). ",
+    "url_prefix": "Write the path in each HOSTS URL instead ('http://host:9200/prefix'). ",
+    "maxsize": "Use 'connections_per_node' instead. ",
+    "connection_class": "Use 'node_class' instead (e.g. 'requests' or 'urllib3'). ",
+    "sniffer_timeout": "Use 'min_delay_between_sniffing' instead. ",
+    "sniff_on_connection_fail": "Use 'sniff_on_node_failure' instead. ",
+    "send_get_body_as": "Remove it: the current client sends bodies as the API defines. ",
+}
 
 
 def _statuses(value: Any) -> bool:

@@ -20,10 +20,12 @@ def redact_host(host: Any) -> str:
 class BaseBackend:
     """A configured server and the indices it serves.
 
-    Subclasses provide ``client``, ``close()``, and, for the test support that creates and
-    deletes test indices (through ``creation``), ``create_index(key)``, ``delete_index(key)``
-    and ``concrete_indices(name)``. Settings arrive already resolved by the handler (test
-    names when test settings are active).
+    A subclass provides ``client`` (an ``elasticsearch.Elasticsearch``, or a client with its
+    API) and, when it holds connections, ``close()``. Everything else has a default here that
+    works through ``client``: index management (``create_index``, ``delete_index``,
+    ``concrete_indices``, ``refresh``), the test index lifecycle (``creation``) and the names;
+    a subclass may override any of them (docs/configuration.md lists them). Settings arrive
+    already resolved by the handler (test names when test settings are active).
     """
 
     #: The class of ``creation``: the object that creates and destroys test indices.
@@ -94,20 +96,47 @@ class BaseBackend:
         return {key: value for key, value in server.items() if key not in ("INDICES", "TEST")}
 
     def create_index(self, key: str, *, replace: bool = False) -> str:
-        """Create index ``key`` (see ``get_index_body``); return its name."""
-        raise NotImplementedError("A backend must provide 'create_index()'.")
+        """Create index ``key`` with its SETTINGS, ALIASES and mappings (see
+        ``get_index_body``); return its name.
+
+        With ``replace`` an existing index of that name is deleted first.
+        """
+        from elasticsearch import ApiError
+
+        from ..exceptions import IndexCreationError
+        from .capabilities import explain_creation_error
+
+        name = self.get_index(key)["NAME"]
+        if replace:
+            self.client.indices.delete(index=name, ignore_unavailable=True)
+        body = self.get_index_body(key)
+        try:
+            self.client.indices.create(index=name, **body)
+        except ApiError as exc:
+            in_use = exc.error == "resource_already_exists_exception"
+            if exc.status_code not in (400, 500) or in_use:
+                raise  # refused for access or for a name in use, not for what it declares
+            raise IndexCreationError(explain_creation_error(self, key, body, exc), exc) from exc
+        return name
 
     def delete_index(self, key: str) -> list[str]:
-        """Delete index ``key`` if it exists; return the concrete indices deleted."""
-        raise NotImplementedError("A backend must provide 'delete_index()'.")
+        """Delete index ``key`` if it exists; return the concrete indices deleted.
+
+        When NAME is an alias (after a zero-downtime rebuild) the indices behind it go.
+        """
+        concrete = self.concrete_indices(self.get_index(key)["NAME"])
+        if concrete:
+            self.client.indices.delete(index=concrete)
+        return concrete
 
     def concrete_indices(self, name: str) -> list[str]:
         """Return the concrete indices behind ``name`` (an index or alias); [] if none."""
-        raise NotImplementedError("A backend must provide 'concrete_indices()'.")
+        found = self.client.indices.get(index=name, ignore_unavailable=True, allow_no_indices=True)
+        return sorted(found.body if hasattr(found, "body") else found)
 
     def refresh(self, *, index: Any = None, **kwargs: Any) -> Any:
         """Refresh this connection's indices (or ``index``)."""
-        raise NotImplementedError("A backend must provide 'refresh()'.")
+        return self.client.indices.refresh(index=self._default_index(index), **kwargs)
 
     @property
     def index_names(self) -> list[str]:

@@ -8,8 +8,20 @@ destroy them after, with messages at verbosity 1 and more.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    ConnectionTimeout,
+    TransportError,
+)
+from elasticsearch import ConnectionError as ClientConnectionError
+
+from . import refusals
+from .compat import IncompatibleServerError
+from .drift import compare
 
 if TYPE_CHECKING:
     from .base import BaseBackend
@@ -20,11 +32,17 @@ class TestIndexCreationError(RuntimeError):
 
 
 class BaseIndexCreation:
-    """Create and destroy the test indices of one backend."""
+    """Create and destroy the test indices of one backend.
+
+    Everything here works through the backend's ``client`` (an ``elasticsearch.Elasticsearch``)
+    and its ``create_index`` / ``delete_index`` / ``concrete_indices``; a backend whose client
+    is another overrides ``describe_index``, ``count_documents``, ``creation_errors`` and
+    ``hint``.
+    """
 
     #: Exceptions of the backend's client that creating an index may raise; they are
     #: re-raised as TestIndexCreationError with a hint (see ``hint``).
-    creation_errors: tuple[type[BaseException], ...] = ()
+    creation_errors: tuple[type[BaseException], ...] = (ApiError, TransportError)
 
     def __init__(self, backend: BaseBackend) -> None:
         self.backend = backend
@@ -103,21 +121,13 @@ class BaseIndexCreation:
         gained by dynamic mapping do not count), each setting, each alias.
         """
         backend = self.backend
-        body = backend.get_index_body(key)
         live = self.describe_index(key)
         if live is None:
             return "it cannot be read"
-        difference = _difference(body.get("mappings") or {}, live.get("mappings") or {})
-        if difference is not None:
-            return f"mapping: {difference}"
-        declared_settings = flat_settings(body.get("settings") or {})
-        live_settings = flat_settings(live.get("settings") or {})
-        for name, value in declared_settings.items():
-            if live_settings.get(name) != value:
-                return (
-                    f"setting '{name}': declared {value!r}, the index has "
-                    f"{live_settings.get(name)!r}"
-                )
+        body = backend.get_index_body(key)
+        for difference in compare(backend.client, body, live):
+            if not difference.only_live:  # fields dynamic mapping added do not count
+                return str(difference)
         missing = sorted(set(body.get("aliases") or ()) - set(live.get("aliases") or ()))
         if missing:
             return f"alias(es) {missing} missing"
@@ -138,7 +148,11 @@ class BaseIndexCreation:
     def count_documents(self, key: str) -> int | None:
         """Return how many documents the existing test index ``key`` holds, every earlier
         write and delete counted (None when the backend cannot tell)."""
-        return None
+        name = self.backend.get_index(key)["NAME"]
+        client = self.backend.client
+        # Deletes an earlier run sent last may not be visible yet: make them so first.
+        client.indices.refresh(index=name)
+        return int(client.count(index=name)["count"])
 
     def destroy_test_indices(
         self, keys: list[str] | None = None, verbosity: int = 1, keepdb: bool = False
@@ -156,60 +170,46 @@ class BaseIndexCreation:
     def describe_index(self, key: str) -> dict[str, Any] | None:
         """Return the existing index ``key`` as ``{"mappings", "settings", "aliases"}``
         (the concrete index behind NAME), or None when there is none."""
-        raise NotImplementedError("A creation class must provide 'describe_index()'.")
+        backend = self.backend
+        concrete = backend.concrete_indices(backend.get_index(key)["NAME"])
+        if not concrete:
+            return None
+        found = backend.client.indices.get(index=concrete[0], flat_settings=True).body
+        index = found[concrete[0]]
+        return {
+            "mappings": index.get("mappings") or {},
+            "settings": index.get("settings") or {},
+            "aliases": sorted(index.get("aliases") or {}),
+        }
 
     def hint(self, exc: BaseException) -> str:
         """Return what to do about ``exc``, raised while creating a test index."""
-        return "See the server's log."
-
-
-def _scalar(value: Any) -> Any:
-    """Return ``value`` as Elasticsearch reports it back (settings and flags as text)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
-
-
-def _difference(declared: Any, live: Any, path: str = "") -> str | None:
-    """Return where ``declared`` is not found in ``live`` (dicts: a subset; the rest equal)."""
-    where = path or "the root"
-    if isinstance(declared, dict):
-        if not isinstance(live, dict):
-            return f"{where} is declared as an object, the index has {live!r}"
-        for name, value in declared.items():
-            if name not in live:
-                return f"{path + '.' if path else ''}{name} is missing"
-            found = _difference(value, live[name], f"{path + '.' if path else ''}{name}")
-            if found is not None:
-                return found
-        return None
-    if isinstance(declared, (list, tuple)):
-        if not isinstance(live, list) or [_scalar(v) for v in declared] != [
-            _scalar(v) for v in live
-        ]:
-            return f"{where}: declared {list(declared)!r}, the index has {live!r}"
-        return None
-    if _scalar(declared) != _scalar(live):
-        return f"{where}: declared {declared!r}, the index has {live!r}"
-    return None
-
-
-def flat_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Return index settings as ``{"analysis.analyzer.x.type": "custom", ...}``, without
-    the ``index.`` prefix, values as Elasticsearch reports them."""
-    flat: dict[str, Any] = {}
-    for name, value in _flatten(settings, ""):
-        flat[name[len("index.") :] if name.startswith("index.") else name] = value
-    return flat
-
-
-def _flatten(settings: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
-    for name, value in settings.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{name}.")
-        elif isinstance(value, (list, tuple)):
-            yield f"{prefix}{name}", [_scalar(item) for item in value]
-        else:
-            yield f"{prefix}{name}", _scalar(value)
+        alias = self.backend.alias
+        explained = refusals.explain(exc, self.backend)
+        if explained is not None:
+            return explained[0].upper() + explained[1:]
+        if isinstance(exc, ConnectionTimeout):
+            return (
+                "The node did not answer in time: is it overloaded? Raise "
+                f"ES_SERVERS['{alias}']['PARAMS']['request_timeout'] if it is only slow."
+            )
+        if isinstance(exc, ClientConnectionError):
+            return (
+                "Is Elasticsearch running? Start a local node with 'scripts/es-node start' or "
+                f"point ES_SERVERS['{alias}']['HOSTS'] at a running one."
+            )
+        if isinstance(exc, AuthenticationException):
+            return (
+                f"The server refused the credentials: check ES_SERVERS['{alias}'] (USER and "
+                f"PASSWORD, API_KEY, or the credentials in PARAMS or HOSTS)."
+            )
+        if isinstance(exc, AuthorizationException):
+            return (
+                f"The user of ES_SERVERS['{alias}'] lacks a privilege: it needs to create, "
+                f"read and delete the test indices (e.g. the 'all' index privilege on them)."
+            )
+        if isinstance(exc, IncompatibleServerError):
+            return ""  # the message says what to install
+        return (
+            f"Check the SETTINGS of the indices ES_SERVERS['{alias}'] serves, and the server's log."
+        )

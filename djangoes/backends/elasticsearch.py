@@ -9,21 +9,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 from elastic_transport import AsyncTransport, Transport
 from elasticsearch import (
-    ApiError,
-    AuthenticationException,
-    AuthorizationException,
     BadRequestError,
-    ConnectionTimeout,
     Elasticsearch,
-    TransportError,
 )
-from elasticsearch import ConnectionError as ClientConnectionError
 
 from ..credentials import client_credentials
 from .arguments import client_argument_problems
 from .async_client import DjangoesAsyncElasticsearch, LoopClients, require_async_http
 from .base import BaseBackend
-from .compat import IncompatibleServerError, incompatible_server
+from .compat import incompatible_server
 from .creation import BaseIndexCreation
 from .guard import WriteGuard
 from .requests import api_call
@@ -60,8 +54,6 @@ class DjangoesElasticsearch(Elasticsearch):
 class ElasticsearchIndexCreation(BaseIndexCreation):
     """Create and destroy test indices with the official client; explain its errors."""
 
-    creation_errors = (ApiError, TransportError)
-
     def client_params(
         self, params: dict[str, Any], *, asynchronous: bool = False
     ) -> dict[str, Any]:
@@ -91,52 +83,6 @@ class ElasticsearchIndexCreation(BaseIndexCreation):
             )
         transport.write_guard = WriteGuard(
             backend.write_guard, [*backend.index_names, *backend.alias_names]
-        )
-
-    def describe_index(self, key: str) -> dict[str, Any] | None:
-        backend = self.backend
-        concrete = backend.concrete_indices(backend.get_index(key)["NAME"])
-        if not concrete:
-            return None
-        client = backend.client
-        mappings = client.indices.get_mapping(index=concrete[0])[concrete[0]]["mappings"]
-        settings = client.indices.get_settings(index=concrete[0])[concrete[0]]["settings"]
-        aliases = client.indices.get_alias(index=concrete[0])[concrete[0]]["aliases"]
-        return {"mappings": mappings, "settings": settings, "aliases": sorted(aliases)}
-
-    def count_documents(self, key: str) -> int | None:
-        name = self.backend.get_index(key)["NAME"]
-        client = self.backend.client
-        # Deletes an earlier run sent last may not be visible yet: make them so first.
-        client.indices.refresh(index=name)
-        return int(client.count(index=name)["count"])
-
-    def hint(self, exc: BaseException) -> str:
-        alias = self.backend.alias
-        if isinstance(exc, ConnectionTimeout):
-            return (
-                "The node did not answer in time: is it overloaded? Raise "
-                f"ES_SERVERS['{alias}']['PARAMS']['request_timeout'] if it is only slow."
-            )
-        if isinstance(exc, ClientConnectionError):
-            return (
-                "Is Elasticsearch running? Start a local node with 'scripts/es-node start' or "
-                f"point ES_SERVERS['{alias}']['HOSTS'] at a running one."
-            )
-        if isinstance(exc, AuthenticationException):
-            return (
-                f"The server refused the credentials: check ES_SERVERS['{alias}'] (USER and "
-                f"PASSWORD, API_KEY, or the credentials in PARAMS or HOSTS)."
-            )
-        if isinstance(exc, AuthorizationException):
-            return (
-                f"The user of ES_SERVERS['{alias}'] lacks a privilege: it needs to create, "
-                f"read and delete the test indices (e.g. the 'all' index privilege on them)."
-            )
-        if isinstance(exc, IncompatibleServerError):
-            return ""  # the message says what to install
-        return (
-            f"Check the SETTINGS of the indices ES_SERVERS['{alias}'] serves, and the server's log."
         )
 
 
@@ -302,38 +248,6 @@ class ElasticsearchBackend(BaseBackend):
         if index is not None:
             kwargs["index"] = index
         return self.client.bulk(operations=operations, **kwargs)
-
-    def refresh(self, *, index: Any = None, **kwargs: Any) -> Any:
-        """Refresh this connection's indices (or ``index``)."""
-        return self.client.indices.refresh(index=self._default_index(index), **kwargs)
-
-    # -- index management ------------------------------------------------------------------
-
-    def create_index(self, key: str, *, replace: bool = False) -> str:
-        """Create index ``key`` with its SETTINGS, ALIASES and mappings; return its name.
-
-        With ``replace`` an existing index of that name is deleted first.
-        """
-        name = self.get_index(key)["NAME"]
-        if replace:
-            self.client.indices.delete(index=name, ignore_unavailable=True)
-        self.client.indices.create(index=name, **self.get_index_body(key))
-        return name
-
-    def delete_index(self, key: str) -> list[str]:
-        """Delete index ``key`` if it exists; return the concrete indices deleted.
-
-        When NAME is an alias (after a zero-downtime rebuild) the indices behind it go.
-        """
-        concrete = self.concrete_indices(self.get_index(key)["NAME"])
-        if concrete:
-            self.client.indices.delete(index=concrete)
-        return concrete
-
-    def concrete_indices(self, name: str) -> list[str]:
-        """Return the concrete indices behind ``name`` (an index or alias); [] if none."""
-        found = self.client.indices.get(index=name, ignore_unavailable=True, allow_no_indices=True)
-        return sorted(found.body)
 
     def server_version(self) -> str:
         """Return the version number of the node this client talks to."""

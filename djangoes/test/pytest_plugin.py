@@ -27,6 +27,30 @@ def _django_ready(config: pytest.Config) -> bool:
     return settings.configured
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist, fail once in the controller when a server cannot be reached: the
+    workers' own message would be lost in their crash reports."""
+    config = session.config
+    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
+        return
+    if not _django_ready(config):
+        return
+    from elasticsearch import ConnectionError as ClientConnectionError
+
+    from djangoes import connections
+
+    for alias in connections:
+        backend = connections[alias]
+        try:
+            backend.client.cluster.health(timeout="1s")
+        except ClientConnectionError as exc:
+            pytest.exit(
+                f"Got an error creating the test indices: {backend!r} cannot be reached "
+                f"({backend.redact(str(exc))}). {backend.creation.hint(exc)}",
+                returncode=2,
+            )
+
+
 def _uncaptured(config: pytest.Config) -> AbstractContextManager[object]:
     """Let the test-index messages through to the terminal, as Django's runner prints them."""
     capture = config.pluginmanager.getplugin("capturemanager")
@@ -46,6 +70,7 @@ def djangoes_test_indices(request: pytest.FixtureRequest) -> Iterator[None]:
     if not _django_ready(config):
         yield
         return
+    from djangoes.backends.creation import TestIndexCreationError
     from djangoes.test.utils import setup_djangoes, teardown_djangoes
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -55,9 +80,13 @@ def djangoes_test_indices(request: pytest.FixtureRequest) -> Iterator[None]:
     keepdb = reuse and not config.getoption("create_db", False)
     verbosity = max(0, config.option.verbose)
     with _uncaptured(config):
-        state = setup_djangoes(
-            suffix=f"_{worker}" if worker else "", keepdb=keepdb, verbosity=verbosity
-        )
+        try:
+            state = setup_djangoes(
+                suffix=f"_{worker}" if worker else "", keepdb=keepdb, verbosity=verbosity
+            )
+        except TestIndexCreationError as exc:
+            # Once, early, with the cause: not as the error of every test of the session.
+            pytest.exit(f"Got an error creating the test indices: {exc}", returncode=2)
     try:
         yield
     finally:

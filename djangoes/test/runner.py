@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import unittest
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from django.test import runner as django_runner
 
 from .. import connections
 from ..adapters.django import parallel_worker_id
+from ..backends.creation import TestIndexCreationError
 from . import undo
 from .undo import TestScope
 from .utils import destroy_test_indices, setup_djangoes, teardown_djangoes
@@ -152,7 +154,13 @@ class DiscoverRunner(django_runner.DiscoverRunner):
     def setup_databases(self, **kwargs: Any) -> Any:
         old_config = super().setup_databases(**kwargs)
         _worker_options.update(keepdb=self.keepdb, verbosity=self.verbosity)
-        self._djangoes_state = setup_djangoes(verbosity=self.verbosity, keepdb=self.keepdb)
+        try:
+            self._djangoes_state = setup_djangoes(verbosity=self.verbosity, keepdb=self.keepdb)
+        except TestIndexCreationError as exc:
+            # As Django does when the test database cannot be created: say why once, stop.
+            super().teardown_databases(old_config)
+            sys.stderr.write(f"Got an error creating the test indices: {exc}\n")
+            sys.exit(2)
         return old_config
 
     def get_resultclass(self) -> Any:

@@ -97,6 +97,27 @@ def test_a_facet_narrows_the_count(page, catalogue, artifacts):
     assert total(page) == Book.objects.filter(author__name=name).count()
 
 
+LONG_NAME = "Maximiliana Wilhelmina Konstanze von Hohenzollern-Sigmaringen-Auerbach"
+
+
+def test_a_long_author_name_is_shown_whole_in_its_facet(page, catalogue, artifacts):
+    # The author with the most books is among the facet's buckets.
+    author = max(Author.objects.all(), key=lambda a: a.books.count())
+    author.name = LONG_NAME
+    author.save()  # its books are re-indexed (related_models)
+    wait_for_total(page, f"/?author={LONG_NAME.replace(' ', '+')}", author.books.count())
+    page.get(page.url("/"))
+    bucket = page.find_element(
+        By.CSS_SELECTOR, f'#facet-author a.bucket[data-value="{LONG_NAME}"] .bucket-value'
+    )
+    assert bucket.text == LONG_NAME
+    cut = page.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", bucket)
+    assert not cut, "the name is cut off"
+    facet = page.find_element(By.ID, "facet-author")
+    assert bucket.rect["x"] + bucket.rect["width"] <= facet.rect["x"] + facet.rect["width"]
+    page.save_screenshot(str(artifacts / "search-long-author.png"))
+
+
 def test_paging_forward(page, catalogue):
     page.get(page.url("/?sort=title"))
     first = hit_ids(page)

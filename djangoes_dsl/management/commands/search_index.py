@@ -15,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from elasticsearch import ApiError, TransportError
 
 import djangoes
+from djangoes.backends import capabilities, refusals
+from djangoes.validation import suggest
 from djangoes_dsl import schema
 from djangoes_dsl.distributed import DistributedRebuild, populate_distributed
 from djangoes_dsl.documents import Document
@@ -37,6 +39,32 @@ class Target:
     key: str
     using: str
     documents: list[type[Document]] = field(default_factory=list)
+
+
+def failed(what: str, exc: BaseException, target: Any = None) -> CommandError:
+    """Return the CommandError for ``exc`` (raised for ``target``, a Target or IndexState),
+    with what the refusal means when it is known: a block, a HOSTS path, the settings it
+    concerns, a module the node lacks."""
+    backend = djangoes.connections[target.using] if target is not None else None
+    text = f"{what} failed: {exc}"
+    explained = refusals.explain(exc, backend)
+    if explained is not None:
+        text += f" {explained[0].upper()}{explained[1:]}"
+    elif backend is not None and isinstance(refused := _refusal(exc), ApiError):
+        found = capabilities.hints(
+            backend, target.key, schema.declared_body(backend, target.key), refused
+        )
+        text += "".join(f" {hint}" for hint in found)
+    return CommandError(text)
+
+
+def _refusal(exc: BaseException | None) -> BaseException | None:
+    """Return the server's refusal of the body (a 400) among ``exc`` and its causes."""
+    while exc is not None:
+        if isinstance(exc, ApiError) and exc.status_code == 400:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 class Command(BaseCommand):
@@ -182,7 +210,10 @@ class Command(BaseCommand):
             if name in (document.__name__, f"{document.__module__}.{document.__qualname__}"):
                 return document
         known = sorted(djangoes.connections.indices) + [d.__name__ for d in registry.documents]
-        raise CommandError(f"{name!r} is neither an ES_INDICES key nor a Document: use {known}.")
+        raise CommandError(
+            f"{name!r} is neither an ES_INDICES key nor a Document. "
+            f"{suggest(name, known)}Use one of {known}."
+        )
 
     # -- running -----------------------------------------------------------------------------
 
@@ -198,11 +229,12 @@ class Command(BaseCommand):
         if action in DESTRUCTIVE and options["interactive"] and not self.confirm(action, targets):
             self.stdout.write("Cancelled.")
             return
+        target = None
         try:
             for target in targets:
                 getattr(self, f"do_{action}")(target, options)
         except (RebuildError, ApiError, TransportError) as exc:
-            raise CommandError(f"search_index {action} failed: {exc}") from exc
+            raise failed(f"search_index {action}", exc, target) from exc
 
     def confirm(self, action: str, targets: list[Target]) -> bool:
         names = ", ".join(f"'{t.key}' on '{t.using}'" for t in targets)
@@ -372,28 +404,36 @@ class Command(BaseCommand):
         from djangoes_dsl import outbox
 
         entries = outbox.status(options["database"])
-        attention = 0
+        attention: list[str] = []  # one line per index (or stray outbox) needing attention
         for target in targets:
             state = self._inspect(target)
-            if state is None or not state.in_sync:
-                attention += 1
+            reasons = []
+            if state is None:
+                reasons.append("cannot be inspected")
+            elif not state.in_sync:
+                reasons.append(state.state)
             mine = [
                 entry
                 for entry in entries
                 if (document := registry.document_for_label(entry.document)) is not None
                 and document in registry.documents_for_index(target.key, target.using)
             ]
-            attention += self._outbox_lines(mine)
+            if self._outbox_lines(mine):
+                reasons.append("its outbox")
+            if reasons:
+                attention.append(f"'{target.key}' on '{target.using}' ({', '.join(reasons)})")
         strays = [entry for entry in entries if registry.document_for_label(entry.document) is None]
         if strays:
             self.stdout.write("operations of Documents no longer registered:")
-            attention += self._outbox_lines(strays)
+            if self._outbox_lines(strays):
+                attention.append("the outbox of Documents no longer registered")
         if attention:
+            count = len(attention)
             raise CommandError(
-                f"search_index status: {attention} of the indices and outboxes above need "
-                f"attention; 'search_index migrate' applies schema changes, 'search_index "
-                f"sync' drains the outbox ('sync --include-failed' after a fix for refused "
-                f"operations).",
+                f"search_index status: {count} {'needs' if count == 1 else 'need'} attention: "
+                f"{'; '.join(attention)}. 'search_index migrate' applies schema changes, "
+                f"'search_index sync' drains the outbox ('sync --include-failed' after a fix "
+                f"for refused operations).",
                 returncode=1,
             )
 
@@ -473,7 +513,7 @@ class Command(BaseCommand):
                     chunk_size=options["chunk_size"],
                     progress=progress,
                 )
-                if migration.action in (schema.CREATE, schema.REBUILD):
+                if migration.action in (schema.CREATE, schema.REBUILD) or progress.total:
                     progress.finish()
                 after = schema.inspect(migration.state.key, migration.state.using)
                 if not after.in_sync:
@@ -484,4 +524,4 @@ class Command(BaseCommand):
                     )
                 self.stdout.write(f"{after.key}: in sync ({migration.action}).")
         except (RebuildError, schema.MigrateError, ApiError, TransportError) as exc:
-            raise CommandError(f"search_index migrate failed: {exc}") from exc
+            raise failed("search_index migrate", exc, migration.state) from exc
