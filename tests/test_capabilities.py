@@ -209,3 +209,19 @@ def test_a_rebuild_says_which_module_is_missing():
     assert message.startswith("search_index rebuild failed: BadRequestError(400")
     assert "The node lacks the module 'analysis-common', which provides" in message
     assert "ES_INDICES['articles']['SETTINGS']['analysis']['filter']['english_stemmer']" in message
+    assert message.count("The node lacks the module") == 1  # said once
+
+
+@needs_a_core_node
+@pytest.mark.django_db(transaction=True)
+def test_a_create_says_which_module_is_missing_once():
+    indices = copy.deepcopy(settings.ES_INDICES)
+    articles = indices["articles"]
+    articles["NAME"] = f"{articles['NAME']}_analysis"
+    articles["SETTINGS"] = {**(articles.get("SETTINGS") or {}), **ENGLISH}
+    with override_settings(ES_INDICES=indices), pytest.raises(CommandError) as raised:
+        call_command("search_index", "create", "articles", stdout=io.StringIO())
+    message = str(raised.value)
+    assert "The node lacks the module 'analysis-common', which provides" in message
+    assert message.count("The node lacks the module") == 1
+    assert message.count("It concerns") == 1

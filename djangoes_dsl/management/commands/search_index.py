@@ -16,6 +16,7 @@ from elasticsearch import ApiError, TransportError
 
 import djangoes
 from djangoes.backends import capabilities, refusals
+from djangoes.exceptions import IndexCreationError
 from djangoes.validation import suggest
 from djangoes_dsl import schema
 from djangoes_dsl.distributed import DistributedRebuild, populate_distributed
@@ -50,7 +51,11 @@ def failed(what: str, exc: BaseException, target: Any = None) -> CommandError:
     explained = refusals.explain(exc, backend)
     if explained is not None:
         text += f" {explained[0].upper()}{explained[1:]}"
-    elif backend is not None and isinstance(refused := _refusal(exc), ApiError):
+    elif (
+        backend is not None
+        and isinstance(refused := _refusal(exc), ApiError)
+        and not isinstance(refused, IndexCreationError)  # its message has the hints already
+    ):
         found = capabilities.hints(
             backend, target.key, schema.declared_body(backend, target.key), refused
         )
