@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
+from elastic_transport import AsyncTransport, Transport
 from elasticsearch import (
     ApiError,
     AuthenticationException,
@@ -22,6 +24,7 @@ from elasticsearch import ConnectionError as ClientConnectionError
 from . import refusals
 from .compat import IncompatibleServerError
 from .drift import compare
+from .guard import WriteGuard
 
 if TYPE_CHECKING:
     from .base import BaseBackend
@@ -212,4 +215,44 @@ class BaseIndexCreation:
             return ""  # the message says what to install
         return (
             f"Check the SETTINGS of the indices ES_SERVERS['{alias}'] serves, and the server's log."
+        )
+
+
+class ElasticsearchIndexCreation(BaseIndexCreation):
+    """Create and destroy test indices with the official client; explain its errors."""
+
+    def client_params(
+        self, params: dict[str, Any], *, asynchronous: bool = False
+    ) -> dict[str, Any]:
+        """Return the client arguments ``params`` with, while test names are in force, the
+        test transport (``djangoes.test.transport``) around their ``transport_class``
+        (``AsyncTransport`` by default for the ``asynchronous`` client)."""
+        if self.backend.write_guard is None:
+            return params
+        from ..test.transport import guarded_transport_class
+
+        base = params.get("transport_class", AsyncTransport if asynchronous else Transport)
+        return {**params, "transport_class": guarded_transport_class(base)}
+
+    def can_take_client(self, other: BaseBackend) -> bool:
+        """Return whether a client built for ``other`` may serve this backend: not across a
+        switch between live and test names, whose transports differ."""
+        return (other.write_guard is None) == (self.backend.write_guard is None)
+
+    def prepare_client(self, client: Any) -> None:
+        """Give the test transport of ``client`` the live-write guard of the names in force
+        (nothing to do under live names)."""
+        backend = self.backend
+        if backend.write_guard is None:
+            return
+        from ..test.transport import TestTransport
+
+        transport = client.transport
+        if not isinstance(transport, TestTransport):
+            raise ImproperlyConfigured(
+                f"ES_SERVERS['{backend.alias}'] built a client whose transport cannot refuse "
+                f"writes to live indices in tests; remove 'transport_class' from PARAMS."
+            )
+        transport.write_guard = WriteGuard(
+            backend.write_guard, [*backend.index_names, *backend.alias_names]
         )

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
-from elastic_transport import AsyncTransport, Transport
 from elasticsearch import (
     BadRequestError,
     Elasticsearch,
@@ -18,8 +17,7 @@ from .arguments import client_argument_problems
 from .async_client import DjangoesAsyncElasticsearch, LoopClients, require_async_http
 from .base import BaseBackend
 from .compat import incompatible_server
-from .creation import BaseIndexCreation
-from .guard import WriteGuard
+from .creation import ElasticsearchIndexCreation
 from .requests import api_call
 
 
@@ -49,41 +47,6 @@ class DjangoesElasticsearch(Elasticsearch):
         client = super().options(**kwargs)
         client._djangoes_alias = self._djangoes_alias
         return client
-
-
-class ElasticsearchIndexCreation(BaseIndexCreation):
-    """Create and destroy test indices with the official client; explain its errors."""
-
-    def client_params(
-        self, params: dict[str, Any], *, asynchronous: bool = False
-    ) -> dict[str, Any]:
-        """Return the client arguments ``params`` with, while test names are in force, the
-        test transport (``djangoes.test.transport``) around their ``transport_class``
-        (``AsyncTransport`` by default for the ``asynchronous`` client)."""
-        if self.backend.write_guard is None:
-            return params
-        from ..test.transport import guarded_transport_class
-
-        base = params.get("transport_class", AsyncTransport if asynchronous else Transport)
-        return {**params, "transport_class": guarded_transport_class(base)}
-
-    def prepare_client(self, client: Any) -> None:
-        """Give the test transport of ``client`` the live-write guard of the names in force
-        (nothing to do under live names)."""
-        backend = self.backend
-        if backend.write_guard is None:
-            return
-        from ..test.transport import TestTransport
-
-        transport = client.transport
-        if not isinstance(transport, TestTransport):
-            raise ImproperlyConfigured(
-                f"ES_SERVERS['{backend.alias}'] built a client whose transport cannot refuse "
-                f"writes to live indices in tests; remove 'transport_class' from PARAMS."
-            )
-        transport.write_guard = WriteGuard(
-            backend.write_guard, [*backend.index_names, *backend.alias_names]
-        )
 
 
 class ElasticsearchBackend(BaseBackend):
@@ -161,13 +124,13 @@ class ElasticsearchBackend(BaseBackend):
     def take_client(self, other: BaseBackend) -> bool:
         """Take over the client of ``other``, the backend this one replaces; see the base class.
 
-        Not across a switch between live and test names (their transports differ); the
+        Not across a switch between live and test names (``creation.can_take_client``); the
         client's write guard is set anew from this backend's names.
         """
         if (
             not isinstance(other, ElasticsearchBackend)
             or other.client_class is not self.client_class
-            or (other.write_guard is None) != (self.write_guard is None)
+            or not self.creation.can_take_client(other)
         ):
             return False
         with other._client_lock:
