@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 class TestIndexCreationError(RuntimeError):
     """A test index could not be created (the message says why and what to do)."""
 
+    __test__ = False  # not a test class, for pytest
+
 
 class BaseIndexCreation:
     """Create and destroy the test indices of one backend.
