@@ -77,6 +77,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(f"{cls.__module__}.{cls.__qualname__}"))
 
 
+@pytest.fixture
+def broken_product_mapping():
+    """During the test every product document fails to index ('sku' becomes a long); the
+    index is made anew as declared after it."""
+    from tests.apps.shop.search_indices import ProductDocument
+    from tests.indexing_utils import broken_mapping
+
+    with broken_mapping(ProductDocument):
+        yield
+
+
 # -- queued delivery with real task workers (tests/workers.py) --------------------------------
 
 

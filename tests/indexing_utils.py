@@ -40,6 +40,22 @@ def reset_index(document: type[Document]) -> None:
     backend.create_index(document.get_index_key())
 
 
+@contextlib.contextmanager
+def broken_mapping(document: type[Document]) -> Iterator[None]:
+    """In the block every document of ``document`` fails to index ('sku' becomes a long);
+    after it the index is made anew as declared, so no later test sees the broken one."""
+    backend = connections[document.get_using()]
+    key = document.get_index_key()
+    name = document.get_index_name()
+    backend.delete_index(key)
+    backend.client.indices.create(index=name, mappings={"properties": {"sku": {"type": "long"}}})
+    try:
+        yield
+    finally:
+        backend.delete_index(key)
+        backend.create_index(key)
+
+
 def delivered() -> bool:
     """Whether no committed indexing operation waits in the outbox to be sent."""
     from djangoes_dsl.models import PendingOperation

@@ -11,7 +11,6 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import override_settings
 
-from djangoes import connections
 from djangoes_dsl import outbox
 from djangoes_dsl.clock import ManualClock
 from djangoes_dsl.models import PendingOperation
@@ -81,16 +80,7 @@ def test_writes_made_while_the_node_is_down_are_kept_and_synced(caplog):
     assert PendingOperation.objects.count() == 0
 
 
-def break_mapping():
-    """Make every product document fail to index: 'sku' becomes a long."""
-    client = connections["default"].client
-    name = ProductDocument.get_index_name()
-    client.indices.delete(index=name)
-    client.indices.create(index=name, mappings={"properties": {"sku": {"type": "long"}}})
-
-
-def test_a_refused_write_is_kept_marked_and_reported_until_fixed():
-    break_mapping()
+def test_a_refused_write_is_kept_marked_and_reported_until_fixed(broken_product_mapping):
     product = Product.objects.create(sku="not-a-number", title="refused")
     (row,) = PendingOperation.objects.all()
     assert (row.state, row.object_pk, row.action) == ("failed", str(product.pk), "index")

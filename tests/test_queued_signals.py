@@ -75,8 +75,7 @@ def test_the_web_process_never_sends(queued):
     assert len(product_rows()) == 19
 
 
-def test_a_refused_operation_is_kept_by_the_worker(queued):
-    test_signals.break_mapping()
+def test_a_refused_operation_is_kept_by_the_worker(queued, broken_product_mapping):
     product = Product.objects.create(sku="R-1", title="refused")
     wait_for(
         lambda: PendingOperation.objects.filter(

@@ -8,7 +8,6 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from djangoes import connections
 from djangoes_dsl import indexing_paused
 from djangoes_dsl.indexing import IndexingError, IndexingFailure
 from djangoes_dsl.signals import get_signal_processor
@@ -194,16 +193,9 @@ def test_the_processor_can_be_switched_off_by_setting():
 # -- failures ---------------------------------------------------------------------------------
 
 
-def break_mapping():
-    """Make every product document fail to index: 'sku' becomes a long."""
-    client = connections["default"].client
-    name = ProductDocument.get_index_name()
-    client.indices.delete(index=name)
-    client.indices.create(index=name, mappings={"properties": {"sku": {"type": "long"}}})
-
-
-def test_failures_are_logged_with_the_ids_and_never_break_the_transaction(caplog):
-    break_mapping()
+def test_failures_are_logged_with_the_ids_and_never_break_the_transaction(
+    caplog, broken_product_mapping
+):
     with caplog.at_level(logging.ERROR, logger="djangoes_dsl.indexing"), transaction.atomic():
         product = make_product(1)
     assert Product.objects.filter(pk=product.pk).exists()
@@ -223,8 +215,7 @@ def remember(failure: IndexingFailure) -> None:
     DJANGOES_INDEXING_ERRORS="raise",
     DJANGOES_INDEXING_FAILURE_HANDLER="tests.test_signals.remember",
 )
-def test_failures_are_raised_after_commit_and_handed_to_the_handler():
-    break_mapping()
+def test_failures_are_raised_after_commit_and_handed_to_the_handler(broken_product_mapping):
     handled.clear()
     with pytest.raises(IndexingError) as raised, transaction.atomic():
         product = make_product(1)
