@@ -347,9 +347,21 @@ def _resolve(ops: Iterable[_Op]) -> Operations:
             related[(document, type(extra), extra.pk)] = extra
         else:
             resolved.add(document, pk, extra)
-    for (document, _, _), instance in related.items():
-        resolved.add_dependants(document, document.get_instances_from_related(instance))
+    grouped: dict[tuple[type[Document], type[models.Model]], list[Any]] = {}
+    for (document, model, pk), instance in related.items():
+        if _default_related_lookup(document):
+            grouped.setdefault((document, model), []).append(pk)
+        else:
+            resolved.add_dependants(document, document.get_instances_from_related(instance))
+    for (document, model), pks in grouped.items():
+        # One query for every changed row of ``model``, not one per row.
+        resolved.add_dependants(document, document.rows_from_related(model, pks))
     return resolved.operations
+
+
+def _default_related_lookup(document: type[Document]) -> bool:
+    method = getattr(document.get_instances_from_related, "__func__", None)
+    return method is Document.get_instances_from_related.__func__  # type: ignore[attr-defined]
 
 
 def _linked_pks(

@@ -20,7 +20,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 
-from .adapters import mapping_field_names
+from .adapters import mapping_field_names, mapping_fields
+from .relations import reads_through_path
 
 #: Document methods that, when overridden, make a Document read model instances.
 INSTANCE_METHODS = ("prepare", "source", "from_instance", "to_action")
@@ -173,6 +174,8 @@ def values_reader(
     for method in INSTANCE_METHODS:
         if inspect.getattr_static(document, method) is not inspect.getattr_static(base, method):
             return None
+    if any(reads_through_path(field) for field in mapping_fields(document).values()):
+        return None  # Object, Nested and attr fields are read from model instances
     lookups = lookups_of(document)
     columns: list[tuple[str, str]] = []
     convert: list[bool] = []
