@@ -152,6 +152,9 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
         ignore_signals = False
         kind: str | None = None
 
+    #: The Search class ``search()`` returns.
+    search_class = Search
+
     # -- index binding ----------------------------------------------------------------------
 
     @classmethod
@@ -268,7 +271,7 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
         In an index shared with other Documents, only this document's kind is searched.
         """
-        search = Search(
+        search = cls.search_class(
             using=using or cls.get_using(), index=index or cls.get_read_index(), doc_type=[cls]
         )
         binding = cls.get_binding()

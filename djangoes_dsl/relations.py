@@ -331,10 +331,10 @@ def expand_model_fields(field: Any, model: type[models.Model] | None, name: str)
     properties = dict(object_properties(field))
     for field_name in wanted:
         if field_name not in properties:
-            model_field: Any = related._meta.pk if field_name == "pk" else None
-            properties[field_name] = field_for_model_field(
-                model_field or related._meta.get_field(field_name)
+            model_field: Any = (
+                related._meta.pk if field_name == "pk" else related._meta.get_field(field_name)
             )
+            properties[field_name] = field_for_model_field(model_field)
     kwargs = dict(field._djangoes_kwargs)
     kwargs["properties"] = properties
     return type(field)(**kwargs)
