@@ -11,9 +11,11 @@ __all__ = ["ESTestCase", "is_es_online"]
 
 
 def is_es_online(connection_alias: str = "default") -> bool:
-    """Return whether the server ``connection_alias`` answers."""
+    """Return whether the server ``connection_alias`` answers (its cluster health: some
+    distributions do not serve ``GET /``, which ``ping()`` asks)."""
     try:
-        return bool(djangoes.connections[connection_alias].client.ping())
+        djangoes.connections[connection_alias].client.cluster.health()
+        return True
     except (ApiError, TransportError):
         return False
 
