@@ -153,3 +153,7 @@ def declare_servers() -> None:
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if setting == "ELASTICSEARCH_DSL":
         declare_servers()
+    elif setting in ("ELASTICSEARCH_DSL_AUTOSYNC", "ELASTICSEARCH_DSL_SIGNAL_PROCESSOR"):
+        from djangoes_dsl.signals import setup_signal_processor
+
+        setup_signal_processor()
