@@ -137,15 +137,7 @@ Getter = Callable[[Any, Any], Any]
 def getter(document: type, path: Path, plain: Callable[[Any], Any]) -> Getter:
     """Return ``get(document_instance, model_instance)`` for a top-level ``path``."""
     if not path.is_object:
-        convert = _converter(path.field, plain)
-
-        def get_value(doc: Any, instance: Any) -> Any:
-            value = follow(instance, path.parts)
-            if isinstance(value, list):
-                return [convert(item) for item in value if item is not None]
-            return None if value is None else convert(value)
-
-        return get_value
+        return _value_reader(path, plain)
 
     build = _object_builder(document, path, path.name, plain)
 
@@ -199,10 +191,16 @@ def _property_reader(
     if prop.is_object:
         build = _object_builder(document, prop, f"{prefix}{LOOKUP_SEP}{prop.name}", plain)
         return lambda doc, obj: build(doc, follow(obj, prop.parts))
-    convert = _converter(prop.field, plain)
+    return _value_reader(prop, plain)
+
+
+def _value_reader(path: Path, plain: Callable[[Any], Any]) -> Getter:
+    """Return ``read(document_instance, obj)``: the value (or list of values) ``path``
+    leads to from ``obj``, converted for the index."""
+    convert = _converter(path.field, plain)
 
     def read(doc: Any, obj: Any) -> Any:
-        value = follow(obj, prop.parts)
+        value = follow(obj, path.parts)
         if isinstance(value, list):
             return [convert(item) for item in value if item is not None]
         return None if value is None else convert(value)
