@@ -219,6 +219,9 @@ class Hop:
     attribute: str  # the path as a prefetch_related() lookup: accessor names
     model: type[models.Model]  # the model it reaches
     to_one: bool  # every relation on the way is a forward foreign key or one-to-one
+    #: For a reverse foreign key or one-to-one: the model reached, the attribute of its
+    #: foreign key column, and the model that key points to (the row's parent).
+    link: tuple[type[models.Model], str, type[models.Model]] | None = None
 
 
 def _relation(model: type[models.Model], part: str) -> Any:
@@ -254,8 +257,11 @@ def hops(model: type[models.Model], parts: Iterable[str]) -> list[Hop]:
         to_one = to_one and bool(forward_one)
         query.append(relation.name)
         attribute.append(part)
+        link = None
+        if not concrete and not relation.many_to_many:
+            link = (relation.related_model, relation.field.attname, current)
         current = relation.related_model
-        found.append(Hop(LOOKUP_SEP.join(query), LOOKUP_SEP.join(attribute), current, to_one))
+        found.append(Hop(LOOKUP_SEP.join(query), LOOKUP_SEP.join(attribute), current, to_one, link))
     return found
 
 
@@ -271,6 +277,7 @@ def _walk(model: type[models.Model], path: Path, prefix: Hop | None) -> list[Hop
                 f"{prefix.attribute}{LOOKUP_SEP}{hop.attribute}",
                 hop.model,
                 prefix.to_one and hop.to_one,
+                hop.link,
             )
             for hop in own
         ]
@@ -310,6 +317,15 @@ def related_paths(document: type, model: type[models.Model]) -> list[tuple[str, 
     read through: a change to a row of that model re-indexes ``model``'s rows whose
     ``lookup`` reaches it."""
     return [(hop.query, hop.model) for hop in relation_hops(document, model)]
+
+
+def parent_links(
+    document: type, model: type[models.Model]
+) -> list[tuple[type[models.Model], str, type[models.Model]]]:
+    """Return ``(child model, foreign key attribute, parent model)`` for each foreign key a
+    related row holds on the way (a reverse foreign key or one-to-one): when it changes, the
+    row leaves one parent for another, and both parents' documents change."""
+    return list(dict.fromkeys(hop.link for hop in relation_hops(document, model) if hop.link))
 
 
 def expand_model_fields(field: Any, model: type[models.Model] | None, name: str) -> Any:

@@ -174,6 +174,7 @@ def test_related_changes_reindex_on_commit():
         first.tags.add(added)
         # Reverse foreign key: a product moves to another category.
         second = products[1]
+        left = second.category_id
         second.category = category
         second.save()
         assert indexed(RelatedProductDocument)[str(first.pk)]["category_name"] == "cat0"
@@ -184,6 +185,8 @@ def test_related_changes_reindex_on_commit():
     assert found[str(second.pk)]["category"] == {"name": "renamed"}
     categories = indexed(CategoryDocument)
     assert sorted(p["sku"] for p in categories[str(category.pk)]["products"]) == ["S0", "S1"]
+    # The category the product left no longer lists it.
+    assert "products" not in categories[str(left)]
 
     # Deletes of related rows: the tag goes from the product's list, the product from
     # its category's list.
