@@ -95,10 +95,15 @@ def mapping_fields(document: type) -> dict[str, Any]:
     return {name: mapping[name] for name in mapping}
 
 
+def inner_document(field: Any) -> Any:
+    """Return the InnerDoc class of an ``Object`` (or ``Nested``) field."""
+    return getattr(field, "_doc_class", None)
+
+
 def object_properties(field: Any) -> dict[str, Any]:
     """Return ``{name: field}`` for the properties of an ``Object`` (or ``Nested``) field,
     whether given as ``properties=`` or as a ``doc_class``."""
-    inner = getattr(field, "_doc_class", None)
+    inner = inner_document(field)
     if inner is None:
         return {}
     return mapping_fields(inner)

@@ -33,7 +33,7 @@ from django.db.models.constants import LOOKUP_SEP
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
 
-from .adapters import mapping_fields, object_properties
+from .adapters import inner_document, mapping_fields, object_properties
 from .fields import AttrMixin, Object, field_for_model_field
 
 
@@ -159,8 +159,9 @@ def _object_builder(
 ) -> Callable[[Any, Any], Any]:
     """Return ``build(document_instance, found)``: the object(s) of ``found``."""
     readers: list[tuple[str, Callable[[Any, Any], Any]]] = []
+    inner = inner_document(path.field)
     for prop in path.properties or ():
-        readers.append((prop.name, _property_reader(document, prop, prefix, plain)))
+        readers.append((prop.name, _property_reader(document, inner, prop, prefix, plain)))
 
     def one(doc: Any, obj: Any) -> Any:
         if not readers:
@@ -183,11 +184,15 @@ def _object_builder(
 
 
 def _property_reader(
-    document: type, prop: Path, prefix: str, plain: Callable[[Any], Any]
+    document: type, inner: Any, prop: Path, prefix: str, plain: Callable[[Any], Any]
 ) -> Callable[[Any, Any], Any]:
     method = f"prepare_{prefix}{LOOKUP_SEP}{prop.name}"
     if hasattr(document, method):
         return lambda doc, obj: getattr(doc, method)(obj)
+    # An InnerDoc given as doc_class may prepare its own properties (prepare_<property>).
+    own = getattr(inner, f"prepare_{prop.name}", None) if inner is not None else None
+    if callable(own):
+        return lambda doc, obj: getattr(inner(), f"prepare_{prop.name}")(obj)
     if prop.is_object:
         build = _object_builder(document, prop, f"{prefix}{LOOKUP_SEP}{prop.name}", plain)
         return lambda doc, obj: build(doc, follow(obj, prop.parts))

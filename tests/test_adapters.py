@@ -456,3 +456,25 @@ def test_every_api_method_tells_the_transport_its_api_and_the_names_in_its_path(
     ], VERSIONS
     assert [r.is_read for r in client.transport.seen] == [False] * 4 + [True, True] + [False] * 2
     assert client.transport.seen[5].is_search
+
+
+def test_an_object_fields_properties_and_inner_document():
+    from elasticsearch.dsl import InnerDoc, field
+
+    from djangoes_dsl.adapters import inner_document, mapping_fields, object_properties
+
+    built = field.Object(properties={"name": field.Text(), "size": field.Integer()})
+    assert issubclass(inner_document(built), InnerDoc)
+    assert {name: type(sub) for name, sub in object_properties(built).items()} == {
+        "name": field.Text,
+        "size": field.Integer,
+    }
+
+    class Shelf(InnerDoc):
+        label = field.Keyword()
+
+    given = field.Nested(Shelf)
+    assert inner_document(given) is Shelf
+    assert list(object_properties(given)) == ["label"]
+    assert list(mapping_fields(Shelf)) == ["label"]
+    assert object_properties(field.Text()) == {}

@@ -11,6 +11,7 @@ from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.test import override_settings
+from elasticsearch.dsl import InnerDoc
 
 from djangoes import ConnectionHandler
 from djangoes_dsl import conf, signals
@@ -145,8 +146,16 @@ def test_indices_declared_in_code_are_served_by_the_default_server():
     assert "car" in handler.live_index_names()
 
 
+class CategoryInner(InnerDoc):
+    name = fields.TextField()
+
+    def prepare_name(self, category):
+        return f"<{category.name}>"
+
+
 class ProductDocument(Document):
     category = fields.ObjectField(properties={"name": fields.TextField()})
+    shelf = fields.ObjectField(attr="category", doc_class=CategoryInner)
     kind = fields.KeywordField(attr="category.name")
 
     class Django:
@@ -175,6 +184,7 @@ def test_document_hooks_and_mappings():
     assert source["title"] == "BOOT"
     assert source["category"] == {"name": "shoes"}
     assert source["kind"] == "shoes"
+    assert source["shelf"] == {"name": "<shoes>"}
 
 
 def test_redeclared_field_is_refused():
