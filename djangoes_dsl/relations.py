@@ -177,10 +177,20 @@ def _object_builder(
         if found is None:
             return None
         if isinstance(found, (list, tuple, set)):
-            return [one(doc, obj) for obj in found if obj is not None]
+            return [one(doc, obj) for obj in in_order(found) if obj is not None]
         return one(doc, found)
 
     return build
+
+
+def in_order(rows: Any) -> list[Any]:
+    """Return related rows in their model's ``Meta.ordering`` (as the relation gives them),
+    else by primary key: the same order whichever way the rows were read."""
+    rows = list(rows)
+    models_only = rows and all(isinstance(row, models.Model) for row in rows)
+    if models_only and not rows[0]._meta.ordering:
+        return sorted(rows, key=lambda row: (row.pk is None, row.pk))
+    return rows
 
 
 def _property_reader(
@@ -357,3 +367,83 @@ def expand_model_fields(field: Any, model: type[models.Model] | None, name: str)
     kwargs = dict(field._djangoes_kwargs)
     kwargs["properties"] = properties
     return type(field)(**kwargs)
+
+
+# -- reading with values_list() -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectColumns:
+    """An ``Object``/``Nested`` field read with ``values_list()``: ``path`` is the relation
+    (a filter lookup), ``columns`` its properties as ``(name, column, converted)``."""
+
+    name: str
+    path: str
+    columns: tuple[tuple[str, str, bool], ...]
+    many: bool
+    ordering: tuple[str, ...]  # of the related rows of a list: lookups from the row
+
+
+def values_plan(
+    document: type, model: type[models.Model], name: str, gives_plain: Callable[[Any], bool]
+) -> tuple[str, str] | ObjectColumns | None:
+    """Return how ``values_list()`` reads the path-read field ``name``: ``("column", path)``
+    for a value through to-one relations, an :class:`ObjectColumns`, or None when the field
+    needs model instances (a method, a file, a converted value, a prepare hook, a property
+    that is a relation or an object, a value through a to-many relation).
+
+    ``gives_plain(model_field)``: whether the database gives the field's values as the
+    document holds them.
+    """
+    path = paths(document)[name]
+    if getattr(path.field, "djangoes_value", None) is not None:
+        return None
+    found = hops(model, path.parts)
+    if not path.is_object:
+        if len(found) != len(path.parts) - 1 or (found and not found[-1].to_one):
+            return None
+        end = found[-1].model if found else model
+        field = _plain_column(end, path.parts[-1])
+        if field is None:
+            return None
+        prefix = f"{found[-1].query}{LOOKUP_SEP}" if found else ""
+        return ("column", f"{prefix}{field.attname if not found else field.name}")
+    if not found or len(found) != len(path.parts):
+        return None
+    related = found[-1].model
+    inner = inner_document(path.field)
+    columns = []
+    for prop in path.properties or ():
+        method = f"prepare_{name}{LOOKUP_SEP}{prop.name}"
+        own = getattr(inner, f"prepare_{prop.name}", None) if inner is not None else None
+        if prop.is_object or hasattr(document, method) or own is not None:
+            return None
+        if len(prop.parts) != 1 or getattr(prop.field, "djangoes_value", None) is not None:
+            return None
+        field = _plain_column(related, prop.parts[0])
+        if field is None:
+            return None
+        columns.append((prop.name, field.name, not gives_plain(field)))
+    if not columns:
+        return None
+    query = found[-1].query
+    ordering = tuple(
+        f"-{query}{LOOKUP_SEP}{item[1:]}" if item.startswith("-") else f"{query}{LOOKUP_SEP}{item}"
+        for item in (related._meta.ordering or ["pk"])
+        if isinstance(item, str)
+    )
+    return ObjectColumns(name, query, tuple(columns), not found[-1].to_one, ordering)
+
+
+def _plain_column(model: type[models.Model], name: str) -> Any:
+    """Return the concrete field ``name`` of ``model`` read as a column, or None (a
+    relation, a file, or no such field)."""
+    try:
+        field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    if not getattr(field, "concrete", False) or field.is_relation:
+        return None
+    if isinstance(field, models.FileField):
+        return None
+    return field

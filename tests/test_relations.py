@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
+from django.db.models.signals import post_init
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -40,6 +41,18 @@ class CategoryDocument(Document):
     class Django:
         model = Category
         fields = ["name"]
+
+
+class ValuesProductDocument(Document):
+    """Relations read with values_list(): no model instances."""
+
+    category = fields.Object(model_fields=["name"])
+    tags = fields.Nested(properties={"pk": fields.Integer(), "name": fields.Keyword()})
+    category_name = fields.Keyword(attr="category__name")
+
+    class Django:
+        model = Product
+        fields = ["sku"]
 
 
 INDICES = {
@@ -116,6 +129,34 @@ def test_documents_through_each_kind_of_relation():
         lone = Product.objects.create(sku="L", title="lone")
     # A missing related row leaves the field out.
     assert RelatedProductDocument.source(lone) == {"sku": "L"}
+
+
+def test_values_mode_gives_the_documents_of_model_instances():
+    make_rows(5)
+    with indexing_paused():
+        Product.objects.create(sku="L", title="lone")
+    reader = ValuesProductDocument._values_reader()
+    assert reader is not None
+    assert RelatedProductDocument._values_reader() is None  # a prepare_tags__label hook
+    queryset = ValuesProductDocument.get_queryset()
+    built = []
+
+    def count(sender, instance, **kwargs):
+        built.append(instance)
+
+    post_init.connect(count, sender=Product)
+    try:
+        with CaptureQueriesContext(connection) as context:
+            read = dict(ValuesProductDocument.read_actions(queryset, "target", version=1))
+    finally:
+        post_init.disconnect(count, sender=Product)
+    assert built == []
+    assert len(context.captured_queries) == 2  # rows with the category joined; the tags
+    expected = {row.pk: ValuesProductDocument.source(row) for row in queryset}
+    assert {pk: action["_source"] for pk, action in read.items()} == expected
+    lone = expected[Product.objects.get(sku="L").pk]
+    assert lone == {"sku": "L"}
+    assert CategoryDocument._values_reader() is not None  # the reverse foreign key too
 
 
 def fill_queries(count: int) -> int:
