@@ -207,3 +207,21 @@ def test_file_and_time_values():
     stored = FieldFile(None, models.FileField(storage=storage), "logos/a.png")
     assert fields.FileField.djangoes_value(stored) == "/media/logos/a.png"
     assert fields.FileField.djangoes_value(FieldFile(None, models.FileField(), "")) == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registry_sync_methods_go_through_the_signal_processor():
+    from djangoes_dsl import indexing_paused
+    from djangoes_dsl.compat.registries import registry
+    from tests.apps.shop.search_indices import ProductDocument as NativeProductDocument
+    from tests.indexing_utils import fresh_index, indexed
+
+    with fresh_index(NativeProductDocument):
+        with indexing_paused():
+            product = Product.objects.create(sku="R1", title="row")
+        assert indexed(NativeProductDocument) == {}
+        assert Product in registry
+        registry.update(product)
+        assert list(indexed(NativeProductDocument)) == [str(product.pk)]
+        registry.delete(product)
+        assert indexed(NativeProductDocument) == {}
