@@ -94,7 +94,13 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
     def _forget_readers(cls) -> None:
         """Drop the cached ways of reading rows (a prepare method was added or removed)."""
         for klass in (cls, *_all_subclasses(cls)):
-            for cache in ("_djangoes_getters", "_djangoes_reader", "_djangoes_lookups"):
+            caches = (
+                "_djangoes_getters",
+                "_djangoes_reader",
+                "_djangoes_lookups",
+                "_djangoes_related",
+            )
+            for cache in caches:
                 if cache in klass.__dict__:
                     type.__delattr__(klass, cache)
 
@@ -302,10 +308,18 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
         """Return ``Django.related_models`` and the models the Document's ``Object``,
         ``Nested`` and ``attr`` fields read through (see :mod:`djangoes_dsl.relations`)."""
         found = list(getattr(cls.Django, "related_models", ()))
-        model = cls.get_model()
-        if model is not None:
-            found += [related for _, related in related_paths(cls, model)]
+        found += [related for _, related in cls._related_paths()]
         return list(dict.fromkeys(found))
+
+    @classmethod
+    def _related_paths(cls) -> list[tuple[str, type[models.Model]]]:
+        """``relations.related_paths`` of the model, cached per class (asked per signal)."""
+        model = cls.get_model()
+        cache = cls.__dict__.get("_djangoes_related")
+        if cache is None or cache[0] is not model:
+            found = related_paths(cls, model) if model is not None else []
+            cache = cls._djangoes_related = (model, found)
+        return cache[1]
 
     @classmethod
     def get_instances_from_related(cls, related_instance: models.Model) -> Iterable[models.Model]:
@@ -332,7 +346,7 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
             points_here = field.is_relation and field.related_model is related_model
             if points_here and (field.concrete or field.many_to_many):
                 lookups.add(field.name)
-        lookups.update(path for path, found in related_paths(cls, model) if found is related_model)
+        lookups.update(path for path, found in cls._related_paths() if found is related_model)
         if not lookups:
             return []
         query = models.Q()
