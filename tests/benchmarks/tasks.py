@@ -350,21 +350,27 @@ def node_ceiling(rows: int, connections: int = CEILING_CONNECTIONS) -> dict[str,
 
 def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
     setup("tests.benchmarks.dedsl_settings")
+    flag = "--parallel" if parallel else "--no-parallel"
+    return _dedsl_command_rebuild("dedsl_products", flag, check_source)
+
+
+def _dedsl_command_rebuild(index: str, flag: str, check: Any) -> dict[str, Any]:
+    """``search_index --rebuild -f`` of django-elasticsearch-dsl, timed; ``check`` a
+    document of ``index`` after."""
     from io import StringIO
 
     from django.core.management import call_command
     from elasticsearch.dsl.connections import connections
 
     client = connections.get_connection()
-    client.indices.delete(index="dedsl_products*", ignore_unavailable=True)
-    args = ["--rebuild", "-f", "--models", "shop.Product"]
-    args.append("--parallel" if parallel else "--no-parallel")
+    client.indices.delete(index=f"{index}*", ignore_unavailable=True)
+    args = ["--rebuild", "-f", "--models", "shop.Product", flag]
     with Clock() as clock:
         call_command("search_index", *args, stdout=StringIO())
-    client.indices.refresh(index="dedsl_products")
-    count = client.count(index="dedsl_products")["count"]
-    check_source(client, "dedsl_products")
-    client.indices.delete(index="dedsl_products*", ignore_unavailable=True)
+    client.indices.refresh(index=index)
+    count = client.count(index=index)["count"]
+    check(client, index)
+    client.indices.delete(index=f"{index}*", ignore_unavailable=True)
     return clock.result(docs=count, maxrss_mb=maxrss_mb())
 
 
@@ -420,31 +426,18 @@ def nested_djangoes_instances(rows: int) -> dict[str, Any]:
 
 
 def nested_compat(rows: int) -> dict[str, Any]:
+    """django-elasticsearch-dsl's Document module itself, imported without it installed:
+    its imports name djangoes_dsl.compat then."""
     setup("tests.benchmarks.settings")
-    from djangoes_dsl.compat.registries import registry
-    from tests.benchmarks.nested import CompatNestedProductDocument
+    from tests.benchmarks.dedsl_nested_app import documents
 
-    registry.register_document(CompatNestedProductDocument)
-    return _rebuild_nested("compat_nested_products")
+    assert documents.Document.__module__.startswith("djangoes_dsl.compat")
+    return _rebuild_nested("dedsl_nested_products")
 
 
 def nested_dedsl(rows: int) -> dict[str, Any]:
     setup("tests.benchmarks.dedsl_nested_settings")
-    from io import StringIO
-
-    from django.core.management import call_command
-    from elasticsearch.dsl.connections import connections
-
-    client = connections.get_connection()
-    client.indices.delete(index="dedsl_nested_products*", ignore_unavailable=True)
-    args = ["--rebuild", "-f", "--models", "shop.Product", "--no-parallel"]
-    with Clock() as clock:
-        call_command("search_index", *args, stdout=StringIO())
-    client.indices.refresh(index="dedsl_nested_products")
-    count = client.count(index="dedsl_nested_products")["count"]
-    check_nested(client, "dedsl_nested_products")
-    client.indices.delete(index="dedsl_nested_products*", ignore_unavailable=True)
-    return clock.result(docs=count, maxrss_mb=maxrss_mb())
+    return _dedsl_command_rebuild("dedsl_nested_products", "--no-parallel", check_nested)
 
 
 # -- 1,000 saves in one transaction ----------------------------------------------------------

@@ -1,8 +1,14 @@
 """The product document with its category as an object and its tags as nested objects, for
-django-elasticsearch-dsl (autodiscovered 'documents'); the same as benchmarks/nested.py's."""
+django-elasticsearch-dsl (autodiscovered 'documents'), and the same module through
+djangoes_dsl.compat where django-elasticsearch-dsl is not installed (the nested_compat task):
+a move from one to the other changes these imports only."""
 
-from django_elasticsearch_dsl import Document, fields
-from django_elasticsearch_dsl.registries import registry
+try:
+    from django_elasticsearch_dsl import Document, fields
+    from django_elasticsearch_dsl.registries import registry
+except ImportError:
+    from djangoes_dsl.compat import Document, fields
+    from djangoes_dsl.compat.registries import registry
 
 from tests.apps.shop.models import Category, Product, Tag
 
