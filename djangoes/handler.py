@@ -69,6 +69,9 @@ class ConnectionHandler(BaseConnectionHandler):
         self._test_mode = False
         self._test_suffix = ""
         self._generation = 0
+        # Settings declared in code (see ``declare``).
+        self._declared_servers: dict[str, dict[str, Any]] | None = None
+        self._declared_indices: dict[str, dict[str, Any]] = {}
 
     # -- settings -------------------------------------------------------------------------
 
@@ -91,9 +94,30 @@ class ConnectionHandler(BaseConnectionHandler):
         """
         return self._generation
 
+    def declare(
+        self,
+        servers: Mapping[str, dict[str, Any]] | None = None,
+        indices: Mapping[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Add settings declared in code where ES_SERVERS and ES_INDICES say nothing.
+
+        ``servers`` stand for ES_SERVERS while that setting is absent. Each of ``indices``
+        whose key ES_INDICES lacks is added to it, served by the ``default`` server unless a
+        server lists it. (``djangoes_dsl.compat`` declares django-elasticsearch-dsl's
+        ``ELASTICSEARCH_DSL`` and its Documents' ``class Index`` this way.)
+        """
+        with self._lock:
+            if servers is not None:
+                self._declared_servers = validation.copy_settings(dict(servers))
+            for key, index in (indices or {}).items():
+                self._declared_indices[key] = validation.copy_settings(dict(index))
+        self.reconfigure()
+
     def _raw_servers(self, settings: Any) -> Any:
         if settings is None:
             settings = getattr(django_settings, "ES_SERVERS", None)
+            if settings is None and self._declared_servers is not None:
+                settings = validation.copy_settings(self._declared_servers)
         if settings is None or (isinstance(settings, Mapping) and not settings):
             settings = {DEFAULT_ES_ALIAS: {}}
         return settings
@@ -105,7 +129,27 @@ class ConnectionHandler(BaseConnectionHandler):
             raise errors[0]
         for alias, server in servers.items():
             self._fill_server_defaults(alias, server)
+        self._serve_declared_indices(servers)
         return servers
+
+    def _serve_declared_indices(self, servers: dict[str, dict[str, Any]]) -> None:
+        """Have the default server serve the declared indices no server lists."""
+        if not self._declared_indices or DEFAULT_ES_ALIAS not in servers:
+            return
+        configured = self._configured_indices()
+        listed = {key for server in servers.values() for key in server["INDICES"]}
+        listed |= {key for server in servers.values() for key in server["TEST"]["INDICES"]}
+        default = servers[DEFAULT_ES_ALIAS]
+        for key in self._declared_indices:
+            if key not in listed and key not in configured:
+                default["INDICES"].append(key)
+                default["TEST"]["INDICES"].append(key)
+
+    def _configured_indices(self) -> Any:
+        raw = self._indices_arg
+        if raw is None:
+            raw = getattr(django_settings, "ES_INDICES", None) or {}
+        return raw
 
     @property
     def indices(self) -> dict[str, dict[str, Any]]:
@@ -126,9 +170,14 @@ class ConnectionHandler(BaseConnectionHandler):
         return indices
 
     def _raw_indices(self) -> Any:
-        raw = self._indices_arg
-        if raw is None:
-            raw = getattr(django_settings, "ES_INDICES", None) or {}
+        raw = self._configured_indices()
+        if self._declared_indices and isinstance(raw, Mapping):
+            declared = {
+                key: validation.copy_settings(index)
+                for key, index in self._declared_indices.items()
+                if key not in raw
+            }
+            raw = {**declared, **raw}
         return raw
 
     def _read_indices(self) -> tuple[dict[str, dict[str, Any]], list[ConfigurationError]]:

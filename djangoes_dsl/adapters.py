@@ -89,6 +89,26 @@ def mapping_field_names(document: type) -> list[str]:
     return list(document._doc_type.mapping)  # type: ignore[attr-defined]
 
 
+def mapping_fields(document: type) -> dict[str, Any]:
+    """Return ``{name: field}`` for the top-level fields of a Document's mapping, in order."""
+    mapping = document._doc_type.mapping  # type: ignore[attr-defined]
+    return {name: mapping[name] for name in mapping}
+
+
+def inner_document(field: Any) -> Any:
+    """Return the InnerDoc class of an ``Object`` (or ``Nested``) field."""
+    return getattr(field, "_doc_class", None)
+
+
+def object_properties(field: Any) -> dict[str, Any]:
+    """Return ``{name: field}`` for the properties of an ``Object`` (or ``Nested``) field,
+    whether given as ``properties=`` or as a ``doc_class``."""
+    inner = inner_document(field)
+    if inner is None:
+        return {}
+    return mapping_fields(inner)
+
+
 def coerced_fields(document: type) -> dict[str, Any]:
     """Return ``{name: field}`` for the top-level fields of a Document's mapping, the field
     None when elasticsearch.dsl keeps its values as they come (``_coerce`` off)."""

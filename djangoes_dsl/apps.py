@@ -36,8 +36,12 @@ class DjangoesDslConfig(AppConfig):
         from .schema import stamp_body
         from .signals import setup_signal_processor
 
+        ded_settings = _django_elasticsearch_dsl_settings()
         sync_dsl_connections()
         autodiscover_modules("search_indices")
+        if ded_settings:
+            # A django-elasticsearch-dsl project: its Documents live in documents modules.
+            autodiscover_modules("documents")
         prepare_index_body.connect(_add_mappings, dispatch_uid="djangoes_dsl.mappings")
         # Every index body records the declaration it comes from (see schema.py).
         prepare_index_body.connect(stamp_body, dispatch_uid="djangoes_dsl.schema")
@@ -48,6 +52,19 @@ class DjangoesDslConfig(AppConfig):
             logger.error(
                 "Signal indexing is off: %s Run 'manage.py check' to see every problem.", exc
             )
+
+
+def _django_elasticsearch_dsl_settings() -> list[str]:
+    """Honour the django-elasticsearch-dsl settings the project sets (see
+    ``djangoes_dsl.compat.conf``); return their names."""
+    from .compat import conf as ded_conf
+
+    used = ded_conf.used_settings()
+    if used:
+        from .compat import checks  # noqa: F401  (registers the check of these settings)
+
+        ded_conf.install()
+    return used
 
 
 _synced_aliases: set[str] = set()

@@ -29,7 +29,7 @@ from django.utils.module_loading import import_string
 
 from djangoes.validation import ConfigurationError, show, suggest
 
-__all__ = ["SETTINGS", "Setting", "all_errors", "get", "unknown_settings"]
+__all__ = ["SETTINGS", "Setting", "add_fallback", "all_errors", "get", "unknown_settings"]
 
 PREFIX = "DJANGOES_"
 
@@ -340,13 +340,32 @@ _TABLE = [
 #: Every ``DJANGOES_*`` setting, by name.
 SETTINGS: dict[str, Setting] = {setting.name: setting for setting in _TABLE}
 
-_MISSING = object()
 _cache: dict[str, tuple[tuple[Any, ...], Any]] = {}
 _lock = threading.Lock()
 
 
 def _raw(name: str) -> Any:
     return getattr(django_settings, name, _MISSING)
+
+
+#: ``{DJANGOES_* name: (other settings, convert)}``: where a value comes from when the
+#: setting itself is absent (see ``add_fallback``).
+_fallbacks: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = {}
+
+
+def add_fallback(name: str, sources: tuple[str, ...], convert: Callable[..., Any]) -> None:
+    """Take the value of ``name``, while it is absent from settings, from other settings.
+
+    ``convert(*values)`` receives the values of ``sources`` (``MISSING`` for an absent one)
+    and returns the value to use, or ``MISSING`` for the default. ``djangoes_dsl.compat``
+    honours django-elasticsearch-dsl's settings this way.
+    """
+    _fallbacks[name] = (tuple(sources), convert)
+    _cache.pop(name, None)
+
+
+#: An absent setting, as ``add_fallback``'s ``convert`` receives and returns it.
+MISSING = _MISSING = object()
 
 
 def get(name: str) -> Any:
@@ -357,12 +376,18 @@ def get(name: str) -> Any:
     table.
     """
     setting = SETTINGS[name]
+    fallback = _fallbacks.get(name)
+    sources = fallback[0] if fallback is not None else ()
     # Validated again whenever the setting or one it depends on holds another object.
-    raws = tuple(_raw(each) for each in (name, *setting.depends))
+    raws = tuple(_raw(each) for each in (name, *setting.depends, *sources))
     cached = _cache.get(name)
     if cached is not None and all(old is new for old, new in zip(cached[0], raws, strict=True)):
         return cached[1]
-    raw = setting.default if raws[0] is _MISSING else raws[0]
+    raw = raws[0]
+    if raw is _MISSING and fallback is not None:
+        raw = fallback[1](*raws[len(raws) - len(sources) :])
+    if raw is _MISSING:
+        raw = setting.default
     try:
         value = setting.validate(raw)
     except Invalid as exc:

@@ -30,6 +30,7 @@ from .adapters import (
 )
 from .asyncsearch import AsyncSearch
 from .fields import field_for_model_field
+from .relations import expand_model_fields, getter, paths, read_lookups, related_paths
 from .search import Search
 from .values import (
     INSTANCE_METHODS,
@@ -55,6 +56,9 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
     def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> Any:
         django_opts = attrs.get("Django")
         model = getattr(django_opts, "model", None)
+        for field_name, value in list(attrs.items()):
+            if getattr(value, "_djangoes_model_fields", ()):
+                attrs[field_name] = expand_model_fields(value, model, field_name)
         for field_name in getattr(django_opts, "fields", ()) if model is not None else ():
             if field_name in attrs or model is None:
                 continue
@@ -94,7 +98,13 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
     def _forget_readers(cls) -> None:
         """Drop the cached ways of reading rows (a prepare method was added or removed)."""
         for klass in (cls, *_all_subclasses(cls)):
-            for cache in ("_djangoes_getters", "_djangoes_reader"):
+            caches = (
+                "_djangoes_getters",
+                "_djangoes_reader",
+                "_djangoes_lookups",
+                "_djangoes_related",
+            )
+            for cache in caches:
                 if cache in klass.__dict__:
                     type.__delattr__(klass, cache)
 
@@ -151,6 +161,9 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
         queryset_pagination = DEFAULT_CHUNK_SIZE
         ignore_signals = False
         kind: str | None = None
+
+    #: The Search class ``search()`` returns.
+    search_class = Search
 
     # -- index binding ----------------------------------------------------------------------
 
@@ -268,7 +281,7 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
         In an index shared with other Documents, only this document's kind is searched.
         """
-        return cls._own_search(Search, using, index)
+        return cls._own_search(cls.search_class, using, index)
 
     @classmethod
     def asearch(cls, using: Any = None, index: str | None = None) -> AsyncSearch:
@@ -316,28 +329,65 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
     @classmethod
     def get_related_models(cls) -> list[type[models.Model]]:
-        return list(getattr(cls.Django, "related_models", ()))
+        """Return ``Django.related_models`` and the models the Document's ``Object``,
+        ``Nested`` and ``attr`` fields read through (see :mod:`djangoes_dsl.relations`)."""
+        found = list(getattr(cls.Django, "related_models", ()))
+        found += [related for _, related in cls._related_paths()]
+        return list(dict.fromkeys(found))
+
+    @classmethod
+    def _related_paths(cls) -> list[tuple[str, type[models.Model]]]:
+        """``relations.related_paths`` of the model, cached per class (asked per signal)."""
+        model = cls.get_model()
+        cache = cls.__dict__.get("_djangoes_related")
+        if cache is None or cache[0] is not model:
+            found = related_paths(cls, model) if model is not None else []
+            cache = cls._djangoes_related = (model, found)
+        return cache[1]
 
     @classmethod
     def get_instances_from_related(cls, related_instance: models.Model) -> Iterable[models.Model]:
         """Return the rows of ``Django.model`` whose documents embed ``related_instance``.
 
         By default follows every foreign key, one-to-one and many-to-many from the model to
-        the related instance's model; override for deeper relations.
+        the related instance's model, and every relation the Document's fields read
+        through; override for other relations.
         """
+        return cls.rows_from_related(type(related_instance), [related_instance.pk])
+
+    @classmethod
+    def rows_from_related(
+        cls, related_model: type[models.Model], pks: Iterable[Any]
+    ) -> models.QuerySet | list[models.Model]:
+        """Return the rows whose documents embed any of the ``related_model`` rows ``pks``:
+        one query however many there are (see ``get_instances_from_related``)."""
         model = cls.get_model()
         if model is None:
             return []
-        lookups = models.Q()
-        found = False
+        pks = list(pks)
+        lookups = set()
         for field in model._meta.get_fields():
-            points_here = field.is_relation and field.related_model is type(related_instance)
+            points_here = field.is_relation and field.related_model is related_model
             if points_here and (field.concrete or field.many_to_many):
-                lookups |= models.Q(**{field.name: related_instance.pk})
-                found = True
-        if not found:
+                lookups.add(field.name)
+        lookups.update(path for path, found in cls._related_paths() if found is related_model)
+        if not lookups:
             return []
-        return model._default_manager.filter(lookups).distinct()
+        query = models.Q()
+        for lookup in sorted(lookups):
+            query |= models.Q(**{f"{lookup}__in": pks})
+        return model._default_manager.filter(query).distinct()
+
+    @classmethod
+    def read_lookups(cls, model: type[models.Model]) -> tuple[list[str], list[str]]:
+        """Return the ``select_related`` and ``prefetch_related`` lookups rows are read with
+        for the fields read through relations (cached per class)."""
+        cache = cls.__dict__.get("_djangoes_lookups")
+        if cache is None:
+            cache = cls._djangoes_lookups = {}
+        if model not in cache:
+            cache[model] = read_lookups(cls, model)
+        return cache[model]
 
     @classmethod
     def _getters(cls, model: type[models.Model]) -> list[tuple[str, Getter]]:
@@ -392,7 +442,14 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
                 (pk, _index_action(index, pk, source, prefix=prefix, kind=kind))
                 for pk, source in reader.read(queryset, limit)
             )
-        elif cls.to_action.__func__ is not Document.to_action.__func__:  # type: ignore[attr-defined]
+            return [(pk, versioned(action, version)) for pk, action in actions]
+        # What the fields read through relations: joined, or prefetched per page.
+        joined, fetched = cls.read_lookups(queryset.model)
+        if joined:
+            queryset = queryset.select_related(*joined)
+        if fetched:
+            queryset = queryset.prefetch_related(*fetched)
+        if cls.to_action.__func__ is not Document.to_action.__func__:  # type: ignore[attr-defined]
             actions = (
                 (row.pk, cls.to_action(row, "index", index=index))
                 for row in read_instances(queryset, limit)
@@ -530,6 +587,9 @@ def _getter(cls: type[Document], model: type[models.Model], name: str) -> Getter
         if isinstance(function, types.FunctionType):
             return function  # type: ignore[return-value]
         return lambda document, instance: getattr(document, method)(instance)
+    through = paths(cls).get(name)
+    if through is not None:
+        return getter(cls, through, _plain)
     if name in lookups:
         try:
             return path_getter(resolve_lookup(model, lookups[name]), _plain)

@@ -1,8 +1,12 @@
-"""Field types for Documents (the elasticsearch.dsl fields) and the model-field type table.
+"""Field types for Documents and the model-field type table.
 
 Every field type of ``elasticsearch.dsl.field`` is here under its own name (``fields.Completion``,
-``fields.SearchAsYouType``, ...), the common ones imported, the rest looked up on first use, so a
-type a newer client adds is here too. ``fields.Date`` is djangoes' own (see ``adapters``).
+``fields.SearchAsYouType``, ...): the common ones as subclasses taking one more argument,
+``attr``, the path (``"manufacturer.name"`` or ``"manufacturer__name"``) their value is read from
+on a model instance instead of the field's own name; the rest looked up on first use, so a type
+a newer client adds is here too. ``Object`` and ``Nested`` fields read a related row (or a list
+of them) through a relation: see :mod:`djangoes_dsl.relations`. ``fields.Date`` is djangoes' own
+(see ``adapters``).
 """
 
 from __future__ import annotations
@@ -11,31 +15,13 @@ from typing import Any
 
 from django.db import models
 from elasticsearch.dsl import field as dsl_field
-from elasticsearch.dsl.field import (
-    Binary,
-    Boolean,
-    Byte,
-    Completion,
-    DenseVector,
-    Double,
-    Field,
-    Float,
-    GeoPoint,
-    HalfFloat,
-    Integer,
-    Ip,
-    Keyword,
-    Long,
-    Nested,
-    Object,
-    Short,
-    Text,
-)
+from elasticsearch.dsl.field import Field
 
-from .adapters import Date
+from . import adapters
 
 __all__ = [
     "MODEL_FIELD_TYPES",
+    "AttrMixin",
     "Binary",
     "Boolean",
     "Byte",
@@ -46,6 +32,7 @@ __all__ = [
     "Field",
     "Float",
     "GeoPoint",
+    "GeoShape",
     "HalfFloat",
     "Integer",
     "Ip",
@@ -53,6 +40,8 @@ __all__ = [
     "Long",
     "Nested",
     "Object",
+    "ScaledFloat",
+    "SearchAsYouType",
     "Short",
     "Text",
     "field_for_model_field",
@@ -60,8 +49,114 @@ __all__ = [
 ]
 
 
+class AttrMixin:
+    """Accept ``attr``: the path a field's value is read from on a model instance."""
+
+    def __init__(self, *args: Any, attr: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The attribute path, or None: the field's own name.
+        self._djangoes_attr = attr
+
+
+class Binary(AttrMixin, dsl_field.Binary):
+    pass
+
+
+class Boolean(AttrMixin, dsl_field.Boolean):
+    pass
+
+
+class Byte(AttrMixin, dsl_field.Byte):
+    pass
+
+
+class Completion(AttrMixin, dsl_field.Completion):
+    pass
+
+
+class DenseVector(AttrMixin, dsl_field.DenseVector):
+    pass
+
+
+class Double(AttrMixin, dsl_field.Double):
+    pass
+
+
+class Float(AttrMixin, dsl_field.Float):
+    pass
+
+
+class GeoPoint(AttrMixin, dsl_field.GeoPoint):
+    pass
+
+
+class GeoShape(AttrMixin, dsl_field.GeoShape):
+    pass
+
+
+class HalfFloat(AttrMixin, dsl_field.HalfFloat):
+    pass
+
+
+class Integer(AttrMixin, dsl_field.Integer):
+    pass
+
+
+class Ip(AttrMixin, dsl_field.Ip):
+    pass
+
+
+class Keyword(AttrMixin, dsl_field.Keyword):
+    pass
+
+
+class Long(AttrMixin, dsl_field.Long):
+    pass
+
+
+class ScaledFloat(AttrMixin, dsl_field.ScaledFloat):
+    pass
+
+
+class SearchAsYouType(AttrMixin, dsl_field.SearchAsYouType):
+    pass
+
+
+class Short(AttrMixin, dsl_field.Short):
+    pass
+
+
+class Text(AttrMixin, dsl_field.Text):
+    pass
+
+
+class Date(AttrMixin, adapters.Date):
+    pass
+
+
+class Object(AttrMixin, dsl_field.Object):
+    """An object: a related row's fields (or a dict), read through ``attr`` or the name.
+
+    ``properties`` maps property names to fields; ``model_fields`` names fields of the
+    related model to map by their types (see ``MODEL_FIELD_TYPES``), as ``Django.fields``
+    does for the Document's model.
+    """
+
+    def __init__(
+        self, *args: Any, attr: str | None = None, model_fields: Any = (), **kwargs: Any
+    ) -> None:
+        super().__init__(*args, attr=attr, **kwargs)
+        #: Names of the related model's fields still to be mapped (by the Document's class).
+        self._djangoes_model_fields = tuple(model_fields)
+        self._djangoes_kwargs = dict(kwargs, attr=attr)
+
+
+class Nested(Object, dsl_field.Nested):
+    """A list of objects, each indexed on its own (``nested`` queries, ``inner_hits``)."""
+
+
 def __getattr__(name: str) -> Any:
-    """Return the elasticsearch.dsl field type ``name`` (those not imported above)."""
+    """Return the elasticsearch.dsl field type ``name`` (those not defined above)."""
     found = getattr(dsl_field, name, None)
     if isinstance(found, type) and issubclass(found, Field):
         return found
@@ -104,7 +199,7 @@ MODEL_FIELD_TYPES: list[tuple[type[models.Field], type[Field]]] = [
     (models.GenericIPAddressField, Ip),
     (models.TimeField, Keyword),
     (models.FileField, Keyword),
-    (models.JSONField, Object),
+    (models.JSONField, dsl_field.Object),
     (models.TextField, Text),
     (models.CharField, Text),
 ]
@@ -120,7 +215,7 @@ def field_for_model_field(model_field: models.Field, multi: bool = False) -> Fie
     for model_class, field_class in MODEL_FIELD_TYPES:
         if isinstance(model_field, model_class):
             kwargs: dict[str, Any] = {"multi": True} if multi else {}
-            if field_class is Object:
+            if field_class is dsl_field.Object:
                 kwargs["dynamic"] = True
             return field_class(**kwargs)
     raise TypeError(

@@ -33,6 +33,7 @@ from .documents import Document
 from .indexing import Operations, OperationSet, errors_mode, report, row_pks, send_operations
 from .pause import indexing_paused, is_paused
 from .registry import DocumentRegistry, registry
+from .relations import parent_links
 
 __all__ = [
     "BaseSignalProcessor",
@@ -49,6 +50,8 @@ DISABLED = conf.DISABLED_PROCESSOR
 # (Document, _RELATED, instance) for a related row whose dependants are found after commit.
 _RELATED = object()
 _Op = tuple[type[Document], Any, Any]
+#: Where a related row keeps the parents it was read with (see ``handle_init``).
+_PARENTS = "_djangoes_parents"
 
 
 def _listens(document: type[Document]) -> bool:
@@ -81,6 +84,9 @@ class BaseSignalProcessor:
     def __init__(self, registry: DocumentRegistry = registry) -> None:
         self.registry = registry
         self._connected: list[tuple[Any, Any, str]] = []
+        #: ``{child model: [(Document, foreign key attribute, parent model)]}``: see
+        #: ``relations.parent_links``.
+        self._links: dict[type[models.Model], list[tuple[type[Document], str, Any]]] = {}
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -129,6 +135,12 @@ class BaseSignalProcessor:
         ]
         wanted += [(signals.pre_delete, self.handle_pre_delete, model) for model in rows]
         wanted += [(signals.m2m_changed, self.handle_m2m_changed, model) for model in through]
+        self._links = {}
+        for document in self.registry.documents:
+            model = document.get_model()
+            for child, attname, parent in parent_links(document, model) if model else ():
+                self._links.setdefault(child, []).append((document, attname, parent))
+        wanted += [(signals.post_init, self.handle_init, model) for model in self._links]
         for signal, receiver, model in wanted:
             uid = f"djangoes_dsl.signals.{id(self)}.{id(signal)}.{model._meta.label}"
             signal.connect(receiver, sender=model, weak=False, dispatch_uid=uid)
@@ -153,12 +165,40 @@ class BaseSignalProcessor:
 
     # -- receivers ---------------------------------------------------------------------------
 
+    def handle_init(self, sender: Any, instance: models.Model, **kwargs: Any) -> None:
+        """Remember the parents a related row was read (or built) with (see ``_moved``)."""
+        values = instance.__dict__
+        values[_PARENTS] = {
+            attname: values.get(attname) for _, attname, _ in self._links.get(sender, ())
+        }
+
     def handle_save(self, sender: Any, instance: models.Model, **kwargs: Any) -> None:
         """Re-index the saved row; re-index the rows whose documents embed it."""
         ops: list[_Op] = [(doc, instance.pk, None) for doc in self._documents(sender)]
         ops += [(doc, _RELATED, instance) for doc in self._dependants(sender)]
+        ops += self._moved(sender, instance)
         if ops:
             self.enqueue(ops, kwargs.get("using"))
+
+    def _moved(self, sender: Any, instance: models.Model) -> list[_Op]:
+        """Re-index the parent a related row left: the row's documents found through its
+        new parent at commit do not reach the old one."""
+        ops: list[_Op] = []
+        links = self._links.get(sender)
+        if not links:
+            return ops
+        values = instance.__dict__
+        loaded = values.get(_PARENTS) or {}
+        for document, attname, parent in links:
+            old = loaded.get(attname)
+            if old is None or old == values.get(attname) or not _listens(document):
+                continue
+            if parent is document.get_model():
+                ops.append((document, old, None))
+            else:
+                ops.append((document, _RELATED, parent(pk=old)))
+        values[_PARENTS] = {attname: values.get(attname) for _, attname, _ in links}
+        return ops
 
     def handle_pre_delete(self, sender: Any, instance: models.Model, **kwargs: Any) -> None:
         """Delete the row's documents (id and index kept now, before the row goes)."""
@@ -347,9 +387,21 @@ def _resolve(ops: Iterable[_Op]) -> Operations:
             related[(document, type(extra), extra.pk)] = extra
         else:
             resolved.add(document, pk, extra)
-    for (document, _, _), instance in related.items():
-        resolved.add_dependants(document, document.get_instances_from_related(instance))
+    grouped: dict[tuple[type[Document], type[models.Model]], list[Any]] = {}
+    for (document, model, pk), instance in related.items():
+        if _default_related_lookup(document):
+            grouped.setdefault((document, model), []).append(pk)
+        else:
+            resolved.add_dependants(document, document.get_instances_from_related(instance))
+    for (document, model), pks in grouped.items():
+        # One query for every changed row of ``model``, not one per row.
+        resolved.add_dependants(document, document.rows_from_related(model, pks))
     return resolved.operations
+
+
+def _default_related_lookup(document: type[Document]) -> bool:
+    method = getattr(document.get_instances_from_related, "__func__", None)
+    return method is Document.get_instances_from_related.__func__  # type: ignore[attr-defined]
 
 
 def _linked_pks(

@@ -20,7 +20,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 
-from .adapters import mapping_field_names
+from .adapters import mapping_field_names, mapping_fields
+from .relations import ObjectColumns, reads_through_path, values_plan
 
 #: Document methods that, when overridden, make a Document read model instances.
 INSTANCE_METHODS = ("prepare", "source", "from_instance", "to_action")
@@ -110,6 +111,9 @@ class ValuesReader:
     #: Per column: whether its values go through ``plain`` (False: the database gives
     #: str, int, bool, date or datetime values, or None).
     convert: tuple[bool, ...]
+    #: Object and Nested fields read through relations: to-one ones joined, a query per page
+    #: for each to-many one.
+    objects: tuple[ObjectColumns, ...] = ()
 
     def read(self, queryset: models.QuerySet, limit: int | None = None) -> list[tuple[Any, dict]]:
         """Return ``[(pk, source)]`` for the rows of ``queryset`` (the first ``limit``).
@@ -117,7 +121,9 @@ class ValuesReader:
         With ``limit``, ``queryset`` must be ordered by primary key.
         """
         queryset = queryset.select_related(None).prefetch_related(None)
-        rows = queryset.values_list("pk", *(path for _, path in self.columns))
+        joined = [plan for plan in self.objects if not plan.many]
+        extra = [f"{plan.path}__{column}" for plan in joined for _, column, _ in plan.columns]
+        rows = queryset.values_list("pk", *(path for _, path in self.columns), *extra)
         if limit is not None:
             rows = rows[:limit]
         names = [name for name, _ in self.columns]
@@ -134,8 +140,22 @@ class ValuesReader:
             pk = row[0]
             order.append(pk)  # a row the queryset yields twice is indexed twice, as instances
             sources[pk] = {
-                name: value for name, value in zip(names, row[1:], strict=True) if value is not None
+                name: value
+                for name, value in zip(names, row[1 : 1 + len(names)], strict=True)
+                if value is not None
             }
+            position = 1 + len(names)
+            for plan in joined:
+                width = len(plan.columns)
+                found = self._object(plan, row[position : position + width])
+                position += width
+                if found:
+                    sources[pk][plan.name] = found
+        if self.objects and sources:
+            base = queryset.model._base_manager.using(queryset.db).filter(_page_rows(sources))
+            for plan in self.objects:
+                if plan.many:
+                    self._read_lists(plan, base, sources)
         if self.many and sources:
             base = queryset.model._base_manager.using(queryset.db).filter(_page_rows(sources))
             for name, path in self.many:
@@ -146,6 +166,33 @@ class ValuesReader:
                     if pk in sources:
                         sources[pk][name] = _sorted(values)
         return [(pk, sources[pk]) for pk in order]
+
+    def _object(self, plan: ObjectColumns, values: Any) -> dict[str, Any]:
+        plain = self.plain
+        found = {}
+        for (name, _, convert), value in zip(plan.columns, values, strict=True):
+            if convert:
+                value = plain(value)
+            if value is not None and value != [] and value != {}:
+                found[name] = value
+        return found
+
+    def _read_lists(
+        self, plan: ObjectColumns, base: models.QuerySet, sources: dict[Any, dict[str, Any]]
+    ) -> None:
+        """Read the objects of a to-many ``plan`` for a page: one query."""
+        columns = [f"{plan.path}__{column}" for _, column, _ in plan.columns]
+        rows = (
+            base.filter(**{f"{plan.path}__isnull": False})
+            .order_by("pk", *plan.ordering)
+            .values_list("pk", *columns)
+        )
+        lists: dict[Any, list[dict[str, Any]]] = {}
+        for pk, *values in rows:
+            lists.setdefault(pk, []).append(self._object(plan, values))
+        for pk, objects in lists.items():
+            if pk in sources:
+                sources[pk][plan.name] = objects
 
 
 def _page_rows(pks: dict[Any, Any]) -> models.Q:
@@ -177,9 +224,22 @@ def values_reader(
     columns: list[tuple[str, str]] = []
     convert: list[bool] = []
     many: list[tuple[str, str]] = []
+    objects: list[ObjectColumns] = []
+    mapped = mapping_fields(document)
     for name in mapping_field_names(document):
         if document._has_prepare(name):
             return None
+        if reads_through_path(mapped[name]):
+            # Object, Nested and attr fields: joined or one query per page, when they can be.
+            plan = values_plan(document, model, name, _gives_plain_values)
+            if plan is None:
+                return None
+            if isinstance(plan, ObjectColumns):
+                objects.append(plan)
+            else:
+                columns.append((name, plan[1]))
+                convert.append(True)
+            continue
         if name in lookups:
             try:
                 lookup = resolve_lookup(model, lookups[name])
@@ -202,7 +262,7 @@ def values_reader(
             return None
         columns.append((name, field.attname))
         convert.append(not _gives_plain_values(field))
-    return ValuesReader(tuple(columns), tuple(many), plain, tuple(convert))
+    return ValuesReader(tuple(columns), tuple(many), plain, tuple(convert), tuple(objects))
 
 
 #: Model fields whose values come from every database as str, int, bool, date, datetime

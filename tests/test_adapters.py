@@ -476,3 +476,25 @@ def test_facet_internals_and_mapped_fields():
     assert adapters.mapped_field(ProductDocument, "nothing") is None
     assert adapters.mapped_field_is_multi(adapters.mapped_field(ProductDocument, "tags"))
     assert not adapters.mapped_field_is_multi(adapters.mapped_field(ProductDocument, "category"))
+
+
+def test_an_object_fields_properties_and_inner_document():
+    from elasticsearch.dsl import InnerDoc, field
+
+    from djangoes_dsl.adapters import inner_document, mapping_fields, object_properties
+
+    built = field.Object(properties={"name": field.Text(), "size": field.Integer()})
+    assert issubclass(inner_document(built), InnerDoc)
+    assert {name: type(sub) for name, sub in object_properties(built).items()} == {
+        "name": field.Text,
+        "size": field.Integer,
+    }
+
+    class Shelf(InnerDoc):
+        label = field.Keyword()
+
+    given = field.Nested(Shelf)
+    assert inner_document(given) is Shelf
+    assert list(object_properties(given)) == ["label"]
+    assert list(mapping_fields(Shelf)) == ["label"]
+    assert object_properties(field.Text()) == {}

@@ -21,3 +21,10 @@ else:
 ES_INDICES["products"]["NAME"] = "bench_products"  # noqa: F405
 ES_INDICES["products"]["ALIASES"] = ["bench_products_read"]  # noqa: F405
 ES_INDICES["articles"]["NAME"] = "bench_articles"  # noqa: F405
+# The nested-relation benchmark's native Document (tests/benchmarks/nested.py).
+ES_INDICES["nested_products"] = {  # noqa: F405
+    "NAME": "bench_nested_products",
+    "SETTINGS": {"number_of_shards": 1, "number_of_replicas": 0},
+}
+ES_SERVERS = {alias: dict(server) for alias, server in ES_SERVERS.items()}  # noqa: F405
+ES_SERVERS["default"]["INDICES"] = [*ES_SERVERS["default"]["INDICES"], "nested_products"]

@@ -350,22 +350,94 @@ def node_ceiling(rows: int, connections: int = CEILING_CONNECTIONS) -> dict[str,
 
 def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
     setup("tests.benchmarks.dedsl_settings")
+    flag = "--parallel" if parallel else "--no-parallel"
+    return _dedsl_command_rebuild("dedsl_products", flag, check_source)
+
+
+def _dedsl_command_rebuild(index: str, flag: str, check: Any) -> dict[str, Any]:
+    """``search_index --rebuild -f`` of django-elasticsearch-dsl, timed; ``check`` a
+    document of ``index`` after."""
     from io import StringIO
 
     from django.core.management import call_command
     from elasticsearch.dsl.connections import connections
 
     client = connections.get_connection()
-    client.indices.delete(index="dedsl_products*", ignore_unavailable=True)
-    args = ["--rebuild", "-f", "--models", "shop.Product"]
-    args.append("--parallel" if parallel else "--no-parallel")
+    client.indices.delete(index=f"{index}*", ignore_unavailable=True)
+    args = ["--rebuild", "-f", "--models", "shop.Product", flag]
     with Clock() as clock:
         call_command("search_index", *args, stdout=StringIO())
-    client.indices.refresh(index="dedsl_products")
-    count = client.count(index="dedsl_products")["count"]
-    check_source(client, "dedsl_products")
-    client.indices.delete(index="dedsl_products*", ignore_unavailable=True)
+    client.indices.refresh(index=index)
+    count = client.count(index=index)["count"]
+    check(client, index)
+    client.indices.delete(index=f"{index}*", ignore_unavailable=True)
     return clock.result(docs=count, maxrss_mb=maxrss_mb())
+
+
+# -- a nested relation: djangoes native, through compat, django-elasticsearch-dsl ---------------
+
+
+def check_nested(client: Any, index: str) -> None:
+    """Fail unless a tagged product's document holds its category and tags objects."""
+    tagged = {"nested": {"path": "tags", "query": {"exists": {"field": "tags.name"}}}}
+    hits = client.search(index=index, size=1, query=tagged)["hits"]["hits"]
+    source = hits[0]["_source"]
+    assert source["category"]["name"].startswith("category"), source
+    assert source["tags"][0]["name"].startswith("tag"), source
+
+
+def _rebuild_nested(key: str) -> dict[str, Any]:
+    import djangoes
+    from djangoes_dsl.rebuild import Rebuild
+
+    backend = djangoes.connections["default"]
+    name = backend.get_index(key)["NAME"]
+    backend.client.indices.delete(index=f"{name}*", ignore_unavailable=True)
+    backend.create_index(key)
+    job = Rebuild(key, processes=0)
+    with Clock() as clock:
+        job.run()
+    count = backend.client.count(index=name)["count"]
+    check_nested(backend.client, name)
+    backend.client.indices.delete(index=f"{name}*", ignore_unavailable=True)
+    return clock.result(docs=count, maxrss_mb=maxrss_mb())
+
+
+def nested_djangoes(rows: int) -> dict[str, Any]:
+    setup("tests.benchmarks.settings")
+    from djangoes_dsl import register
+    from tests.benchmarks.nested import NATIVE_KEY, NestedProductDocument
+
+    register(NATIVE_KEY)(NestedProductDocument)
+    assert NestedProductDocument._values_reader() is not None
+    return _rebuild_nested(NATIVE_KEY)
+
+
+def nested_djangoes_instances(rows: int) -> dict[str, Any]:
+    """The native Document read as model instances (a prepare method on a property)."""
+    setup("tests.benchmarks.settings")
+    from djangoes_dsl import register
+    from tests.benchmarks.nested import NATIVE_KEY, NestedProductDocument
+
+    NestedProductDocument.prepare_tags__name = lambda self, tag: tag.name
+    register(NATIVE_KEY)(NestedProductDocument)
+    assert NestedProductDocument._values_reader() is None
+    return _rebuild_nested(NATIVE_KEY)
+
+
+def nested_compat(rows: int) -> dict[str, Any]:
+    """django-elasticsearch-dsl's Document module itself, imported without it installed:
+    its imports name djangoes_dsl.compat then."""
+    setup("tests.benchmarks.settings")
+    from tests.benchmarks.dedsl_nested_app import documents
+
+    assert documents.Document.__module__.startswith("djangoes_dsl.compat")
+    return _rebuild_nested("dedsl_nested_products")
+
+
+def nested_dedsl(rows: int) -> dict[str, Any]:
+    setup("tests.benchmarks.dedsl_nested_settings")
+    return _dedsl_command_rebuild("dedsl_nested_products", "--no-parallel", check_nested)
 
 
 # -- 1,000 saves in one transaction ----------------------------------------------------------
@@ -511,6 +583,10 @@ TASKS = {
     "djangoes_saves": djangoes_saves,
     "dedsl_saves": dedsl_saves,
     "search": search,
+    "nested_djangoes": nested_djangoes,
+    "nested_djangoes_instances": nested_djangoes_instances,
+    "nested_compat": nested_compat,
+    "nested_dedsl": nested_dedsl,
 }
 
 

@@ -19,6 +19,7 @@ from djangoes.backends import capabilities, refusals
 from djangoes.exceptions import IndexCreationError
 from djangoes.validation import suggest
 from djangoes_dsl import schema
+from djangoes_dsl.compat import conf as ded_conf
 from djangoes_dsl.distributed import DistributedRebuild, populate_distributed
 from djangoes_dsl.documents import Document
 from djangoes_dsl.progress import Progress
@@ -31,6 +32,19 @@ OUTBOX_ACTIONS = ("sync",)
 #: Actions that report on, or act on, every target at once.
 SCHEMA_ACTIONS = ("status", "migrate")
 DESTRUCTIVE = ("delete", "rebuild")
+#: The actions django-elasticsearch-dsl's command takes as options (--rebuild, ...).
+DED_ACTIONS = ("create", "populate", "delete", "rebuild")
+
+
+def parallel_threads(value: Any) -> int:
+    """Return the bulk threads ``--parallel`` asks for: a number, or True for 4 (as
+    ``call_command(..., parallel=True)`` gives it); absent, ``ELASTICSEARCH_DSL_PARALLEL``
+    decides (4 when True), else 0."""
+    if value is None:
+        value = ded_conf.parallel_enabled()
+    if value is True:
+        return 4
+    return int(value or 0)
 
 
 @dataclass
@@ -82,7 +96,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=ACTIONS)
+        parser.add_argument("action", nargs="?", choices=ACTIONS)
         parser.add_argument(
             "targets",
             nargs="*",
@@ -91,10 +105,10 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--models",
-            nargs="+",
+            nargs="*",
             default=[],
-            metavar="app_label.Model",
-            help="The indices (populate: the Documents) of these models.",
+            metavar="app_label[.Model]",
+            help="The indices (populate: the Documents) of these models, or of an app's.",
         )
         parser.add_argument("--using", help="Only this ES_SERVERS alias.")
         parser.add_argument(
@@ -105,9 +119,16 @@ class Command(BaseCommand):
             type=int,
             nargs="?",
             const=4,
-            default=0,
+            default=None,
             metavar="THREADS",
             help="Send bulk requests from THREADS threads (default 4).",
+        )
+        parser.add_argument(
+            "--no-parallel",
+            action="store_const",
+            const=0,
+            dest="parallel",
+            help="Send bulk requests from this thread only (the default).",
         )
         parser.add_argument(
             "--processes",
@@ -172,6 +193,40 @@ class Command(BaseCommand):
             dest="interactive",
             help="Do not ask for confirmation of destructive actions.",
         )
+        self.add_ded_arguments(parser)
+
+    def add_ded_arguments(self, parser: CommandParser) -> None:
+        """django-elasticsearch-dsl's options, for the scripts and tests of projects that
+        move from it (see docs/migrating.md)."""
+        ded = parser.add_argument_group("django-elasticsearch-dsl's options")
+        for action in DED_ACTIONS:
+            ded.add_argument(
+                f"--{action}",
+                action="store_const",
+                const=action,
+                dest="ded_action",
+                help=f"The action {action}.",
+            )
+        ded.add_argument("-f", action="store_true", dest="force", help="The same as --no-input.")
+        ded.add_argument(
+            "--use-alias",
+            action="store_true",
+            help="rebuild: the default already (a new index, then an atomic alias swap).",
+        )
+        ded.add_argument(
+            "--use-alias-keep-index",
+            action="store_true",
+            help="Accepted; a rebuild removes the index it replaces.",
+        )
+        ded.add_argument(
+            "--refresh",
+            action="store_true",
+            default=None,
+            help="Refresh the indices after the action.",
+        )
+        ded.add_argument(
+            "--no-count", action="store_false", dest="count", help="Accepted; no effect."
+        )
 
     # -- targets -----------------------------------------------------------------------------
 
@@ -183,14 +238,8 @@ class Command(BaseCommand):
                 continue
             document = self._document(name)
             keys.setdefault(document.get_index_key(), []).append(document)  # type: ignore[union-attr]
-        for label in options["models"]:
-            try:
-                model = apps.get_model(label)
-            except (LookupError, ValueError) as exc:
-                raise CommandError(f"--models {label!r}: {exc}") from exc
-            documents = registry.documents_for_model(model)
-            if not documents:
-                raise CommandError(f"--models {label!r}: no registered Document indexes it.")
+        for label in options["models"] or ():
+            documents = self._model_documents(label)
             for document in documents:
                 keys.setdefault(document.get_index_key(), []).append(document)  # type: ignore[union-attr]
         if not keys:
@@ -210,6 +259,32 @@ class Command(BaseCommand):
             raise CommandError(f"No index to act on: none of {list(keys)} is served by {where}.")
         return targets
 
+    @staticmethod
+    def _model_documents(label: str) -> list[type[Document]]:
+        """Return the Documents of the model ``app_label.Model``, or of every model of the
+        app ``app_label``."""
+        if "." not in label:
+            documents = [
+                document
+                for document in registry.documents
+                if (model := document.get_model()) is not None
+                and model._meta.app_label == label.lower()
+            ]
+            if not documents:
+                raise CommandError(
+                    f"--models {label!r}: no registered Document indexes a model "
+                    f"of an app with that label."
+                )
+            return documents
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError) as exc:
+            raise CommandError(f"--models {label!r}: {exc}") from exc
+        documents = registry.documents_for_model(model)
+        if not documents:
+            raise CommandError(f"--models {label!r}: no registered Document indexes it.")
+        return documents
+
     def _document(self, name: str) -> type[Document]:
         for document in registry.documents:
             if name in (document.__name__, f"{document.__module__}.{document.__qualname__}"):
@@ -223,7 +298,17 @@ class Command(BaseCommand):
     # -- running -----------------------------------------------------------------------------
 
     def handle(self, *args: Any, **options: Any) -> None:
-        action = options["action"]
+        action = options["action"] = options["action"] or options.get("ded_action")
+        if action is None:
+            raise CommandError(
+                f"Name an action: one of {', '.join(ACTIONS)} (or django-elasticsearch-dsl's "
+                f"--create, --populate, --delete, --rebuild)."
+            )
+        if options.get("force"):
+            options["interactive"] = False
+        options["parallel"] = parallel_threads(options["parallel"])
+        if options.get("use_alias_keep_index"):
+            self.stdout.write("--use-alias-keep-index: the rebuilt index replaces the old one.")
         if action in OUTBOX_ACTIONS:
             getattr(self, f"do_{action}")(options)
             return
@@ -238,6 +323,9 @@ class Command(BaseCommand):
         try:
             for target in targets:
                 getattr(self, f"do_{action}")(target, options)
+                if options.get("refresh") and action != "delete":
+                    backend = djangoes.connections[target.using]
+                    backend.client.indices.refresh(index=backend.get_index(target.key)["NAME"])
         except (RebuildError, ApiError, TransportError) as exc:
             raise failed(f"search_index {action}", exc, target) from exc
 
