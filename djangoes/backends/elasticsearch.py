@@ -101,22 +101,20 @@ class ElasticsearchBackend(BaseBackend):
         """
         return [*client_argument_problems(cls.client_class, alias, server)]
 
-    @sensitive_variables()
     def _build_client(self) -> DjangoesElasticsearch:
-        # The handler checked HOSTS and PARAMS with the client (validate_settings) first.
-        params = {**self.server["PARAMS"], **client_credentials(self.server)}
-        params = self.creation.client_params(params)
-        client = self.client_class(hosts=list(self.server["HOSTS"]) or None, **params)
-        self.creation.prepare_client(client)
-        client._djangoes_alias = self.alias
-        return client
+        return self._build(self.client_class)  # type: ignore[no-any-return]
+
+    def _build_async_client(self) -> DjangoesAsyncElasticsearch:
+        return self._build(self.async_client_class, asynchronous=True)  # type: ignore[no-any-return]
 
     @sensitive_variables()
-    def _build_async_client(self) -> DjangoesAsyncElasticsearch:
+    def _build(self, client_class: type[Any], *, asynchronous: bool = False) -> Any:
+        # The handler checked HOSTS and PARAMS with the client (validate_settings) first.
         params = {**self.server["PARAMS"], **client_credentials(self.server)}
-        require_async_http(self.alias, params)
-        params = self.creation.client_params(params, asynchronous=True)
-        client = self.async_client_class(hosts=list(self.server["HOSTS"]) or None, **params)
+        if asynchronous:
+            require_async_http(self.alias, params)
+        params = self.creation.client_params(params, asynchronous=asynchronous)
+        client = client_class(hosts=list(self.server["HOSTS"]) or None, **params)
         self.creation.prepare_client(client)
         client._djangoes_alias = self.alias
         return client

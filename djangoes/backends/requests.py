@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -161,12 +162,12 @@ class ApiRequest:
     def path(self) -> str:
         return self.target.partition("?")[0]
 
-    @property
+    @cached_property
     def segments(self) -> list[str]:
         """The path's segments, percent-decoded."""
         return _segments(self.target)
 
-    @property
+    @cached_property
     def query(self) -> dict[str, list[str]]:
         return parse_qs(self.target.partition("?")[2], keep_blank_values=True)
 

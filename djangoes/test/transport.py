@@ -1,7 +1,7 @@
 """The transport of the clients built while test names are in force.
 
 A backend's ``creation`` builds its client with :func:`guarded_transport_class` when test names
-come into force (``BaseIndexCreation.client_params``) and gives it the live-write guard
+come into force (``ElasticsearchIndexCreation.client_params``) and gives it the live-write guard
 (``prepare_client``); clients built under live names keep their own transport, untouched.
 Around every request it sends, the test transport
 
