@@ -30,3 +30,12 @@ def test_an_empty_query_returns_no_results(db):
     response = get(q="  ")
     assert response.status_code == 200
     assert response.json() == {"results": []}
+
+
+def test_bad_input_is_answered_never_a_server_error(catalogue):
+    for text in ["x" * 5000, "lamp\x00", '"(*:[}', "%ff", "<script>", "-" * 300]:
+        response = get(q=text)
+        assert response.status_code == 200, (text[:20], response.status_code)
+        assert isinstance(response.json()["results"], list)
+    response = async_to_sync(AsyncClient().get)(f"{API}?q=quill&q=%ED%A0%80%FF&q=")
+    assert response.status_code == 200
