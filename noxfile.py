@@ -183,10 +183,11 @@ def tests(session: nox.Session, django: str, client: str, database: str) -> None
         # So does the fault suite, to keep the default run short (it runs on SQLite with
         # -- -m "faults and not postgres").
         select = ["-m", "not postgres and not faults"]
-        # Two pytest-xdist workers, each with its own test indices (tests/conftest.py keeps a
-        # class's tests together). The PostgreSQL sessions' task workers and fault node do
-        # not know a pytest worker's names yet: those sessions run in one process.
-        select += ["-n", "2", "--dist", "loadgroup"]
+    # Two pytest-xdist workers, each with its own test indices and test database; the tests of
+    # a class stay on one worker, and the tests that share a service of their own (the fault
+    # node, the cluster, the task workers and their broker) run one after another on one
+    # worker (tests/conftest.py).
+    select += ["-n", "2", "--dist", "loadgroup"]
     session.run("python", "-m", "pytest", *select, *session.posargs, env=env)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import urllib.error
@@ -30,6 +31,7 @@ def node_version(url: str) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    require_xdist_groups(config)
     if config.option.help or getattr(config.option, "collectonly", False):
         return
     try:
@@ -68,6 +70,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 SERIAL_MARKERS = ("faults", "cluster", "workers")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if any(item.get_closest_marker(name) for name in SERIAL_MARKERS):
@@ -75,6 +78,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif getattr(item, "cls", None) is not None:
             cls = item.cls  # type: ignore[attr-defined]
             item.add_marker(pytest.mark.xdist_group(f"{cls.__module__}.{cls.__qualname__}"))
+
+
+def require_xdist_groups(config: pytest.Config) -> None:
+    """Refuse to run when pytest-xdist's --dist loadgroup could not keep a group together: it
+    adds the group to a test's id (``Item._nodeid``), which pytest 9.2 no longer reads, and the
+    tests of one service would then run at once on both workers and fail at random."""
+    if getattr(config.option, "dist", None) != "loadgroup" or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    probe = object.__new__(pytest.Function)
+    probe._nodeid = "probe@group"  # what pytest-xdist's worker does to a grouped test
+    try:
+        grouped = probe.nodeid == "probe@group"
+    except AttributeError:
+        grouped = False
+    if not grouped:
+        raise pytest.UsageError(
+            f"pytest-xdist {importlib.metadata.version('pytest-xdist')} cannot group tests under "
+            f"pytest {pytest.__version__} (--dist loadgroup): install the versions the 'test' "
+            "extra of pyproject.toml allows (pip install -e '.[test]')."
+        )
 
 
 @pytest.fixture
