@@ -50,6 +50,11 @@ BEHAVIOURS = [
 
 @pytest.fixture(autouse=True)
 def fresh_indices():
+    """Empty indices before and after each test: the worker's writes are its own, not the
+    test's, and the test's scope does not undo them."""
+    reset_index(ProductDocument)
+    reset_index(ArticleDocument)
+    yield
     reset_index(ProductDocument)
     reset_index(ArticleDocument)
 
