@@ -25,7 +25,6 @@ from ..adapters import range_facet_keys
 from ..faceted import FacetedSearch, RangeFacet
 from ..pagination import (
     AsyncSearchAfterPaginator,
-    AsyncSearchPaginator,
     InvalidCursor,
     SearchAfterPaginator,
     SearchPaginator,
@@ -348,38 +347,31 @@ class SearchParameters:
         return found
 
 
-def number_page(
+def page_asked(
     search: Any,
     params: Mapping[str, list[str]],
     name: str,
     size_name: str | None,
     default_size: int,
     max_size: int,
-) -> Any:
+) -> tuple[int, int]:
+    """Return the page size and the page number (parameter ``name``) asked for."""
+    size = page_size(params, size_name, default_size, max_size)
+    return size, page_number(params, name, size, search)
+
+
+def number_page(search: Any, params: Mapping[str, list[str]], name: str, *sizes: Any) -> Any:
     """Return the Django ``Page`` (of a ``SearchPaginator``, one request) that parameter
-    ``name`` asks for; a page past the last is an InvalidParameter naming ``name``."""
-    size = page_size(params, size_name, default_size, max_size)
-    number = page_number(params, name, size, search)
-    paginator = SearchPaginator(search, size)
-    return _the_page_asked(paginator.get_page(number), number, name)
+    ``name`` asks for (``sizes``: the size parameter's name, its default, its maximum, as
+    :func:`page_asked` takes them); a page past the last is an InvalidParameter naming
+    ``name``."""
+    size, number = page_asked(search, params, name, *sizes)
+    return checked_page(SearchPaginator(search, size).get_page(number), number, name)
 
 
-async def anumber_page(
-    search: Any,
-    params: Mapping[str, list[str]],
-    name: str,
-    size_name: str | None,
-    default_size: int,
-    max_size: int,
-) -> Any:
-    """Return what :func:`number_page` returns, for an async search."""
-    size = page_size(params, size_name, default_size, max_size)
-    number = page_number(params, name, size, search)
-    page = await AsyncSearchPaginator(search, size).aget_page(number)
-    return _the_page_asked(page, number, name)
-
-
-def _the_page_asked(page: Any, number: int, name: str) -> Any:
+def checked_page(page: Any, number: int, name: str) -> Any:
+    """Return ``page``, the page ``get_page(number)`` found; a page past the last is an
+    InvalidParameter naming ``name``."""
     if page.number != number and number > 1:
         raise InvalidParameter(name, f"{name}: the last page is {page.paginator.num_pages}.")
     return page

@@ -36,17 +36,19 @@ except ImportError:  # an older django-ninja: it takes (status, body)
 from pydantic import create_model
 
 from ..adapters import mapped_field, mapped_field_is_multi, mapping_field_names
+from ..pagination import AsyncSearchPaginator
 from ..params import INTEGER_RANGES, InvalidParameter
 from .api import (
     CURSOR_DESCRIPTION,
     Parameter,
     SearchParameters,
     acursor_page,
-    anumber_page,
     autocomplete_search,
     bounded_int,
+    checked_page,
     cursor_page,
     number_page,
+    page_asked,
     query_lists,
     single,
 )
@@ -251,7 +253,9 @@ def search_endpoint(
                 )
                 response, body = page.response, {"next": page.next_cursor}
             else:
-                numbered = await anumber_page(search, params, "page", "page_size", *sizes)
+                size, number = page_asked(search, params, "page", "page_size", *sizes)
+                paginator = AsyncSearchPaginator(search, size)
+                numbered = checked_page(await paginator.aget_page(number), number, "page")
                 response = await numbered.object_list.execute()
                 body = _numbered(numbered)
         except InvalidParameter as exc:
