@@ -291,11 +291,11 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
     @classmethod
     def _own_search(cls, search_class: type[_S], using: Any, index: str | None) -> _S:
+        binding = cls._bound()  # one lookup for the alias, the read name and the kind
         search = search_class(
-            using=using or cls.get_using(), index=index or cls.get_read_index(), doc_type=[cls]
+            using=using or binding.using, index=index or binding.read_name, doc_type=[cls]
         )
-        binding = cls.get_binding()
-        if binding is not None and binding.shared:
+        if binding.shared:
             search = search.filter("term", **{KIND_FIELD: cls.get_kind()})
         return search
 

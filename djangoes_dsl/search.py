@@ -144,7 +144,17 @@ def _in_hit_order(hits: dict[Any, Any], rows: list[models.Model]) -> list[models
     return found
 
 
-class Search(dsl.Search):
+class Autocomplete:
+    """``autocomplete()``, for the sync and the async search alike."""
+
+    def autocomplete(self, text: str, fields: list[str] | None = None) -> Any:
+        """Return this search narrowed to hits that match ``text`` as typed so far, in the
+        fields the Document marks (``Django.autocomplete``) or ``fields`` (see
+        djangoes_dsl.autocomplete)."""
+        return self.query(autocomplete_query(self, text, fields))  # type: ignore[attr-defined]
+
+
+class Search(Autocomplete, dsl.Search):
     """A Search that returns :class:`Response`, runs as a queryset and pages with Django.
 
     ``len(search)`` is the number of hits the search returns (its slice), from the same
@@ -168,9 +178,3 @@ class Search(dsl.Search):
         """Execute the search and return its rows with their scores and highlights (see
         Response.instances)."""
         return self.execute().instances(queryset)  # type: ignore[attr-defined,no-any-return]
-
-    def autocomplete(self, text: str, fields: list[str] | None = None) -> Search:
-        """Return this search narrowed to hits that match ``text`` as typed so far, in the
-        fields the Document marks (``Django.autocomplete``) or ``fields`` (see
-        djangoes_dsl.autocomplete)."""
-        return self.query(autocomplete_query(self, text, fields))
