@@ -1,0 +1,159 @@
+"""Embeddings: a vector field computed per bulk chunk, skipped when its text did not change,
+kept in the outbox when the embedder fails, part of the schema's fingerprint."""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core import checks
+from django.core.management import call_command
+from django.db import transaction
+
+from djangoes import connections
+from djangoes_dsl import Document, fields, indexing_paused
+from djangoes_dsl.models import PendingOperation
+from tests import embedders
+from tests.apps.blog.models import Article
+from tests.embedders import word_vector
+from tests.test_schema import KEY, declared, make, no_index_left, run
+
+__all__ = ["no_index_left"]  # the fixture, used here too
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EMBEDDER = "tests.embedders.embedder"
+
+
+def semantic(embedder: Any = EMBEDDER, **options: Any) -> type[Document]:
+    """Return a Document of Article rows with an embedding of their title and body."""
+    return make(
+        title=fields.Text(),
+        body=fields.Text(),
+        embedding=fields.Embedding(source=["title", "body"], embedder=embedder, **options),
+    )
+
+
+@pytest.fixture
+def embedder() -> Iterator[embedders.WordHashEmbedder]:
+    embedders.embedder.calls.clear()
+    embedders.embedder.failing = False
+    yield embedders.embedder
+    embedders.embedder.failing = False
+
+
+def float32(values: list[float]) -> tuple[float, ...]:
+    """The values as Elasticsearch keeps them (32-bit floats)."""
+    return tuple(struct.unpack("f", struct.pack("f", value))[0] for value in values)
+
+
+def indexed(document: type[Document]) -> dict[str, tuple[str, tuple[float, ...] | None]]:
+    """Return ``{id: (title, vector)}`` of every document in the index."""
+    client = connections["default"].client
+    client.indices.refresh(index=document.get_index_name())
+    hits = client.search(
+        index=document.get_index_name(),
+        size=1000,
+        source_includes=["title", "embedding"],  # named: 9.2+ leaves vectors out otherwise
+    )["hits"]["hits"]
+    return {
+        hit["_id"]: (
+            hit["_source"]["title"],
+            float32(hit["_source"]["embedding"]) if "embedding" in hit["_source"] else None,
+        )
+        for hit in hits
+    }
+
+
+def expected() -> dict[str, tuple[str, tuple[float, ...] | None]]:
+    """Return what the index should hold for the rows of the database."""
+    return {
+        str(row.pk): (row.title, float32(word_vector(f"{row.title}\n{row.body}")))
+        for row in Article.objects.all()
+    }
+
+
+def test_the_mapping_is_derived_from_the_embedder():
+    document = semantic(similarity="dot_product", index_options={"type": "flat"})
+    mapping = document._doc_type.mapping.to_dict()["properties"]
+    assert mapping["embedding"] == {
+        "type": "dense_vector",
+        "dims": 8,
+        "similarity": "dot_product",
+        "index_options": {"type": "flat"},
+        "meta": {"embedder_model": "word-hash-8"},
+    }
+    assert mapping["embedding_source_hash"] == {"type": "keyword", "index": False}
+
+
+@pytest.mark.parametrize(
+    ("options", "check_id", "message"),
+    [
+        ({"dims": 16}, "djangoes_dsl.E051", "declares dims=16, but its embedder"),
+        ({"embedder": "tests.nowhere.Embedder"}, "djangoes_dsl.E050", "cannot be imported"),
+    ],
+)
+def test_checks_catch_a_dims_mismatch_and_an_embedder_that_cannot_be_imported(
+    options, check_id, message
+):
+    with declared(semantic(**options)):
+        found = [m for m in checks.run_checks(tags=["djangoes"]) if m.id == check_id]
+    assert len(found) == 1
+    assert message in found[0].msg
+    assert found[0].hint
+
+
+def test_one_embedder_call_per_chunk_and_none_when_the_text_did_not_change(embedder):
+    with declared(semantic()) as document:
+        connections["default"].create_index(KEY)
+        with transaction.atomic():
+            rows = [
+                Article.objects.create(title=f"Lighthouse {n}", body=f"keeper {n}")
+                for n in range(3)
+            ]
+        assert embedder.calls == [[f"Lighthouse {n}\nkeeper {n}" for n in range(3)]]
+
+        rows[0].published = "2020-01-01"  # not embedded: the stored vector is kept
+        rows[0].save()
+        assert len(embedder.calls) == 1
+        rows[1].title = "Foghorn"
+        rows[1].save()
+        assert embedder.calls[1:] == [["Foghorn\nkeeper 1"]]
+        assert indexed(document) == expected()
+
+        # A rebuild reads the vectors of the live index: nothing changed, nothing embedded.
+        run("rebuild", KEY, "--no-input")
+        assert len(embedder.calls) == 2
+        assert indexed(document) == expected()
+
+
+def test_a_failing_embedder_keeps_the_operations_in_the_outbox_until_sync(embedder):
+    with declared(semantic()) as document:
+        connections["default"].create_index(KEY)
+        with indexing_paused():
+            kept = Article.objects.create(title="Kept", body="unchanged")
+        run("populate", KEY)
+
+        embedder.failing = True
+        with transaction.atomic():
+            for n in range(4):
+                Article.objects.create(title=f"Made while down {n}", body="new")
+        kept.title = "Renamed while down"
+        kept.save()
+        waiting = PendingOperation.objects.filter(document__contains="Evolving")
+        assert waiting.count() == 5
+        assert {row.state for row in waiting} == {"pending"}  # retried, as for a node down
+        assert "the embedding service is down" in waiting[0].last_error
+        assert indexed(document) != expected()
+
+        embedder.failing = False
+        call_command("search_index", "sync", stdout=io.StringIO(), stderr=io.StringIO())
+
+        assert PendingOperation.objects.count() == 0
+        found = indexed(document)
+        assert found == expected()
+        assert found[str(kept.pk)][0] == "Renamed while down"
+        assert all(vector is not None for _, vector in found.values())
