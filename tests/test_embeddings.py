@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 from django.core import checks
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from djangoes import connections
-from djangoes_dsl import Document, fields, indexing_paused
+from djangoes_dsl import Document, fields, indexing_paused, schema
 from djangoes_dsl.models import PendingOperation
 from tests import embedders
 from tests.apps.blog.models import Article
 from tests.embedders import word_vector
-from tests.test_schema import KEY, declared, make, no_index_left, run
+from tests.test_schema import KEY, SearchingOutput, declared, make, no_index_left, run
 
 __all__ = ["no_index_left"]  # the fixture, used here too
 
@@ -157,3 +157,33 @@ def test_a_failing_embedder_keeps_the_operations_in_the_outbox_until_sync(embedd
         assert found == expected()
         assert found[str(kept.pk)][0] == "Renamed while down"
         assert all(vector is not None for _, vector in found.values())
+
+
+def test_a_new_model_needs_a_rebuild_and_migrate_reembeds_while_the_old_index_serves(embedder):
+    with indexing_paused():
+        for n in range(3):
+            Article.objects.create(title=f"Lighthouse {n}", body=f"keeper {n}")
+    with declared(semantic()):
+        connections["default"].create_index(KEY)
+        run("populate", KEY)
+        assert schema.inspect(KEY, "default").state == schema.IN_SYNC
+
+    wider = embedders.WiderEmbedder()
+    with declared(semantic(embedder=wider)) as document:
+        found = schema.inspect(KEY, "default")
+        assert found.state == schema.NEEDS_REBUILD
+        assert {d.what for d in found.differences} == {"dims changed", "meta changed"}
+        with pytest.raises(CommandError) as status:
+            run("status", KEY)
+        assert status.value.returncode == 1
+        assert f"'{KEY}' on 'default' ({schema.NEEDS_REBUILD})" in str(status.value)
+
+        output = SearchingOutput(document)
+        run("migrate", KEY, "--no-input", stdout=output)
+        assert output.counts
+        assert set(output.counts) == {3}  # the old index answered until the swap
+
+        assert schema.inspect(KEY, "default").state == schema.IN_SYNC
+        assert wider.calls == [[f"Lighthouse {n}\nkeeper {n}" for n in range(3)]]
+        vectors = {vector for _, vector in indexed(document).values()}
+        assert {len(vector) for vector in vectors} == {16}
