@@ -254,3 +254,47 @@ def _stored(document: type, ids: list[str], fields: dict[str, Any]) -> dict[str,
     return {
         doc["_id"]: doc.get("_source") or {} for doc in response.get("docs", []) if doc.get("found")
     }
+
+
+def embedding_field(document: type, name: str | None = None) -> tuple[str, Any]:
+    """Return ``(name, field)`` of the Document's embedding ``name`` (default: its only one)."""
+    found = embedding_fields(document)
+    if name is not None:
+        if name not in found:
+            raise ValueError(
+                f"field={name!r} is not an embedding of {document.__name__}: "
+                f"give one of {sorted(found)}."
+            )
+        return name, found[name]
+    if len(found) != 1:
+        raise ValueError(
+            f"{document.__name__} has no fields.Embedding: declare one to search by similarity."
+            if not found
+            else f"{document.__name__} has the embeddings {sorted(found)}: name one with field=."
+        )
+    return next(iter(found.items()))
+
+
+def query_vector(document: type, name: str, query: Any) -> tuple[list[float], Any]:
+    """Return the vector to search with and the id of the document to leave out (or None).
+
+    ``query`` is a text (embedded with one call) or a model instance: its document's stored
+    vector, else the embedding of its text.
+    """
+    field = embedding_fields(document)[name]
+    spec: EmbedderSpec = field._djangoes_embedder
+    if isinstance(query, str):
+        if not query.strip():
+            raise ValueError("The text to search by similarity is empty: give some words.")
+        return spec.embed([query])[0], None
+    doc_id = document.document_id(query.pk)  # type: ignore[attr-defined]
+    stored = _stored(document, [doc_id], {name: field}).get(doc_id, {})
+    if isinstance(stored.get(name), list):
+        return stored[name], doc_id
+    text = source_text(document.source(query), field._djangoes_source)  # type: ignore[attr-defined]
+    if not text:
+        raise ValueError(
+            f"{type(query).__name__} {query.pk} has no text in {list(field._djangoes_source)} "
+            f"to find similar rows by."
+        )
+    return spec.embed([text])[0], doc_id
