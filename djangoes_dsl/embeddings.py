@@ -179,7 +179,7 @@ def computed_field_names(document: type) -> frozenset[str]:
 
 def source_text(source: dict[str, Any], names: Sequence[str]) -> str:
     """Return the text an embedding is computed from: the named values, one per line."""
-    parts = []
+    parts: list[str] = []
     for name in names:
         value = source.get(name)
         if value is None or value == "":

@@ -109,7 +109,7 @@ class Embedding(dsl_field.DenseVector):
     ) -> None:
         from .embeddings import EmbedderSpec
 
-        super().__init__(similarity=similarity, **kwargs)
+        super().__init__(similarity=similarity, **kwargs)  # type: ignore[arg-type]
         if index_options is not None:
             self._params["index_options"] = index_options
         self._djangoes_source = (source,) if isinstance(source, str) else tuple(source)

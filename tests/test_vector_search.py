@@ -56,6 +56,16 @@ def raw_ranking(body: dict) -> list[tuple[str, float]]:
     return [(hit["_id"], hit["_score"]) for hit in hits]
 
 
+def two_rankings(text: str) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """Return the lexical and the kNN ranking of ``text``, from the raw client."""
+    lexical = raw_ranking({"query": {"multi_match": {"query": text, "fields": ["title", "body"]}}})
+    knn = raw_ranking({
+        "knn": {"field": "embedding", "query_vector": word_vector(text), "k": 100,
+                "num_candidates": 200},
+    })  # fmt: skip
+    return lexical, knn
+
+
 def reference_rrf(rankings: list[list[str]], rank_constant: int) -> list[tuple[str, float]]:
     """RRF by hand: each id scores the sum of 1 / (rank_constant + its rank) per ranking."""
     scores: dict[str, float] = {}
@@ -95,11 +105,7 @@ def test_similar_to_runs_a_knn_with_the_filters_inside(document):
 @pytest.mark.parametrize("rank_constant", [60, 5])
 def test_hybrid_equals_rrf_computed_by_hand_from_the_two_rankings(document, rank_constant):
     text = "lamp keeper storm"
-    lexical = raw_ranking({"query": {"multi_match": {"query": text, "fields": ["title", "body"]}}})
-    knn = raw_ranking({
-        "knn": {"field": "embedding", "query_vector": word_vector(text), "k": 100,
-                "num_candidates": 200},
-    })  # fmt: skip
+    lexical, knn = two_rankings(text)
     assert lexical
     assert [i for i, _ in lexical] != [i for i, _ in knn]
     reference = reference_rrf([[i for i, _ in lexical], [i for i, _ in knn]], rank_constant)
@@ -120,11 +126,7 @@ def test_hybrid_equals_rrf_computed_by_hand_from_the_two_rankings(document, rank
 
 def test_hybrid_linear_mode_weights_min_max_normalised_scores(document):
     text = "harbour boats"
-    lexical = raw_ranking({"query": {"multi_match": {"query": text, "fields": ["title", "body"]}}})
-    knn = raw_ranking({
-        "knn": {"field": "embedding", "query_vector": word_vector(text), "k": 100,
-                "num_candidates": 200},
-    })  # fmt: skip
+    lexical, knn = two_rankings(text)
     expected: dict[str, float] = {}
     for ranking, weight in ((lexical, 0.3), (knn, 0.7)):
         low, high = min(s for _, s in ranking), max(s for _, s in ranking)
