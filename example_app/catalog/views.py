@@ -25,7 +25,7 @@ from elasticsearch import ApiError, TransportError
 
 from .embedding import AVAILABLE as VECTORS
 from .models import Book
-from .search import SORTS, BookSearch, active_filters
+from .search import MODES, SORTS, BookSearch, active_filters
 from .search_indices import BookDocument
 
 logger = logging.getLogger("catalog")
@@ -61,6 +61,7 @@ def _context(query: BookSearch, params: QueryDict) -> dict[str, Any]:
     return {
         "query": query,
         "sorts": [(name, label) for name, (label, _) in SORTS.items()],
+        "modes": list(MODES.items()) if VECTORS and query.q else [],
         "active_filters": active_filters(query, params),
         "results": None,
         "error": None,
