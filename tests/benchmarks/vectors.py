@@ -7,9 +7,10 @@ Run by ``scripts/bench --vectors``, on the example site's catalogue (``example_a
 BookDocument embeds title, tags and summary with wordllama, 256 dimensions) in a SQLite file
 of its own. Measures, side by side in one run:
 
-- **fill**: ``search_index rebuild books`` (in the command's process) into an empty index (every book embedded) and again
-  (every vector read back, nothing embedded): documents per second, and the embedder's share
-  of the process's CPU time (CPU time spent inside ``embed()`` / the fill's CPU time);
+- **fill**: ``search_index rebuild books`` (in the command's process) into an empty index
+  (every book embedded) and again (every vector read back, nothing embedded): documents per
+  second, and the embedder's share of the process's CPU time (CPU time spent inside
+  ``embed()`` / the fill's CPU time);
 - **kNN**: ``BookDocument.search().similar_to(text, k=10).execute()`` against the raw client's
   ``search(knn=...)`` with the same vector, the query embedded in both: p50 / p99 (ms), the
   two alternating;
