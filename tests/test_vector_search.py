@@ -31,10 +31,8 @@ TEXTS = [
 
 
 @pytest.fixture
-def document() -> Iterator[type[Document]]:
-    with indexing_paused():
-        for title, body, published in TEXTS:
-            Article.objects.create(title=title, body=body, published=published)
+def declared_document() -> Iterator[type[Document]]:
+    """The Document, registered (its index not made)."""
     semantic = make(
         title=fields.Text(),
         body=fields.Text(),
@@ -42,10 +40,19 @@ def document() -> Iterator[type[Document]]:
         embedding=fields.Embedding(source=["title", "body"], embedder="tests.embedders.embedder"),
     )
     with declared(semantic) as document:
-        connections["default"].create_index(KEY)
-        run("populate", KEY)
-        connections["default"].client.indices.refresh(index=document.get_index_name())
         yield document
+
+
+@pytest.fixture
+def document(declared_document: type[Document]) -> type[Document]:
+    """The Document, its index filled with the rows of TEXTS."""
+    with indexing_paused():
+        for title, body, published in TEXTS:
+            Article.objects.create(title=title, body=body, published=published)
+    connections["default"].create_index(KEY)
+    run("populate", KEY)
+    connections["default"].client.indices.refresh(index=declared_document.get_index_name())
+    return declared_document
 
 
 def raw_ranking(body: dict) -> list[tuple[str, float]]:
@@ -102,18 +109,17 @@ def test_similar_to_runs_a_knn_with_the_filters_inside(document):
     assert len(like_keeper) == 6
 
 
-@pytest.mark.parametrize("rank_constant", [60, 5])
-def test_hybrid_equals_rrf_computed_by_hand_from_the_two_rankings(document, rank_constant):
+def test_hybrid_equals_rrf_computed_by_hand_from_the_two_rankings(document):
     text = "lamp keeper storm"
     lexical, knn = two_rankings(text)
     assert lexical
     assert [i for i, _ in lexical] != [i for i, _ in knn]
-    reference = reference_rrf([[i for i, _ in lexical], [i for i, _ in knn]], rank_constant)
-
-    hybrid = document.search().hybrid(text, rank_constant=rank_constant)
-    rows = hybrid[0:100].instances()
-    assert [str(row.pk) for row in rows] == [doc_id for doc_id, _ in reference]
-    assert [row.search_score for row in rows] == pytest.approx([s for _, s in reference])
+    for rank_constant in (5, 60):  # the constant is a parameter
+        reference = reference_rrf([[i for i, _ in lexical], [i for i, _ in knn]], rank_constant)
+        hybrid = document.search().hybrid(text, rank_constant=rank_constant)
+        rows = hybrid[0:100].instances()
+        assert [str(row.pk) for row in rows] == [doc_id for doc_id, _ in reference]
+        assert [row.search_score for row in rows] == pytest.approx([s for _, s in reference])
 
     # Paged: the pages are the fused ranking's slices, the count the hits fused.
     paginator = SearchPaginator(hybrid, 3)
@@ -139,8 +145,8 @@ def test_hybrid_linear_mode_weights_min_max_normalised_scores(document):
     assert [hit.meta.score for hit in hits] == pytest.approx([score for _, score in ordered])
 
 
-def test_server_side_rrf_sends_one_request_with_the_rrf_retriever(document):
-    search = document.search().filter("term", published="2020-01-01")
+def test_server_side_rrf_sends_one_request_with_the_rrf_retriever(declared_document):
+    search = declared_document.search().filter("term", published="2020-01-01")
     body = search.hybrid(
         "lamp", server_side=True, rank_constant=20, rank_window_size=50, k=10
     ).to_dict()
