@@ -339,6 +339,16 @@ class HybridSearch(Search):
 
     _djangoes_hybrid: dict[str, Any]
 
+    @property
+    def rankings(self) -> tuple[Search, Search]:
+        """The lexical and the kNN search whose rankings are fused (``to_dict()`` of this
+        search describes neither: there is no single request)."""
+        return self._djangoes_hybrid["rankings"]  # type: ignore[no-any-return]
+
+    def count(self) -> int:
+        """Return the number of hits fused (both rankings are sent, as by ``execute()``)."""
+        return int(self.execute().hits.total.value)
+
     def _clone(self) -> HybridSearch:
         clone = super()._clone()
         clone._djangoes_hybrid = self._djangoes_hybrid

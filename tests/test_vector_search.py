@@ -125,7 +125,10 @@ def test_hybrid_equals_rrf_computed_by_hand_from_the_two_rankings(document):
     paginator = SearchPaginator(hybrid, 3)
     paged = [str(row.pk) for n in (1, 2, 3) for row in paginator.page(n).object_list.instances()]
     assert paged == [doc_id for doc_id, _ in reference]
-    assert paginator.count == len(reference)
+    assert paginator.count == hybrid.count() == len(reference)
+    lexical_search, knn_search = hybrid.rankings
+    assert lexical_search.to_dict()["query"]["multi_match"]["query"] == text
+    assert knn_search.to_dict()["knn"]["query_vector"] == word_vector(text)
     with pytest.raises(EmptyPage):
         paginator.page(4)
 
