@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["DEFAULT_RANK_CONSTANT", "linear", "rrf"]
+__all__ = ["DEFAULT_RANK_CONSTANT", "check_options", "linear", "rrf"]
 
 #: Elasticsearch's default ``rank_constant`` for RRF.
 DEFAULT_RANK_CONSTANT = 60
@@ -27,9 +27,7 @@ def rrf(
     """Return ``[(hit, score)]`` best first: ``score = sum(weight / (rank_constant + rank))``
     over the rankings that hold the hit (``rank`` from 1). Ties keep the first ranking's
     order."""
-    if rank_constant < 1:
-        raise ValueError(f"rank_constant={rank_constant!r} must be 1 or more.")
-    weights = _weights(weights, len(rankings))
+    weights = check_options(rank_constant, weights, len(rankings))
     scores: dict[tuple[str, str], float] = {}
     hits: dict[tuple[str, str], dict[str, Any]] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
@@ -57,6 +55,13 @@ def linear(
             normal = (value - low) / (high - low) if high > low else 1.0
             scores[key] = scores.get(key, 0.0) + weight * normal
     return _ordered(hits, scores)
+
+
+def check_options(rank_constant: int, weights: Sequence[float] | None, count: int) -> list[float]:
+    """Return the weights of ``count`` rankings; ValueError naming a bad argument."""
+    if rank_constant < 1:
+        raise ValueError(f"rank_constant={rank_constant!r} must be 1 or more.")
+    return _weights(weights, count)
 
 
 def _weights(weights: Sequence[float] | None, count: int) -> list[float]:

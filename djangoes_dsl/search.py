@@ -17,7 +17,7 @@ from .adapters import (
 )
 from .autocomplete import autocomplete_query
 from .embeddings import embedding_field, query_vector
-from .fusion import DEFAULT_RANK_CONSTANT, linear, rrf
+from .fusion import DEFAULT_RANK_CONSTANT, check_options, linear, rrf
 
 #: Hits each ranking of a hybrid search brings to the fusion (Elasticsearch's RRF calls it
 #: ``rank_window_size``); the fused results hold at most as many.
@@ -243,6 +243,7 @@ class Search(dsl.Search):
             raise ValueError(f"mode={mode!r} is not a fusion mode: use one of {FUSION_MODES}.")
         if rank_window_size < 1:
             raise ValueError(f"rank_window_size={rank_window_size!r} must be 1 or more.")
+        check_options(rank_constant, weights, 2)
         document = _document_of(self)
         name, embedding = embedding_field(document, field)
         searched = list(fields or embedding._djangoes_source)

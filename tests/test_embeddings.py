@@ -30,10 +30,11 @@ EMBEDDER = "tests.embedders.embedder"
 
 def semantic(embedder: Any = EMBEDDER, **options: Any) -> type[Document]:
     """Return a Document of Article rows with an embedding of their title and body."""
+    options.setdefault("source", ["title", "body"])
     return make(
         title=fields.Text(),
         body=fields.Text(),
-        embedding=fields.Embedding(source=["title", "body"], embedder=embedder, **options),
+        embedding=fields.Embedding(embedder=embedder, **options),
     )
 
 
@@ -94,9 +95,10 @@ def test_the_mapping_is_derived_from_the_embedder():
     [
         ({"dims": 16}, "djangoes_dsl.E051", "declares dims=16, but its embedder"),
         ({"embedder": "tests.nowhere.Embedder"}, "djangoes_dsl.E050", "cannot be imported"),
+        ({"source": ["title", "abstract"]}, "djangoes_dsl.E052", "embeds ['abstract'], which"),
     ],
 )
-def test_checks_catch_a_dims_mismatch_and_an_embedder_that_cannot_be_imported(
+def test_checks_catch_a_dims_mismatch_an_embedder_that_cannot_be_imported_and_a_bad_source(
     options, check_id, message
 ):
     with declared(semantic(**options)):

@@ -3,6 +3,7 @@ fused in the client (reciprocal-rank fusion, or a weighted sum), paged like any 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -171,3 +172,21 @@ def test_server_side_rrf_sends_one_request_with_the_rrf_retriever(declared_docum
             }
         },
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.hybrid("lamp", mode="sum"), "mode='sum' is not a fusion mode"),
+        (lambda s: s.hybrid("lamp", rank_constant=0), "rank_constant=0 must be 1 or more"),
+        (lambda s: s.hybrid("lamp", weights=(1.0,)), "weights=[1.0] must be 2 numbers"),
+        (lambda s: s.hybrid("lamp", server_side=True, mode="linear"), "mode='rrf', no weights"),
+        (lambda s: s.similar_to("lamp", field="vector"), "field='vector' is not an embedding"),
+        (lambda s: s.similar_to("lamp", k=0), "k=0 must be 1 or more"),
+        (lambda s: s.similar_to("lamp", k=50, num_candidates=10), "num_candidates=10 must be"),
+        (lambda s: s.similar_to("  "), "The text to search by similarity is empty"),
+    ],
+)
+def test_bad_arguments_are_named_in_the_error(declared_document, call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call(declared_document.search()).execute()
