@@ -29,7 +29,7 @@ from .adapters import (
     value_reader,
 )
 from .asyncsearch import AsyncSearch
-from .embeddings import computed_field_names, embed_sources, hash_field_name
+from .embeddings import computed_field_names, embed_sources, embedding_fields, hash_field_name
 from .fields import Embedding, Keyword, field_for_model_field
 from .relations import expand_model_fields, getter, paths, read_lookups, related_paths
 from .search import Search
@@ -478,6 +478,8 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
     ) -> list[tuple[Any, dict[str, Any]]]:
         """Add the embeddings to the chunk of index ``actions``: one embedder call per field
         for the rows whose text changed (see :mod:`djangoes_dsl.embeddings`)."""
+        if not embedding_fields(cls):
+            return actions
         indexed = [action for _, action in actions if action.get("_op_type") == "index"]
         if indexed:
             embed_sources(cls, [a["_id"] for a in indexed], [a["_source"] for a in indexed])
