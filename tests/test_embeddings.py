@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterator
+from importlib import import_module
+from importlib.util import find_spec
 from typing import Any
 
 import pytest
 from django.core import checks
 from django.core.management import call_command
 from django.db import transaction
+from django.test import override_settings
 
 from djangoes import connections
 from djangoes_dsl import Document, fields, indexing_paused, schema
@@ -182,3 +185,23 @@ def test_a_new_model_needs_a_rebuild_and_migrate_reembeds_while_the_old_index_se
         assert wider.calls == [[f"Lighthouse {n}\nkeeper {n}" for n in range(3)]]
         vectors = {vector for _, vector in indexed(document).values()}
         assert {len(vector) for vector in vectors} == {16}
+
+
+def test_with_queued_delivery_the_request_never_waits_for_the_embedder(embedder):
+    tasks = "django.tasks" if find_spec("django.tasks") is not None else "django_tasks"
+    queued = override_settings(
+        DJANGOES_DELIVERY="django_tasks",
+        TASKS={"default": {"BACKEND": f"{tasks}.backends.dummy.DummyBackend"}},
+    )
+    with declared(semantic()) as document, queued:
+        connections["default"].create_index(KEY)
+        with transaction.atomic():
+            for n in range(2):
+                Article.objects.create(title=f"Queued {n}", body="while the worker sleeps")
+        assert embedder.calls == []  # the request only enqueued its batch
+
+        # The worker's turn: the task reads the rows and embeds them, one call for the chunk.
+        (enqueued,) = import_module(tasks).task_backends["default"].results
+        enqueued.task.call(*enqueued.args, **enqueued.kwargs)
+        assert embedder.calls == [[f"Queued {n}\nwhile the worker sleeps" for n in range(2)]]
+        assert indexed(document) == expected()
