@@ -44,3 +44,9 @@ class WiderEmbedder(WordHashEmbedder):
 
     dims = 16
     model = "word-hash-16"
+
+
+class RenamedEmbedder(WordHashEmbedder):
+    """The same vectors under another model's name (a new version of the model)."""
+
+    model = "word-hash-8-v2"

@@ -173,6 +173,11 @@ def test_a_new_model_needs_a_rebuild_and_migrate_reembeds_while_the_old_index_se
         run("populate", KEY)
         assert schema.inspect(KEY, "default").state == schema.IN_SYNC
 
+    with declared(semantic(embedder=embedders.RenamedEmbedder())):
+        found = schema.inspect(KEY, "default")  # another model, the same dims
+        assert found.state == schema.NEEDS_REBUILD
+        assert [d.what for d in found.differences] == ["meta changed"]
+
     wider = embedders.WiderEmbedder()
     with declared(semantic(embedder=wider)) as document:
         found = schema.inspect(KEY, "default")
