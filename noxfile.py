@@ -207,7 +207,7 @@ if ES9_SERVER:
 def example(session: nox.Session, django: str, client: str) -> None:
     """The example site's own Django tests and its browser tests in headless Chromium."""
     session.run("scripts/install-chromium", external=True)
-    session.install("-e", ".[test,browser]", DJANGO[django], CLIENTS[client])
+    session.install("-e", ".[test,browser,example-vectors]", DJANGO[django], CLIENTS[client])
     url = start_node(session, client)
     env = {"DJANGOES_URL": url, "DJANGOES_TEST_URL": url}
     session.chdir("example_app")

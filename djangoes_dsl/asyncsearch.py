@@ -6,7 +6,7 @@ of the connection (``djangoes.connections[alias].async_client``, registered in
 ``elasticsearch.dsl.async_connections``), answering with the same :class:`Response` as the
 sync ``Search``. What djangoes adds on top of a search has an ``a``-prefixed counterpart, as
 Django's async ORM names its own: ``await s.ato_queryset()``, ``await s.ainstances()``,
-``await s.acount()``.
+``await s.acount()``, ``s.autocomplete(text)``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from django.db import models
 from elasticsearch import dsl
 
 from .adapters import use_response_class
-from .search import Response
+from .search import Autocomplete, Response
 
 __all__ = ["AsyncSearch"]
 
 
-class AsyncSearch(dsl.AsyncSearch):
+class AsyncSearch(Autocomplete, dsl.AsyncSearch):
     """An elasticsearch.dsl ``AsyncSearch`` whose hits turn into model instances."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -17,6 +17,8 @@ from djangoes.debug import exposed_credentials
 from djangoes.validation import ConfigurationError
 
 from . import conf, outbox, schema
+from .adapters import mapping_field_names
+from .embeddings import embedding_fields
 from .registry import registry
 from .values import lookups_of, resolve_lookup
 
@@ -193,6 +195,7 @@ def check_documents(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
             )
         errors.extend(_check_model_fields(document, name))
         errors.extend(_check_hooks(document, name))
+        errors.extend(_check_embeddings(document, name))
     errors.extend(_check_shared_mappings())
     return errors
 
@@ -225,6 +228,52 @@ def _check_model_fields(document: Any, name: str) -> list[checks.CheckMessage]:
                     hint="Give a path of relations ending at a field, like 'category__name'.",
                     obj=document,
                     id="djangoes_dsl.E006",
+                )
+            )
+    return errors
+
+
+def _check_embeddings(document: Any, name: str) -> list[checks.CheckMessage]:
+    """Every embedding's embedder can be imported, says its dims and model, agrees with the
+    mapping's dims, and its source names fields of the Document."""
+    errors: list[checks.CheckMessage] = []
+    names = set(mapping_field_names(document))
+    for field_name, field in embedding_fields(document).items():
+        spec = field._djangoes_embedder
+        where = f"{name}.{field_name}"
+        try:
+            dims, model = spec.dims, spec.model
+        except ImproperlyConfigured as exc:
+            errors.append(
+                checks.Error(
+                    f"{where}: {exc}",
+                    hint="Check the embedder= of the fields.Embedding (an importable object "
+                    "or class with embed(texts), dims and model).",
+                    obj=document,
+                    id="djangoes_dsl.E050",
+                )
+            )
+            continue
+        declared = field._djangoes_dims
+        if declared is not None and declared != dims:
+            errors.append(
+                checks.Error(
+                    f"{where} declares dims={declared}, but its embedder {spec.describe()} "
+                    f"(model '{model}') makes vectors of {dims}.",
+                    hint=f"Set dims={dims} (or leave dims out: it is taken from the embedder); "
+                    "then 'manage.py search_index migrate' rebuilds the index.",
+                    obj=document,
+                    id="djangoes_dsl.E051",
+                )
+            )
+        unknown = [source for source in field._djangoes_source if source not in names]
+        if unknown:
+            errors.append(
+                checks.Error(
+                    f"{where} embeds {unknown}, which are not fields of the Document.",
+                    hint=f"Name fields of {name} in source= (one of {sorted(names)}).",
+                    obj=document,
+                    id="djangoes_dsl.E052",
                 )
             )
     return errors

@@ -29,7 +29,8 @@ from .adapters import (
     value_reader,
 )
 from .asyncsearch import AsyncSearch
-from .fields import field_for_model_field
+from .embeddings import computed_field_names, embed_sources, embedding_fields, hash_field_name
+from .fields import Embedding, Keyword, field_for_model_field
 from .relations import expand_model_fields, getter, paths, read_lookups, related_paths
 from .search import Search
 from .values import (
@@ -77,6 +78,10 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
                 # Reported by the system check djangoes_dsl.E006; no mapping for it.
                 continue
             attrs[field_name] = field_for_model_field(lookup.field, multi=lookup.many)
+        for field_name, value in list(attrs.items()):
+            if isinstance(value, Embedding):
+                # The hash of the text the vector was computed from (see embeddings.py).
+                attrs.setdefault(hash_field_name(field_name), Keyword(index=False))
         # Each Document class starts with an unnamed index of its own; registering it binds
         # it to a configured index (see registry.py).
         attrs.setdefault("Index", unnamed_index_options())
@@ -103,6 +108,7 @@ class DocumentMeta(type(dsl.Document)):  # type: ignore[misc]
                 "_djangoes_reader",
                 "_djangoes_lookups",
                 "_djangoes_related",
+                "_djangoes_embeddings",
             )
             for cache in caches:
                 if cache in klass.__dict__:
@@ -291,11 +297,11 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
 
     @classmethod
     def _own_search(cls, search_class: type[_S], using: Any, index: str | None) -> _S:
+        binding = cls._bound()  # one lookup for the alias, the read name and the kind
         search = search_class(
-            using=using or cls.get_using(), index=index or cls.get_read_index(), doc_type=[cls]
+            using=using or binding.using, index=index or binding.read_name, doc_type=[cls]
         )
-        binding = cls.get_binding()
-        if binding is not None and binding.shared:
+        if binding.shared:
             search = search.filter("term", **{KIND_FIELD: cls.get_kind()})
         return search
 
@@ -402,7 +408,12 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
             cls._djangoes_getters = cache
         getters = cache.get(model)
         if getters is None:
-            getters = [(name, _getter(cls, model, name)) for name in mapping_field_names(cls)]
+            computed = computed_field_names(cls)
+            getters = [
+                (name, _getter(cls, model, name))
+                for name in mapping_field_names(cls)
+                if name not in computed
+            ]
             cache[model] = getters
         return getters
 
@@ -442,7 +453,7 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
                 (pk, _index_action(index, pk, source, prefix=prefix, kind=kind))
                 for pk, source in reader.read(queryset, limit)
             )
-            return [(pk, versioned(action, version)) for pk, action in actions]
+            return cls._embedded([(pk, versioned(action, version)) for pk, action in actions])
         # What the fields read through relations: joined, or prefetched per page.
         joined, fetched = cls.read_lookups(queryset.model)
         if joined:
@@ -459,7 +470,20 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
                 (row.pk, _index_action(index, row.pk, cls.source(row), prefix=prefix, kind=kind))
                 for row in read_instances(queryset, limit)
             )
-        return [(pk, versioned(action, version)) for pk, action in actions]
+        return cls._embedded([(pk, versioned(action, version)) for pk, action in actions])
+
+    @classmethod
+    def _embedded(
+        cls, actions: list[tuple[Any, dict[str, Any]]]
+    ) -> list[tuple[Any, dict[str, Any]]]:
+        """Add the embeddings to the chunk of index ``actions``: one embedder call per field
+        for the rows whose text changed (see :mod:`djangoes_dsl.embeddings`)."""
+        if not embedding_fields(cls):
+            return actions
+        indexed = [action for _, action in actions if action.get("_op_type") == "index"]
+        if indexed:
+            embed_sources(cls, [a["_id"] for a in indexed], [a["_source"] for a in indexed])
+        return actions
 
     def prepare(self, instance: models.Model) -> dict[str, Any]:
         """Return the document's values for ``instance``, field by field."""

@@ -24,12 +24,15 @@ a serializer can render.
     response = page.object_list.execute()                  # the same answer
     response.facets["category"]   # [FacetValue(value='lighting', count=3, selected=True), ...]
     page.object_list.instances()  # the page's rows
+
+In async code, the same declaration's twin, ``ProductSearch.as_async()``, is an
+:class:`AsyncFacetedSearch`: ``await ProductSearch.as_async()("lamp").execute()``.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from django.core.exceptions import ImproperlyConfigured
 from elasticsearch import dsl
@@ -50,6 +53,7 @@ from .params import InvalidParameter, parse_datetime, parse_value, to_text
 from .search import Response
 
 __all__ = [
+    "AsyncFacetedSearch",
     "DateHistogramFacet",
     "Facet",
     "FacetValue",
@@ -117,6 +121,10 @@ class FacetedSearch(dsl.FacetedSearch):
     document: Any = None
     #: The connection alias; None: the Document's own.
     using: Any = None
+    #: Whether the search is the Document's ``asearch()`` (see :class:`AsyncFacetedSearch`).
+    is_async = False
+    #: The class's AsyncFacetedSearch twin, made by ``as_async()`` on first use.
+    _async_twin: ClassVar[type[AsyncFacetedSearch]]
 
     def __init__(
         self,
@@ -134,7 +142,8 @@ class FacetedSearch(dsl.FacetedSearch):
             )
         faceted = self
         response = type("FacetedResponse", (FacetedResponse,), {"_faceted_search": faceted})
-        return self.document.search(using=self.using).response_class(response)
+        make = self.document.asearch if self.is_async else self.document.search
+        return make(using=self.using).response_class(response)
 
     def add_filter(self, name: str, filter_values: Any) -> None:
         """Select ``filter_values`` (one value or a list; text or parsed) of facet ``name``."""
@@ -181,3 +190,38 @@ class FacetedSearch(dsl.FacetedSearch):
     def execute(self) -> Any:
         """Send the search; return its :class:`FacetedResponse`."""
         return self.to_search().execute()
+
+    @classmethod
+    def as_async(cls) -> type[AsyncFacetedSearch]:
+        """Return the :class:`AsyncFacetedSearch` of this declaration: the same facets,
+        fields and methods, searched with the Document's ``asearch()``."""
+        twin = cls.__dict__.get("_async_twin")
+        if twin is None:
+            twin = type(f"Async{cls.__name__}", (AsyncFacetedSearch, cls), {})
+            twin.__module__ = cls.__module__
+            cls._async_twin = twin
+        return twin  # type: ignore[no-any-return]
+
+
+class AsyncFacetedSearch(FacetedSearch):
+    """A :class:`FacetedSearch` for async code: ``await faceted.execute()``,
+    ``await faceted.count()``; ``to_search()`` is the Document's ``asearch()`` (page it with
+    ``AsyncSearchPaginator`` or ``AsyncSearchAfterPaginator``), and its responses have
+    ``facets`` and ``await response.ainstances()``.
+
+    Subclass it, or take a sync declaration's twin: ``ProductSearch.as_async()``.
+    """
+
+    is_async = True
+
+    @classmethod
+    def as_async(cls) -> type[AsyncFacetedSearch]:
+        return cls
+
+    async def execute(self) -> Any:  # type: ignore[override]
+        """Send the search; return its :class:`FacetedResponse`."""
+        return await self.to_search().execute()
+
+    async def count(self) -> int:  # type: ignore[override]
+        """Return the number of hits (one ``_count`` request)."""
+        return await self.to_search().count()  # type: ignore[no-any-return]

@@ -29,6 +29,7 @@ __all__ = [
     "Date",
     "DenseVector",
     "Double",
+    "Embedding",
     "Field",
     "Float",
     "GeoPoint",
@@ -80,6 +81,48 @@ class DenseVector(AttrMixin, dsl_field.DenseVector):
 
 class Double(AttrMixin, dsl_field.Double):
     pass
+
+
+class Embedding(dsl_field.DenseVector):
+    """A vector computed from other fields of the document by the project's embedder.
+
+    ``source``: the Document fields whose values, one per line, make the text embedded;
+    ``embedder``: an object (or the dotted path of an object or class) with
+    ``embed(texts) -> vectors``, ``dims`` and ``model`` (see :mod:`djangoes_dsl.embeddings`);
+    ``dims``/``model``: for an embedder that does not say them (a plain callable), or
+    ``dims`` to state the mapping's dims, which the system checks compare with the
+    embedder's. ``similarity`` (default ``"cosine"``) and ``index_options`` go to the
+    ``dense_vector`` mapping. The field's ``meta`` records the model: changing it needs a
+    rebuild.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str | list[str] | tuple[str, ...],
+        embedder: Any,
+        similarity: str = "cosine",
+        index_options: dict[str, Any] | None = None,
+        dims: int | None = None,
+        model: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        from .embeddings import EmbedderSpec
+
+        super().__init__(similarity=similarity, **kwargs)  # type: ignore[arg-type]
+        if index_options is not None:
+            self._params["index_options"] = index_options
+        self._djangoes_source = (source,) if isinstance(source, str) else tuple(source)
+        self._djangoes_embedder = EmbedderSpec(embedder, dims=dims, model=model)
+        self._djangoes_dims = dims
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``dense_vector`` mapping, ``dims`` and the model taken from the embedder."""
+        mapping = super().to_dict()
+        spec = self._djangoes_embedder
+        mapping["dims"] = self._djangoes_dims if self._djangoes_dims is not None else spec.dims
+        mapping["meta"] = {**mapping.get("meta", {}), "embedder_model": spec.model}
+        return mapping
 
 
 class Float(AttrMixin, dsl_field.Float):

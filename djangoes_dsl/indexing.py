@@ -29,6 +29,7 @@ import djangoes
 
 from . import conf
 from .documents import Document
+from .embeddings import EmbedderUnavailable
 from .journal import journal_action, missed_journal
 from .sender import Sender
 from .versions import read_version, versioned
@@ -454,8 +455,8 @@ def _using_of(document: type[Document]) -> str | None:
 
 def _retryable_exception(exc: BaseException) -> bool:
     """Whether a request that raised ``exc`` is worth sending again later."""
-    if isinstance(exc, (TransportError, DatabaseError)):
-        return True  # connection errors, timeouts, 429/5xx, a database hiccup
+    if isinstance(exc, (TransportError, DatabaseError, EmbedderUnavailable)):
+        return True  # connection errors, timeouts, 429/5xx, a database hiccup, an embedder
     return isinstance(exc, ApiError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 

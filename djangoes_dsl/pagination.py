@@ -17,7 +17,7 @@ the PIT at the end.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -57,6 +57,31 @@ def max_result_window(search: Any) -> int:
     return DEFAULT_MAX_RESULTS
 
 
+#: A paginator's account of its requests: it yields each search to send, is answered with
+#: the search's response, and returns its result.
+Steps = Generator[Any, Any, Any]
+
+
+def _run(steps: Steps) -> Any:
+    """Send the searches of ``steps`` with the sync API; return its result."""
+    try:
+        search = next(steps)
+        while True:
+            search = steps.send(search.execute())
+    except StopIteration as done:
+        return done.value
+
+
+async def _arun(steps: Steps) -> Any:
+    """Send the searches of ``steps`` with the async API; return its result."""
+    try:
+        search = next(steps)
+        while True:
+            search = steps.send(await search.execute())
+    except StopIteration as done:
+        return done.value
+
+
 class SearchPaginator(Paginator):
     """Django's Paginator over a Search, one search request per page.
 
@@ -92,8 +117,10 @@ class SearchPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         """Return the number of hits that can be paged through (one request if no page yet)."""
-        response = self.search.extra(size=0, track_total_hits=self.max_results).execute()
-        self._remember(response)
+        return _run(self._count_steps())
+
+    def _count_steps(self) -> Steps:
+        self._remember((yield self.search.extra(size=0, track_total_hits=self.max_results)))
         return self.__dict__["count"]  # type: ignore[no-any-return]
 
     @property
@@ -106,6 +133,14 @@ class SearchPaginator(Paginator):
 
     def page(self, number: Any) -> Page:
         """Return page ``number`` from one search request (validated against its count)."""
+        return _run(self._page_steps(number))
+
+    def _page_steps(self, number: Any) -> Steps:
+        """Yield each search to send (each is answered with its response); return the page.
+
+        The one account of a page for the sync paginator and the async one, which differ
+        only in how they send (``_run``, ``_arun``).
+        """
         number = self._positive(number)
         bottom = (number - 1) * self.per_page
         if number > 1 and bottom >= self.max_results:
@@ -113,18 +148,18 @@ class SearchPaginator(Paginator):
         if "count" in self.__dict__:  # known: the page's exact bounds
             number = self.validate_number(number)
             search = self._window(bottom, self._top(bottom))
-            search.execute()
+            yield search
             return Page(search, number, self)
         # The count comes with the page: fetch the orphans the last page may take as well.
         fetched = min(bottom + self.per_page + self.orphans, self.max_results)
         search = self._window(bottom, fetched)
-        self._remember(search.execute())
+        self._remember((yield search))
         number = self.validate_number(number)
         top = self._top(bottom)
         if top != min(fetched, self.count):
             # Not the last page after all: the orphans fetched belong to the next one.
             search = self._window(bottom, top)
-            search.execute()
+            yield search
         return Page(search, number, self)
 
     def get_page(self, number: Any) -> Page:
@@ -157,6 +192,64 @@ class SearchPaginator(Paginator):
         if number < 1:
             raise EmptyPage(self._message("min_page"))
         return number  # type: ignore[no-any-return]
+
+
+class AsyncSearchPaginator(SearchPaginator):
+    """:class:`SearchPaginator` for an async search (``MyDocument.asearch()``, an
+    ``AsyncFacetedSearch``'s ``to_search()``), sent with the running event loop's client.
+
+    ``await paginator.apage(n)`` and ``await paginator.aget_page(n)`` return Django ``Page``
+    objects whose ``object_list`` is the page's search, executed: ``async for hit in
+    page.object_list``, ``await page.object_list.ainstances()``. ``await paginator.acount()``
+    and ``await paginator.anum_pages()`` send the count request if no page was fetched yet;
+    after a page, ``count``, ``num_pages``, ``page.has_next()`` and the other sync attributes
+    read what that page's request brought.
+    """
+
+    @cached_property
+    def count(self) -> int:
+        raise RuntimeError(
+            "The count of an AsyncSearchPaginator is not known before a page: "
+            "await paginator.acount() or await paginator.apage(n) first."
+        )
+
+    async def acount(self) -> int:
+        """Return the number of hits that can be paged through (one request if no page yet)."""
+        if "count" not in self.__dict__:
+            await _arun(self._count_steps())
+        return self.count
+
+    async def anum_pages(self) -> int:
+        """Return the number of pages (one request if no page yet)."""
+        await self.acount()
+        return self.num_pages
+
+    @property
+    def total(self) -> tuple[int, str]:
+        """Return ``(hits, relation)``, known after ``acount()`` or a page."""
+        if self._total is None:
+            self.count  # noqa: B018  # says how to know it
+        assert self._total is not None
+        return self._total
+
+    def page(self, number: Any) -> Page:
+        raise TypeError(
+            "AsyncSearchPaginator sends with the async API: await paginator.apage(number)."
+        )
+
+    async def apage(self, number: Any) -> Page:
+        """Return page ``number`` from one search request (see :meth:`SearchPaginator.page`)."""
+        return await _arun(self._page_steps(number))  # type: ignore[no-any-return]
+
+    async def aget_page(self, number: Any) -> Page:
+        """Return a valid page even if ``number`` is not one (see
+        :meth:`SearchPaginator.get_page`)."""
+        try:
+            return await self.apage(number)
+        except PageNotAnInteger:
+            return await self.apage(1)
+        except EmptyPage:
+            return await self.apage(await self.anum_pages())
 
 
 class InvalidCursor(ValueError):

@@ -8,8 +8,21 @@ from typing import Any
 from django.db import models
 from elasticsearch import dsl
 
-from .adapters import response_search, search_documents, use_response_class
+from .adapters import (
+    response_search,
+    search_documents,
+    search_indices,
+    search_using,
+    use_response_class,
+)
 from .autocomplete import autocomplete_query
+from .embeddings import embedding_field, query_vector
+from .fusion import DEFAULT_RANK_CONSTANT, check_options, linear, rrf
+
+#: Hits each ranking of a hybrid search brings to the fusion (Elasticsearch's RRF calls it
+#: ``rank_window_size``); the fused results hold at most as many.
+DEFAULT_RANK_WINDOW = 100
+FUSION_MODES = ("rrf", "linear")
 
 
 def _document_of(search: Any) -> Any:
@@ -144,7 +157,17 @@ def _in_hit_order(hits: dict[Any, Any], rows: list[models.Model]) -> list[models
     return found
 
 
-class Search(dsl.Search):
+class Autocomplete:
+    """``autocomplete()``, for the sync and the async search alike."""
+
+    def autocomplete(self, text: str, fields: list[str] | None = None) -> Any:
+        """Return this search narrowed to hits that match ``text`` as typed so far, in the
+        fields the Document marks (``Django.autocomplete``) or ``fields`` (see
+        djangoes_dsl.autocomplete)."""
+        return self.query(autocomplete_query(self, text, fields))  # type: ignore[attr-defined]
+
+
+class Search(Autocomplete, dsl.Search):
     """A Search that returns :class:`Response`, runs as a queryset and pages with Django.
 
     ``len(search)`` is the number of hits the search returns (its slice), from the same
@@ -169,8 +192,205 @@ class Search(dsl.Search):
         Response.instances)."""
         return self.execute().instances(queryset)  # type: ignore[attr-defined,no-any-return]
 
-    def autocomplete(self, text: str, fields: list[str] | None = None) -> Search:
-        """Return this search narrowed to hits that match ``text`` as typed so far, in the
-        fields the Document marks (``Django.autocomplete``) or ``fields`` (see
-        djangoes_dsl.autocomplete)."""
-        return self.query(autocomplete_query(self, text, fields))
+    def similar_to(
+        self,
+        query: str | models.Model,
+        *,
+        k: int = 10,
+        num_candidates: int | None = None,
+        field: str | None = None,
+    ) -> Search:
+        """Return a kNN search for the ``k`` documents nearest to ``query``.
+
+        ``query`` is a text (embedded with the Document's embedder) or a model instance (its
+        document's stored vector; the instance itself is left out). The search's queries
+        and filters (``.filter(...)``) are applied inside the kNN, as its ``filter``, so
+        ``k`` hits pass them. ``num_candidates`` (default ``max(100, 2 * k)``, at most
+        10,000) is how many candidates each shard considers. ``field`` names the embedding
+        when the Document has several.
+        """
+        document = _document_of(self)
+        name, _ = embedding_field(document, field)
+        vector, leave_out = query_vector(document, name, query)
+        return self._nearest(name, vector, k, num_candidates, leave_out)
+
+    def hybrid(
+        self,
+        text: str,
+        *,
+        fields: list[str] | None = None,
+        k: int | None = None,
+        num_candidates: int | None = None,
+        field: str | None = None,
+        mode: str = "rrf",
+        rank_constant: int = DEFAULT_RANK_CONSTANT,
+        rank_window_size: int = DEFAULT_RANK_WINDOW,
+        weights: tuple[float, float] | None = None,
+        server_side: bool = False,
+    ) -> Search:
+        """Return a search that ranks by both a lexical query for ``text`` and its kNN.
+
+        The lexical ranking is a ``multi_match`` of ``text`` over ``fields`` (default: the
+        fields the embedding is computed from); the kNN ranking is ``similar_to(text,
+        k=k)`` (``k`` defaults to ``rank_window_size``). Each brings its best
+        ``rank_window_size`` hits, with the search's filters; they are combined in the client:
+
+        - ``mode="rrf"``: reciprocal-rank fusion, ``sum(weight / (rank_constant + rank))``;
+        - ``mode="linear"``: the weighted sum of each ranking's scores normalised to 0..1.
+
+        ``weights`` are ``(lexical, kNN)`` (default equal). The result pages like any search
+        (slices, ``SearchPaginator``, ``to_queryset()``, ``instances()``), each hit's score
+        being the fused one. ``server_side=True`` sends one request with Elasticsearch's
+        ``rrf`` retriever instead (an Enterprise licence feature; ``mode="rrf"`` only).
+        """
+        if mode not in FUSION_MODES:
+            raise ValueError(f"mode={mode!r} is not a fusion mode: use one of {FUSION_MODES}.")
+        if rank_window_size < 1:
+            raise ValueError(f"rank_window_size={rank_window_size!r} must be 1 or more.")
+        check_options(rank_constant, weights, 2)
+        document = _document_of(self)
+        name, embedding = embedding_field(document, field)
+        searched = list(fields or embedding._djangoes_source)
+        lexical = self.query("multi_match", query=text, fields=searched)
+        vector, _ = query_vector(document, name, text)
+        nearest = self._nearest(name, vector, k or rank_window_size, num_candidates)
+        if server_side:
+            if mode != "rrf" or weights is not None:
+                raise ValueError(
+                    "server_side=True uses Elasticsearch's rrf retriever: mode='rrf', no weights."
+                )
+            return self._rrf_retriever(lexical, nearest, rank_constant, rank_window_size)
+        fused = HybridSearch(
+            using=search_using(self), index=search_indices(self), doc_type=search_documents(self)
+        )
+        fused._djangoes_hybrid = {
+            "rankings": (lexical, nearest),
+            "mode": mode,
+            "rank_constant": rank_constant,
+            "window": rank_window_size,
+            "weights": weights,
+        }
+        return fused
+
+    def _without_query(self) -> tuple[Search, dict[str, Any] | None]:
+        """Return this search without its query (a new one), and the query."""
+        body = self.to_dict()
+        query = body.pop("query", None)
+        fresh = type(self)(
+            using=search_using(self), index=search_indices(self), doc_type=search_documents(self)
+        )
+        fresh.update_from_dict(body)
+        return fresh, query
+
+    def _nearest(
+        self,
+        name: str,
+        vector: list[float],
+        k: int,
+        num_candidates: int | None,
+        leave_out: str | None = None,
+    ) -> Search:
+        if k < 1:
+            raise ValueError(f"k={k!r} must be 1 or more.")
+        candidates = num_candidates if num_candidates is not None else min(max(100, 2 * k), 10_000)
+        if candidates < k:
+            raise ValueError(f"num_candidates={candidates!r} must be at least k ({k}).")
+        fresh, knn_filter = self._filter_of(leave_out)
+        if "size" not in fresh.to_dict():
+            fresh = fresh.extra(size=k)
+        return fresh.knn(  # type: ignore[no-any-return]
+            name,
+            k,
+            candidates,
+            query_vector=vector,
+            filter=dsl.Q(knn_filter) if knn_filter is not None else None,
+        )
+
+    def _filter_of(self, leave_out: str | None = None) -> tuple[Search, dict[str, Any] | None]:
+        """Return this search without its query, and the query (and ``leave_out``) as one
+        filter for a kNN."""
+        fresh, query = self._without_query()
+        clauses: list[dict[str, Any]] = [query] if query is not None else []
+        if leave_out is not None:
+            clauses.append({"bool": {"must_not": [{"ids": {"values": [leave_out]}}]}})
+        return fresh, ({"bool": {"filter": clauses}} if clauses else None)
+
+    def _rrf_retriever(
+        self, lexical: Search, nearest: Search, rank_constant: int, window: int
+    ) -> Search:
+        fresh, _ = self._without_query()
+        knn = dict(nearest.to_dict()["knn"])
+        retriever = {
+            "rrf": {
+                "retrievers": [
+                    {"standard": {"query": lexical.to_dict()["query"]}},
+                    {"knn": knn},
+                ],
+                "rank_constant": rank_constant,
+                "rank_window_size": window,
+            }
+        }
+        return fresh.extra(retriever=retriever)  # type: ignore[no-any-return]
+
+
+class HybridSearch(Search):
+    """Two rankings of the same documents (lexical and kNN), fused in the client.
+
+    Made by :meth:`Search.hybrid`. ``execute()`` sends both searches (each for its best
+    ``rank_window_size`` hits) and answers a :class:`Response` whose hits are the fused
+    ranking sliced as this search is (``[from:from + size]``), each with its fused
+    ``_score``; the total is the number of hits fused.
+    """
+
+    _djangoes_hybrid: dict[str, Any]
+
+    @property
+    def rankings(self) -> tuple[Search, Search]:
+        """The lexical and the kNN search whose rankings are fused (``to_dict()`` of this
+        search describes neither: there is no single request)."""
+        return self._djangoes_hybrid["rankings"]  # type: ignore[no-any-return]
+
+    def count(self) -> int:
+        """Return the number of hits fused (both rankings are sent, as by ``execute()``)."""
+        return int(self.execute().hits.total.value)
+
+    def _clone(self) -> HybridSearch:
+        clone = super()._clone()
+        clone._djangoes_hybrid = self._djangoes_hybrid
+        return clone  # type: ignore[return-value]
+
+    def execute(self, ignore_cache: bool = False) -> Any:
+        """Send both rankings, fuse them and return this search's slice of the result."""
+        cached = self.__dict__.get("_djangoes_response")
+        if cached is not None and not ignore_cache:
+            return cached
+        options = self._djangoes_hybrid
+        window = options["window"]
+        rankings = []
+        took = 0
+        for search in options["rankings"]:
+            answer = search[0:window].execute().to_dict()
+            took += answer.get("took", 0)
+            rankings.append(answer["hits"]["hits"])
+        if options["mode"] == "rrf":
+            fused = rrf(rankings, options["rank_constant"], options["weights"])
+        else:
+            fused = linear(rankings, options["weights"])
+        body = self.to_dict()
+        start = int(body.get("from", 0))
+        size = int(body.get("size", 10))
+        hits = [{**hit, "_score": score} for hit, score in fused[start : start + size]]
+        response = Response(
+            self,
+            {
+                "took": took,
+                "timed_out": False,
+                "hits": {
+                    "total": {"value": len(fused), "relation": "eq"},
+                    "max_score": fused[0][1] if fused else None,
+                    "hits": hits,
+                },
+            },
+        )
+        self._djangoes_response = response
+        return response

@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 
 from .adapters import mapping_field_names, mapping_fields
+from .embeddings import computed_field_names
 from .relations import ObjectColumns, reads_through_path, values_plan
 
 #: Document methods that, when overridden, make a Document read model instances.
@@ -226,7 +227,10 @@ def values_reader(
     many: list[tuple[str, str]] = []
     objects: list[ObjectColumns] = []
     mapped = mapping_fields(document)
+    computed = computed_field_names(document)
     for name in mapping_field_names(document):
+        if name in computed:
+            continue
         if document._has_prepare(name):
             return None
         if reads_through_path(mapped[name]):

@@ -57,28 +57,6 @@ class ProductAutocompleteView(es_drf.DocumentAutocompleteView):
     document = ProductDocument
 
 
-router = Router()
-es_ninja.search_endpoint(
-    router,
-    "/products",
-    ProductDocument,
-    search_fields=["title", "sku"],
-    filters={"in_stock": "in_stock", "price": "price", "created": "created"},
-    ordering={"price": "price", "title": "title.raw"},
-    facets=ProductFacets,
-    highlight=["title"],
-)
-es_ninja.search_endpoint(
-    router,
-    "/products/pages",
-    ProductDocument,
-    search_fields=["title", "sku"],
-    ordering={"price": "price", "title": "title.raw"},
-    pagination="page",
-    operation_id="product_pages",
-)
-
-
 class ProductOut(ModelSchema):
     search_score: float | None = None
     search_highlight: dict[str, list[str]] = {}
@@ -88,23 +66,56 @@ class ProductOut(ModelSchema):
         fields = ["sku", "title", "price"]
 
 
-es_ninja.search_endpoint(
-    router,
-    "/products/rows",
-    ProductDocument,
-    search_fields=["title"],
-    ordering={"title": "title.raw"},
-    highlight=["title"],
-    results="instances",
-    schema=ProductOut,
-    operation_id="product_rows",
-)
-es_ninja.autocomplete_endpoint(router, "/products/autocomplete", ProductDocument)
-api = NinjaAPI(urls_namespace="shop-api")
-api.add_router("/", router)
+def ninja_api(namespace: str, asynchronous: bool) -> NinjaAPI:
+    """Return the Ninja API of the tests: sync views, or async views on the async API."""
+    router = Router()
+    es_ninja.search_endpoint(
+        router,
+        "/products",
+        ProductDocument,
+        search_fields=["title", "sku"],
+        filters={"in_stock": "in_stock", "price": "price", "created": "created"},
+        ordering={"price": "price", "title": "title.raw"},
+        facets=ProductFacets,
+        highlight=["title"],
+        asynchronous=asynchronous,
+    )
+    es_ninja.search_endpoint(
+        router,
+        "/products/pages",
+        ProductDocument,
+        search_fields=["title", "sku"],
+        ordering={"price": "price", "title": "title.raw"},
+        pagination="page",
+        operation_id="product_pages",
+        asynchronous=asynchronous,
+    )
+    es_ninja.search_endpoint(
+        router,
+        "/products/rows",
+        ProductDocument,
+        search_fields=["title"],
+        ordering={"title": "title.raw"},
+        highlight=["title"],
+        results="instances",
+        schema=ProductOut,
+        operation_id="product_rows",
+        asynchronous=asynchronous,
+    )
+    es_ninja.autocomplete_endpoint(
+        router, "/products/autocomplete", ProductDocument, asynchronous=asynchronous
+    )
+    api = NinjaAPI(urls_namespace=namespace)
+    api.add_router("/", router)
+    return api
+
+
+api = ninja_api("shop-api", asynchronous=False)
+async_api = ninja_api("shop-async-api", asynchronous=True)
 
 urlpatterns = [
     path("ninja/", api.urls),
+    path("ninja-async/", async_api.urls),
     path("drf/products/", ProductSearchView.as_view()),
     path("drf/products/pages/", ProductPagesView.as_view()),
     path("drf/products/rows/", ProductRowsView.as_view()),

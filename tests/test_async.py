@@ -20,10 +20,18 @@ from elasticsearch.dsl import AsyncSearch as PlainAsyncSearch
 from djangoes import ConnectionHandler, LiveIndexWriteError, connections
 from djangoes.test import TestScope
 from djangoes_dsl.asyncsearch import AsyncSearch
-from djangoes_dsl.pagination import AsyncSearchAfterPaginator, InvalidCursor, SearchAfterPaginator
-from tests.apps.shop.models import Product
+from djangoes_dsl.faceted import AsyncFacetedSearch, FacetValue
+from djangoes_dsl.pagination import (
+    AsyncSearchAfterPaginator,
+    AsyncSearchPaginator,
+    InvalidCursor,
+    SearchAfterPaginator,
+    SearchPaginator,
+)
+from tests.apps.shop.models import Category, Product
 from tests.apps.shop.search_indices import ProductDocument
 from tests.settings import ES_URL
+from tests.test_faceted import ProductSearch
 from tests.test_fork import in_child
 
 
@@ -304,6 +312,86 @@ class AsyncTestCaseTests(TestCase):
 
         await sync_to_async(in_a_block)()
         self.assertEqual(await titles(), ["After", "In a block"])
+
+
+class AsyncPagesAndFacetsTests(TestCase):
+    """The page-number paginator and faceted search from async code, against the sync ones."""
+
+    async def test_the_async_page_number_paginator_pages_as_the_sync_one_does(self):
+        for n in range(8):
+            await Product.objects.acreate(sku=f"N-{n}", title=f"Numbered {n}", price=n)
+
+        def sync_pages():
+            paginator = SearchPaginator(ProductDocument.search().sort("price"), 3, orphans=1)
+            pages = [paginator.page(n) for n in paginator.page_range]
+            return paginator.count, [[hit.sku for hit in page.object_list] for page in pages]
+
+        expected_count, expected = await sync_to_async(sync_pages)()
+        assert expected == [["N-0", "N-1", "N-2"], ["N-3", "N-4", "N-5"], ["N-6", "N-7"]]
+        paginator = AsyncSearchPaginator(ProductDocument.asearch().sort("price"), 3, orphans=1)
+        with self.assertRaisesRegex(RuntimeError, r"await paginator\.acount\(\)"):
+            paginator.count  # noqa: B018
+        with self.assertRaisesRegex(TypeError, r"await paginator\.apage\(number\)"):
+            paginator.page(1)
+        second = await paginator.apage(2)  # the count comes with the page
+        assert paginator.count == expected_count == 8
+        assert paginator.total == (8, "eq")
+        assert (second.has_next(), second.has_previous()) == (True, True)
+        assert [hit.sku async for hit in second.object_list] == expected[1]
+        rows = await second.object_list.ainstances()
+        assert [row.sku for row in rows] == expected[1]
+        last = await paginator.apage(3)
+        assert [hit.sku async for hit in last.object_list] == expected[2]
+        assert not last.has_next()
+        assert [hit.sku async for hit in (await paginator.aget_page("x")).object_list] == (
+            expected[0]
+        )
+        assert (await paginator.aget_page(99)).number == 3
+        fresh = AsyncSearchPaginator(ProductDocument.asearch(), 5)
+        assert (await fresh.acount(), await fresh.anum_pages()) == (8, 2)
+
+    async def test_async_faceted_search_pages_and_rows(self):
+        lamps = await Category.objects.acreate(name="lamps")
+        desks = await Category.objects.acreate(name="desks")
+        for sku, title, price, category in [
+            ("L1", "Red lamp", 5, lamps),
+            ("L2", "Blue lamp", 15, lamps),
+            ("L3", "Green lamp", 8, lamps),
+            ("D1", "Oak desk", 120, desks),
+        ]:
+            await Product.objects.acreate(sku=sku, title=title, price=price, category=category)
+
+        faceted_class = ProductSearch.as_async()
+        assert issubclass(faceted_class, AsyncFacetedSearch)
+        assert issubclass(faceted_class, ProductSearch)  # the one declaration
+        assert faceted_class is ProductSearch.as_async()
+        selected = {"category": "lamps", "price": "cheap"}
+        response = await faceted_class("lamp", filters=selected).execute()
+        expected = await sync_to_async(lambda: ProductSearch("lamp", filters=selected).execute())()
+        assert sorted(hit.sku for hit in response) == ["L1", "L3"]
+        assert response.facets == expected.facets
+        assert response.facets["category"] == [FacetValue("lamps", 2, True)]
+        # As elasticsearch.dsl's count(): the query's hits, before the selected facet values.
+        sync_count = await sync_to_async(ProductSearch("lamp", filters=selected).count)()
+        assert await faceted_class("lamp", filters=selected).count() == sync_count == 3
+
+        faceted = faceted_class(filters={"category": "lamps"}, sort=["price"])
+        page = await AsyncSearchPaginator(faceted.to_search(), 2).apage(2)
+        assert [row.sku for row in await page.object_list.ainstances()] == ["L2"]
+        assert (await page.object_list.execute()).facets["category"] == [
+            FacetValue("lamps", 3, True),
+            FacetValue("desks", 1, False),
+        ]
+        first = await AsyncSearchAfterPaginator(faceted.to_search(), per_page=2).apage()
+        assert [row.sku for row in await first.ainstances()] == ["L1", "L3"]
+        assert first.response.facets["price"] == [
+            FacetValue("cheap", 2, False),
+            FacetValue("dear", 1, False),
+        ]
+        rows = await faceted.to_search().ato_queryset()
+        assert [row.sku async for row in rows] == ["L1", "L3", "L2"]
+        found = await ProductDocument.asearch().autocomplete("red la").ainstances()
+        assert [row.sku for row in found] == ["L1"]
 
 
 @pytest.mark.asyncio

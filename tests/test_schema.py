@@ -103,6 +103,20 @@ class SearchingOutput(io.StringIO):
         return super().write(text)
 
 
+def status_then_migrate(document: type[Document], state: str) -> SearchingOutput:
+    """Check that ``status`` exits with 1 naming ``state``, then migrate while searching the
+    index at every line of output: its 3 documents are found throughout."""
+    with pytest.raises(CommandError) as status:
+        run("status", KEY)
+    assert status.value.returncode == 1
+    assert f"status: 1 needs attention: '{KEY}' on 'default' ({state})." in str(status.value)
+    output = SearchingOutput(document)
+    run("migrate", KEY, "--no-input", stdout=output)
+    assert output.counts
+    assert set(output.counts) == {3}  # search answered throughout
+    return output
+
+
 def create_and_fill(document: Any = None) -> None:
     connections["default"].create_index(KEY)
     run("populate", KEY)
@@ -180,15 +194,7 @@ def test_each_difference_is_classified_and_migrate_brings_the_index_in_sync(case
         assert (where, what) in described
         assert len(described) == 1, described
 
-        with pytest.raises(CommandError) as status:
-            run("status", KEY)
-        assert status.value.returncode == 1
-        assert f"status: 1 needs attention: '{KEY}' on 'default' ({state})." in str(status.value)
-
-        output = SearchingOutput(document)
-        run("migrate", KEY, "--no-input", stdout=output)
-        assert output.counts
-        assert set(output.counts) == {3}  # search answered throughout
+        output = status_then_migrate(document, state)
         assert f"{KEY}: in sync" in output.getvalue()
 
         assert schema.inspect(KEY, "default").state == schema.IN_SYNC

@@ -27,7 +27,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from elasticsearch import AsyncElasticsearch
 
-from .requests import api_call
+from .requests import READS_API_CALL, api_call
 
 __all__ = ["ASYNC_EXTRA", "DjangoesAsyncElasticsearch", "LoopClients", "require_async_http"]
 
@@ -41,6 +41,9 @@ class DjangoesAsyncElasticsearch(AsyncElasticsearch):
     _djangoes_alias: str | None = None
 
     async def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if not getattr(self.transport, READS_API_CALL, False):
+            # A production transport does not read it: no context to set up per request.
+            return await super().perform_request(method, path, **kwargs)
         # The transport learns which API is called (see djangoes.backends.requests); the
         # context variable belongs to the task, so concurrent requests do not mix.
         with api_call(kwargs.get("endpoint_id"), kwargs.get("path_parts")):

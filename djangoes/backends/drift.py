@@ -253,6 +253,10 @@ def _diff_field(
         else:
             what = f"{name} added" if theirs is None else f"{name} removed"
         in_place = name in IN_PLACE_PARAMETERS
+        if name == "meta" and kind == "dense_vector":
+            # The vectors were computed by the model the meta names: another model's vectors
+            # do not compare with them, so every document is embedded anew in a new index.
+            in_place = False
         yield Difference(f"field {path}", what, mine, theirs, in_place=in_place)
     for part in ("properties", "fields"):  # object fields, multi-fields
         yield from _diff_fields(

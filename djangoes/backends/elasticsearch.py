@@ -18,7 +18,7 @@ from .async_client import DjangoesAsyncElasticsearch, LoopClients, require_async
 from .base import BaseBackend
 from .compat import incompatible_server
 from .creation import ElasticsearchIndexCreation
-from .requests import api_call
+from .requests import READS_API_CALL, api_call
 
 
 class DjangoesElasticsearch(Elasticsearch):
@@ -32,6 +32,9 @@ class DjangoesElasticsearch(Elasticsearch):
 
     def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
+            if not getattr(self.transport, READS_API_CALL, False):
+                # A production transport does not read it: no context to set up.
+                return super().perform_request(method, path, **kwargs)
             # The transport learns which API is called (see djangoes.backends.requests).
             with api_call(kwargs.get("endpoint_id"), kwargs.get("path_parts")):
                 return super().perform_request(method, path, **kwargs)

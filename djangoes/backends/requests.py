@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-__all__ = ["READS", "SEARCHES", "ApiRequest", "api_call", "current_api_call"]
+__all__ = ["READS", "READS_API_CALL", "SEARCHES", "ApiRequest", "api_call", "current_api_call"]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -98,6 +98,11 @@ _RAW_SHAPES = _raw_shapes()
 _api_call: ContextVar[tuple[str | None, Mapping[str, Any] | None]] = ContextVar(
     "djangoes_api_call", default=(None, None)
 )
+
+
+#: The attribute by which a transport says it reads ``current_api_call()`` (the test
+#: transport does); the clients tell only such a transport which API is called.
+READS_API_CALL = "reads_api_call"
 
 
 @contextmanager

@@ -39,6 +39,8 @@ class TestTransport(Transport):
 
     #: Set by the creation object that installed the transport.
     write_guard: WriteGuard | None = None
+    #: The clients tell this transport which API each request calls (READS_API_CALL).
+    reads_api_call = True
 
     def _check(self, method: str, target: str, kwargs: dict[str, Any]) -> _Checked:
         """Classify and check the request (raise if the guard refuses it); return it and

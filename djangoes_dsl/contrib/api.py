@@ -24,6 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ..adapters import range_facet_keys
 from ..faceted import FacetedSearch, RangeFacet
 from ..pagination import (
+    AsyncSearchAfterPaginator,
     InvalidCursor,
     SearchAfterPaginator,
     SearchPaginator,
@@ -258,22 +259,29 @@ class SearchParameters:
                     raise InvalidParameter(name, f"{name}: contains a NUL character.")
 
     def search(
-        self, params: Mapping[str, list[str]], others: Iterable[str] = (), base: Any = None
+        self,
+        params: Mapping[str, list[str]],
+        others: Iterable[str] = (),
+        base: Any = None,
+        asynchronous: bool = False,
     ) -> Any:
         """Return the Search the parameters ask for (nothing sent yet).
 
         ``others``: the parameters the endpoint reads besides this search's (its pagination's,
         ``format``); ``base``: the search to narrow (default: the Document's; with facets, the
-        FacetedSearch's).
+        FacetedSearch's); ``asynchronous``: an async search (``asearch()``; ``base`` one too).
         """
         self.check_names(params, others)
         if self.facets is not None:
             selected = {name: params[name] for name in self.facets.facets if name in params}
-            search = self.facets(filters=selected).to_search()
+            faceted = self.facets.as_async() if asynchronous else self.facets
+            search = faceted(filters=selected).to_search()
             if base is not None:
                 search = search.query(base.to_dict().get("query", {"match_all": {}}))
+        elif base is not None:
+            search = base
         else:
-            search = base if base is not None else self.document.search()
+            search = self.document.asearch() if asynchronous else self.document.search()
         text = single(params, self.query_param) if self.query_fields else None
         if text is not None:
             if len(text) > self.max_query_length:
@@ -339,22 +347,33 @@ class SearchParameters:
         return found
 
 
-def number_page(
+def page_asked(
     search: Any,
     params: Mapping[str, list[str]],
     name: str,
     size_name: str | None,
     default_size: int,
     max_size: int,
-) -> Any:
-    """Return the Django ``Page`` (of a ``SearchPaginator``, one request) that parameter
-    ``name`` asks for; a page past the last is an InvalidParameter naming ``name``."""
+) -> tuple[int, int]:
+    """Return the page size and the page number (parameter ``name``) asked for."""
     size = page_size(params, size_name, default_size, max_size)
-    number = page_number(params, name, size, search)
-    paginator = SearchPaginator(search, size)
-    page = paginator.get_page(number)
+    return size, page_number(params, name, size, search)
+
+
+def number_page(search: Any, params: Mapping[str, list[str]], name: str, *sizes: Any) -> Any:
+    """Return the Django ``Page`` (of a ``SearchPaginator``, one request) that parameter
+    ``name`` asks for (``sizes``: the size parameter's name, its default, its maximum, as
+    :func:`page_asked` takes them); a page past the last is an InvalidParameter naming
+    ``name``."""
+    size, number = page_asked(search, params, name, *sizes)
+    return checked_page(SearchPaginator(search, size).get_page(number), number, name)
+
+
+def checked_page(page: Any, number: int, name: str) -> Any:
+    """Return ``page``, the page ``get_page(number)`` found; a page past the last is an
+    InvalidParameter naming ``name``."""
     if page.number != number and number > 1:
-        raise InvalidParameter(name, f"{name}: the last page is {paginator.num_pages}.")
+        raise InvalidParameter(name, f"{name}: the last page is {page.paginator.num_pages}.")
     return page
 
 
@@ -404,6 +423,30 @@ def cursor_page(
     """Return the page of ``search`` after ``cursor`` (None: the first), its ``next_cursor``
     signed and tied to this very search: a cursor of another search (other filters, order or
     page size) or an altered one raises InvalidParameter naming ``name``."""
+    digest, inner = _read_cursor(search, cursor, size, name)
+    try:
+        page = SearchAfterPaginator(search, per_page=size, keep_alive=keep_alive).page(inner)
+    except InvalidCursor as exc:
+        raise InvalidParameter(name, f"{name}: {exc}") from None
+    return _sign_next(page, digest)
+
+
+async def acursor_page(
+    search: Any, cursor: str | None, size: int, keep_alive: str, name: str = "cursor"
+) -> Any:
+    """Return what :func:`cursor_page` returns, for an async search."""
+    digest, inner = _read_cursor(search, cursor, size, name)
+    paginator = AsyncSearchAfterPaginator(search, per_page=size, keep_alive=keep_alive)
+    try:
+        page = await paginator.apage(inner)
+    except InvalidCursor as exc:
+        raise InvalidParameter(name, f"{name}: {exc}") from None
+    return _sign_next(page, digest)
+
+
+def _read_cursor(search: Any, cursor: str | None, size: int, name: str) -> tuple[str, Any]:
+    """Return the fingerprint of ``search``'s pages and the paginator's cursor inside
+    ``cursor`` (None: the first page)."""
     digest = fingerprint(search[:size])
     inner = None
     if cursor is not None:
@@ -420,10 +463,10 @@ def cursor_page(
                 f"{name}: this cursor was made for another search (other parameters or "
                 f"page size); start again from the first page.",
             )
-    try:
-        page = SearchAfterPaginator(search, per_page=size, keep_alive=keep_alive).page(inner)
-    except InvalidCursor as exc:
-        raise InvalidParameter(name, f"{name}: {exc}") from None
+    return digest, inner
+
+
+def _sign_next(page: Any, digest: str) -> Any:
     if page.next_cursor is not None:
         page.next_cursor = signing.dumps({"c": page.next_cursor, "f": digest}, salt=API_CURSOR_SALT)
     return page

@@ -36,15 +36,19 @@ except ImportError:  # an older django-ninja: it takes (status, body)
 from pydantic import create_model
 
 from ..adapters import mapped_field, mapped_field_is_multi, mapping_field_names
+from ..pagination import AsyncSearchPaginator
 from ..params import INTEGER_RANGES, InvalidParameter
 from .api import (
     CURSOR_DESCRIPTION,
     Parameter,
     SearchParameters,
+    acursor_page,
     autocomplete_search,
     bounded_int,
+    checked_page,
     cursor_page,
     number_page,
+    page_asked,
     query_lists,
     single,
 )
@@ -177,9 +181,15 @@ def search_endpoint(
     schema: Any = None,
     to_result: Callable[[Any], Any] | None = None,
     base: Callable[[Any], Any] | None = None,
+    asynchronous: bool = False,
     **operation: Any,
 ) -> Callable[..., Any]:
     """Add a GET search endpoint at ``path`` of ``router``; return its view function.
+
+    ``asynchronous=True`` makes it an ``async def`` view that searches with the async API
+    (``asearch()``, the facets' ``as_async()`` twin, the async paginators) and reads rows with
+    Django's async ORM: under an ASGI server it never holds a thread while Elasticsearch
+    answers (``base(request)`` then returns an async search, e.g. ``MyDoc.asearch()...``).
 
     ``pagination``: "cursor" (``cursor`` parameter, signed search_after cursors through a
     point in time) or "page" (``page``, up to ``max_result_window``); both take
@@ -218,51 +228,85 @@ def search_endpoint(
     def view(request: Any) -> Any:
         params = query_lists(request.GET)
         try:
-            search = spec.search(params, {p.name for p in own}, base(request) if base else None)
+            search = spec.search(params, own_names, base(request) if base else None)
             if cursor:
                 page = cursor_page(search, single(params, "cursor"), _size(params), keep_alive)
                 response, body = page.response, {"next": page.next_cursor}
             else:
-                numbered = number_page(
-                    search, params, "page", "page_size", page_size, max_page_size
-                )
-                response = numbered.object_list.execute()
-                total, relation = numbered.paginator.total
-                body = {
-                    "count": total,
-                    "count_relation": relation,
-                    "page": numbered.number,
-                    "next": numbered.number + 1 if numbered.has_next() else None,
-                    "previous": numbered.number - 1 if numbered.has_previous() else None,
-                }
+                numbered = number_page(search, params, "page", "page_size", *sizes)
+                response, body = numbered.object_list.execute(), _numbered(numbered)
         except InvalidParameter as exc:
             return error(exc)
         except ApiError as exc:
-            if exc.meta.status != 400:
-                raise
-            # Not expected once the parameters are checked; never show the node's text.
-            invalid = InvalidParameter(
-                "query", "The search could not be run with these parameters."
-            )
-            return error(invalid)
+            return _refused(exc)
+        found = response.instances() if results == "instances" else response.hits
+        return _answer(body, response, found)
+
+    async def aview(request: Any) -> Any:
+        params = query_lists(request.GET)
+        try:
+            narrowed = base(request) if base else None
+            search = spec.search(params, own_names, narrowed, asynchronous=True)
+            if cursor:
+                page = await acursor_page(
+                    search, single(params, "cursor"), _size(params), keep_alive
+                )
+                response, body = page.response, {"next": page.next_cursor}
+            else:
+                size, number = page_asked(search, params, "page", "page_size", *sizes)
+                paginator = AsyncSearchPaginator(search, size)
+                numbered = checked_page(await paginator.aget_page(number), number, "page")
+                response = await numbered.object_list.execute()
+                body = _numbered(numbered)
+        except InvalidParameter as exc:
+            return error(exc)
+        except ApiError as exc:
+            return _refused(exc)
+        found = await response.ainstances() if results == "instances" else response.hits
+        return _answer(body, response, found)
+
+    def _answer(body: dict[str, Any], response: Any, found: Any) -> Any:
         facets_data = getattr(response, "facets_data", None)
         body["facets"] = facets_data() if callable(facets_data) else None
-        found = response.instances() if results == "instances" else response.hits
         body["results"] = [convert(one) for one in found]
         return answer(200, body)
+
+    own_names = {p.name for p in own}
+    sizes = (page_size, max_page_size)
 
     def _size(params: Mapping[str, list[str]]) -> int:
         return bounded_int("page_size", single(params, "page_size"), page_size, 1, max_page_size)
 
-    view.__name__ = operation.pop("operation_id", None) or f"search_{document.__name__}"
+    chosen = aview if asynchronous else view
+    chosen.__name__ = operation.pop("operation_id", None) or f"search_{document.__name__}"
     router.get(
         path,
         response={200: _page_schema(document, item, cursor), 400: ErrorOut},
         openapi_extra={"parameters": parameters},
-        operation_id=view.__name__,
+        operation_id=chosen.__name__,
         **operation,
-    )(view)
-    return view
+    )(chosen)
+    return chosen
+
+
+def _numbered(page: Any) -> dict[str, Any]:
+    """Return the body of a numbered page but its facets and results."""
+    total, relation = page.paginator.total
+    return {
+        "count": total,
+        "count_relation": relation,
+        "page": page.number,
+        "next": page.number + 1 if page.has_next() else None,
+        "previous": page.number - 1 if page.has_previous() else None,
+    }
+
+
+def _refused(exc: ApiError) -> Any:
+    """Answer a search the node refused although its parameters were checked (not expected)
+    with a 400 that never shows the node's text; re-raise any other failure."""
+    if exc.meta.status != 400:
+        raise exc
+    return error(InvalidParameter("query", UNRUNNABLE))
 
 
 def autocomplete_endpoint(
@@ -275,10 +319,12 @@ def autocomplete_endpoint(
     max_query_length: int = 100,
     schema: Any = None,
     to_result: Callable[[Any], Any] | None = None,
+    asynchronous: bool = False,
     **operation: Any,
 ) -> Callable[..., Any]:
     """Add a GET endpoint at ``path`` suggesting hits for ``q``, the words typed so far, in
-    the fields the Document marks (``Django.autocomplete``); ``size`` at most."""
+    the fields the Document marks (``Django.autocomplete``); ``size`` at most.
+    ``asynchronous=True``: an ``async def`` view searching with ``asearch()``."""
     item = schema or document_schema(document)
     convert = to_result or hit_data
     parameters = [
@@ -286,20 +332,32 @@ def autocomplete_endpoint(
         Parameter("size", "integer", f"Suggestions (1-{max_size}).").openapi(),
     ]
 
+    def suggest(request: Any, search: Any) -> Any:
+        return autocomplete_search(
+            search,
+            query_lists(request.GET),
+            max_query_length=max_query_length,
+            size=size,
+            max_size=max_size,
+        )
+
     def view(request: Any) -> Any:
         try:
-            search = autocomplete_search(
-                document.search(),
-                query_lists(request.GET),
-                max_query_length=max_query_length,
-                size=size,
-                max_size=max_size,
-            )
+            search = suggest(request, document.search())
         except InvalidParameter as exc:
             return error(exc)
         return answer(200, {"results": [convert(hit) for hit in search.execute().hits]})
 
-    view.__name__ = operation.pop("operation_id", None) or f"autocomplete_{document.__name__}"
+    async def aview(request: Any) -> Any:
+        try:
+            search = suggest(request, document.asearch())
+        except InvalidParameter as exc:
+            return error(exc)
+        response = await search.execute()
+        return answer(200, {"results": [convert(hit) for hit in response.hits]})
+
+    chosen = aview if asynchronous else view
+    chosen.__name__ = operation.pop("operation_id", None) or f"autocomplete_{document.__name__}"
     results = create_model(
         f"{document.__name__}Suggestions",
         __base__=Schema,
@@ -309,7 +367,7 @@ def autocomplete_endpoint(
         path,
         response={200: results, 400: ErrorOut},
         openapi_extra={"parameters": parameters},
-        operation_id=view.__name__,
+        operation_id=chosen.__name__,
         **operation,
-    )(view)
-    return view
+    )(chosen)
+    return chosen

@@ -1,4 +1,5 @@
-"""The catalogue's JSON API, in both flavours: Django REST framework and Django Ninja.
+"""The catalogue's JSON API, in both flavours: Django REST framework (sync views, served under
+WSGI) and Django Ninja (async views on the async API, served under ASGI by uvicorn).
 
 The same search as the HTML page (query, facets, ordering), with cursor pagination and
 autocomplete; every query parameter is checked against the allow-list declared here.
@@ -67,7 +68,8 @@ class BookAutocompleteView(es_drf.DocumentAutocompleteView):
 # -- Django Ninja ----------------------------------------------------------------------------
 
 router = Router()
-es_ninja.search_endpoint(router, "/books", BookDocument, **SEARCH)
-es_ninja.autocomplete_endpoint(router, "/books/autocomplete", BookDocument)
+# async def views: asearch(), BookFacets.as_async(), the async cursor paginator.
+es_ninja.search_endpoint(router, "/books", BookDocument, **SEARCH, asynchronous=True)
+es_ninja.autocomplete_endpoint(router, "/books/autocomplete", BookDocument, asynchronous=True)
 ninja_api = NinjaAPI(title="Bookshelf", urls_namespace="bookshelf-api")
 ninja_api.add_router("/", router)

@@ -21,6 +21,7 @@ from django.utils.text import Truncator
 from djangoes_dsl.pagination import SearchAfterPaginator, SearchPaginator
 from elasticsearch.dsl import Q
 
+from .embedding import AVAILABLE as VECTORS
 from .models import Book
 from .search_indices import BookDocument
 
@@ -61,6 +62,12 @@ SORTS = {
     "title": ("Title A-Z", ["title.raw", "-year"]),
     "price": ("Lowest price", ["price", "title.raw"]),
 }
+
+# How a query matches: its words (the default), or also their meaning (with the optional
+# embedding model): "meaning" ranks by kNN, "both" fuses the two rankings (hybrid, RRF).
+MODES = {"words": "Words", "meaning": "Meaning", "both": "Words and meaning"}
+# The books a kNN ranking brings (its pages stop there).
+NEAREST = 100
 
 HIGHLIGHT = {
     "pre_tags": ["<mark>"],
@@ -162,6 +169,7 @@ class BookSearch:
     filters: dict[str, list[str]] = field(default_factory=dict)
     sort: str = ""
     page: int = 1
+    mode: str = ""
 
     @classmethod
     def from_params(cls, params: QueryDict) -> BookSearch:
@@ -176,7 +184,9 @@ class BookSearch:
             if values:
                 filters[spec.param] = list(dict.fromkeys(values))[:MAX_VALUES]
         sort = params.get("sort", "")
+        mode = params.get("mode", "")
         return cls(
+            mode=mode if VECTORS and mode in MODES and mode != "words" else "",
             q=_text(params.get("q", ""), MAX_QUERY_LENGTH, cut=True) or "",
             filters=filters,
             sort=sort if sort in SORTS else "",
@@ -196,6 +206,8 @@ class BookSearch:
                 params.setlist(spec.param, self.filters[spec.param])
         if self.sort:
             params["sort"] = self.sort
+        if self.mode:
+            params["mode"] = self.mode
         if self.page > 1:
             params["page"] = str(self.page)
         return params
@@ -223,17 +235,18 @@ class BookSearch:
             should.append(Q("term", isbn=isbn))
         return Q("bool", should=should, minimum_should_match=1)
 
+    @property
+    def by_meaning(self) -> bool:
+        """Whether the query is ranked by meaning (kNN, alone or fused with its words)."""
+        return bool(self.q and self.mode)
+
     def build(self, *, facets: bool = True, highlight: bool = True):
         """Return the Search for this request: query, filters, sort (and facets, highlights)."""
-        search = BookDocument.search(using="default").query(self.query())
-        for spec in FACETS:
-            values = self.filters.get(spec.param)
-            if values:
-                search = search.filter(
-                    "terms", **{spec.field: [int(v) for v in values] if spec.numeric else values}
-                )
-            if facets:
-                search.aggs.bucket(spec.param, "terms", field=spec.field, size=spec.size)
+        if self.by_meaning:
+            return self._by_meaning(facets=facets)
+        search = self._filtered().query(self.query())
+        if facets:
+            _add_facets(search)
         if self.q and highlight:
             search = search.highlight_options(**HIGHLIGHT)
             search = search.highlight("title", number_of_fragments=0)
@@ -242,6 +255,29 @@ class BookSearch:
                 "summary", fragment_size=180, number_of_fragments=2, no_match_size=220
             )
         return search.sort(*SORTS[self.effective_sort][1])
+
+    def _filtered(self):
+        search = BookDocument.search(using="default")
+        for spec in FACETS:
+            values = self.filters.get(spec.param)
+            if values:
+                search = search.filter(
+                    "terms", **{spec.field: [int(v) for v in values] if spec.numeric else values}
+                )
+        return search
+
+    def _by_meaning(self, *, facets: bool):
+        """The kNN search (filters inside it, facets over its hits), or the hybrid one (two
+        rankings fused in the client: no facets)."""
+        search = self._filtered()
+        if self.mode == "both":
+            return search.hybrid(
+                self.q, fields=["title", "author", "summary"], rank_window_size=NEAREST
+            )
+        search = search.similar_to(self.q, k=NEAREST)
+        if facets:
+            _add_facets(search)
+        return search
 
     def run(self, params: QueryDict) -> Results:
         """Execute the search; ``params`` (the request's query string) builds the links."""
@@ -278,7 +314,9 @@ class BookSearch:
     def export_rows(self) -> Iterator[list[Any]]:
         """Yield the CSV header, then a row per matching book, every one, in the page's order."""
         yield EXPORT_COLUMNS
-        search = self.build(facets=False, highlight=False).source(False)
+        # By meaning, the export holds the books of the search by words (every match).
+        words = BookSearch(q=self.q, filters=self.filters, sort=self.sort)
+        search = words.build(facets=False, highlight=False).source(False)
         rows = Book.objects.select_related("author").prefetch_related("tags")
         for page in SearchAfterPaginator(search, per_page=EXPORT_PAGE_SIZE).pages():
             for book in page.instances(rows):
@@ -300,7 +338,8 @@ class BookSearch:
             selected = self.filters.get(spec.param, [])
             buckets = []
             seen = set()
-            for bucket in getattr(response.aggregations, spec.param).buckets:
+            found = getattr(response.aggregations, spec.param, None)  # none when fused
+            for bucket in found.buckets if found is not None else ():
                 value = str(bucket.key)
                 seen.add(value)
                 buckets.append(
@@ -314,6 +353,12 @@ class BookSearch:
                 buckets.sort(key=lambda b: int(b.value), reverse=True)
             facets.append(Facet(spec.param, spec.label, buckets))
         return facets
+
+
+def _add_facets(search: Any) -> None:
+    """Add the facets' terms aggregations to ``search`` (in place)."""
+    for spec in FACETS:
+        search.aggs.bucket(spec.param, "terms", field=spec.field, size=spec.size)
 
 
 def _number(raw: str, digits: int) -> int | None:

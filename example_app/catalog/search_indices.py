@@ -2,6 +2,7 @@
 
 from djangoes_dsl import Document, fields, register
 
+from .embedding import AVAILABLE as VECTORS
 from .models import Author, Book, Tag
 
 
@@ -16,6 +17,10 @@ class BookDocument(Document):
     author = fields.Text(analyzer="book_text", fields={"raw": fields.Keyword()})
     tags = fields.Keyword(multi=True)
     isbn = fields.Keyword()
+    if VECTORS:  # the optional model is installed: semantic search and "similar books"
+        embedding = fields.Embedding(
+            source=["title", "tags", "summary"], embedder="catalog.embedding.WordLlamaEmbedder"
+        )
 
     class Django:
         model = Book

@@ -23,8 +23,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from elasticsearch import ApiError, TransportError
 
+from .embedding import AVAILABLE as VECTORS
 from .models import Book
-from .search import SORTS, BookSearch, active_filters
+from .search import MODES, SORTS, BookSearch, active_filters
 from .search_indices import BookDocument
 
 logger = logging.getLogger("catalog")
@@ -60,6 +61,7 @@ def _context(query: BookSearch, params: QueryDict) -> dict[str, Any]:
     return {
         "query": query,
         "sorts": [(name, label) for name, (label, _) in SORTS.items()],
+        "modes": list(MODES.items()) if VECTORS and query.q else [],
         "active_filters": active_filters(query, params),
         "results": None,
         "error": None,
@@ -110,7 +112,22 @@ def book_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if pk > MAX_PK:  # no such row; some databases raise on an integer this large
         raise Http404("No book has that number.")
     book = get_object_or_404(Book.objects.select_related("author").prefetch_related("tags"), pk=pk)
-    return render(request, "catalog/book_detail.html", {"book": book})
+    return render(request, "catalog/book_detail.html", {"book": book, "similar": _similar(book)})
+
+
+def _similar(book: Book) -> list[Book]:
+    """The books nearest to ``book`` by meaning (none without the optional model)."""
+    if not VECTORS:
+        return []
+    try:
+        return (
+            BookDocument.search()
+            .similar_to(book, k=5)
+            .instances(Book.objects.select_related("author"))
+        )
+    except (ApiError, TransportError) as exc:
+        logger.error("Similar books of %s failed: %s", book.pk, exc)
+        return []
 
 
 async def search_api(request: HttpRequest) -> HttpResponse:

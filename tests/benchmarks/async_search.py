@@ -11,7 +11,9 @@ query on a word of the titles, ten hits each, deserialized as the API returns th
   an async view does today with a sync-only library (``thread_sensitive=True``, the default);
 - **raw**: ``AsyncElasticsearch.search()`` on a client built by hand (hits left as dicts);
 - **client**: the same call on ``connections["default"].async_client`` (hits left as dicts),
-  which tells the cost of the client from the cost of the DSL.
+  which tells the cost of the client from the cost of the DSL;
+- **dsl**: elasticsearch.dsl's own ``AsyncSearch`` on the hand-built client (hits as its
+  ``Hit`` objects), which tells the cost of elasticsearch.dsl from the cost of djangoes.
 
 The ways alternate within each round, so that the node's and the machine's state is shared
 fairly. Prints one JSON line: per way, searches per second and the p50 / p99 latency of one
@@ -93,6 +95,7 @@ async def measure(
 async def run(concurrency: int, rounds: int, read_index: str, url: str) -> dict[str, Any]:
     from asgiref.sync import sync_to_async
     from elasticsearch import AsyncElasticsearch
+    from elasticsearch.dsl import AsyncSearch as PlainAsyncSearch
 
     from djangoes import connections
     from tests.apps.shop.search_indices import ProductDocument
@@ -112,6 +115,10 @@ async def run(concurrency: int, rounds: int, read_index: str, url: str) -> dict[
         response = await raw.search(index=read_index, query={"match": {"title": word}}, size=10)
         return response["hits"]["hits"]
 
+    async def with_plain_dsl(word: str) -> Any:
+        search = PlainAsyncSearch(using=raw, index=read_index)
+        return list(await search.query("match", title=word)[:10].execute())
+
     async def with_djangoes_client(word: str) -> Any:
         client = connections["default"].async_client
         response = await client.search(index=read_index, query={"match": {"title": word}}, size=10)
@@ -124,6 +131,7 @@ async def run(concurrency: int, rounds: int, read_index: str, url: str) -> dict[
                 "sync_to_async": with_sync_to_async,
                 "raw": with_raw_client,
                 "client": with_djangoes_client,
+                "dsl": with_plain_dsl,
             },
             concurrency,
             rounds,
@@ -140,6 +148,7 @@ async def run(concurrency: int, rounds: int, read_index: str, url: str) -> dict[
             a["searches_per_second"] / b["searches_per_second"], 2
         ),
         "median_vs_raw": round(a["p50_ms"] / c["p50_ms"], 2),
+        "median_vs_dsl": round(a["p50_ms"] / results["dsl"]["p50_ms"], 2),
         "goals": {
             "async >= 2x sync_to_async throughput": a["searches_per_second"]
             >= 2 * b["searches_per_second"],

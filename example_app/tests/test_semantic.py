@@ -1,0 +1,45 @@
+"""Search by meaning and similar books, with the real model (wordllama, loaded from its wheel)."""
+
+from django.urls import reverse
+
+from catalog.embedding import AVAILABLE, WordLlamaEmbedder
+from catalog.search_indices import BookDocument
+
+SEARCH = reverse("catalog:search")
+
+
+def test_the_model_is_installed_and_loads_from_its_wheel():
+    assert AVAILABLE, "install the example's model: pip install 'djangoes[example-vectors]'"
+    vectors = WordLlamaEmbedder().embed(["a poem about apples", "an orchard"])
+    assert [len(vector) for vector in vectors] == [256, 256]
+
+
+def test_search_by_meaning_finds_a_book_without_its_words(client, catalogue):
+    # "Quiet Orchards" (summary: "Poems about apple trees.") shares no word with the query.
+    response = client.get(SEARCH, {"q": "verses on fruit", "mode": "meaning"})
+    assert response.status_code == 200
+    titles = [result.book.title for result in response.context["results"].results]
+    assert "Quiet Orchards" in titles[:10]
+    assert b'<option value="meaning" selected>' in response.content
+
+    words = client.get(SEARCH, {"q": "verses on fruit"})
+    assert words.context["results"].total == 0  # the words alone find nothing
+
+
+def test_both_modes_fuse_and_keep_the_filters(client, catalogue):
+    response = client.get(SEARCH, {"q": "verses on fruit", "mode": "both", "author": "Ada Quill"})
+    assert response.status_code == 200
+    books = [result.book for result in response.context["results"].results]
+    assert books
+    assert {book.author.name for book in books} == {"Ada Quill"}
+
+
+def test_a_book_page_lists_similar_books(client, catalogue):
+    cipher = catalogue["cipher"]
+    response = client.get(reverse("catalog:book", args=[cipher.pk]))
+    similar = response.context["similar"]
+    assert len(similar) == 5
+    assert cipher not in similar
+    expected = BookDocument.search().similar_to(cipher, k=5).to_queryset()
+    assert similar == list(expected)
+    assert b"Similar books" in response.content
