@@ -12,7 +12,8 @@ from django.test import Client
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api_urls")]
 
 LONG = "x" * 5000
-FORGED = signing.dumps({"c": "anything", "f": "0" * 32}, salt="not the cursor salt")
+# Signed with another salt, without a timestamp: the same in every pytest-xdist worker.
+FORGED = signing.Signer(salt="not the cursor salt").sign_object({"c": "anything", "f": "0" * 32})
 
 # {endpoint: {the parameter the answer must name: [query strings]}}
 BAD = {
@@ -84,10 +85,10 @@ BAD = {
     },
 }
 CASES = [
-    (endpoint, query, parameter)
+    pytest.param(endpoint, query, parameter, id=f"{endpoint}-{parameter}-{number}")
     for endpoint, parameters in BAD.items()
     for parameter, queries in parameters.items()
-    for query in queries
+    for number, query in enumerate(queries)
 ]
 assert len(CASES) >= 40
 
