@@ -420,6 +420,7 @@ class _Recording(elastic_transport.Transport):
     """A transport that keeps how each request it sends is classified."""
 
     seen: list[ApiRequest]
+    reads_api_call = True  # the client hands it each request's API (READS_API_CALL)
 
     def perform_request(self, method, target, **kwargs):
         self.seen.append(ApiRequest.of(method, target))

@@ -39,7 +39,6 @@ from tests.indexing_utils import (
     leftovers,
     product_documents,
     product_rows,
-    reset_index,
 )
 from tests.settings import ES_URL
 from tests.workers import CELERY, DJANGO_TASKS, TaskWorker, wait_for
@@ -95,8 +94,6 @@ def engine(pair: list[TaskWorker]):
     with override_settings(**overrides), fresh_index(ProductDocument):
         yield engine
         wait_for(delivered, "the workers to deliver the outbox", timeout=60)
-    # What the workers wrote is theirs, not the test's: its scope does not undo it.
-    reset_index(ProductDocument)
     for worker in pair:
         if not worker.alive:
             worker.start()  # a test killed it
