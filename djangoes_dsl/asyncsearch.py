@@ -21,7 +21,14 @@ from elasticsearch import dsl
 
 from .adapters import use_response_class
 from .embeddings import aexecute
-from .search import Autocomplete, FusedRankings, HybridOptions, Response, VectorSearch
+from .search import (
+    Autocomplete,
+    FusedRankings,
+    HybridOptions,
+    Response,
+    SimilarOptions,
+    VectorSearch,
+)
 from .steps import arun_steps
 
 __all__ = ["AsyncHybridSearch", "AsyncSearch"]
@@ -52,12 +59,7 @@ class AsyncSearch(VectorSearch, Autocomplete, dsl.AsyncSearch):
         return await self.count()
 
     async def asimilar_to(
-        self,
-        query: str | models.Model,
-        *,
-        k: int = 10,
-        num_candidates: int | None = None,
-        field: str | None = None,
+        self, query: str | models.Model, **options: Unpack[SimilarOptions]
     ) -> AsyncSearch:
         """Return the kNN search ``Search.similar_to()`` returns, as an async search.
 
@@ -65,8 +67,7 @@ class AsyncSearch(VectorSearch, Autocomplete, dsl.AsyncSearch):
         vector is read with the async client (its text, when it has none, with
         ``sync_to_async``): the event loop is never blocked.
         """
-        steps = self._similar_steps(query, k, num_candidates, field)
-        return await arun_steps(steps, aexecute)  # type: ignore[no-any-return]
+        return await arun_steps(self._similar_steps(query, **options), aexecute)  # type: ignore[no-any-return]
 
     async def ahybrid(self, text: str, **options: Unpack[HybridOptions]) -> AsyncSearch:
         """Return the hybrid search ``Search.hybrid()`` returns (same arguments), as an

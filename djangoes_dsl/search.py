@@ -168,6 +168,14 @@ class Autocomplete:
         return self.query(autocomplete_query(self, text, fields))  # type: ignore[attr-defined]
 
 
+class SimilarOptions(TypedDict, total=False):
+    """The keyword arguments of ``similar_to()`` (sync) and ``asimilar_to()`` (async)."""
+
+    k: int
+    num_candidates: int | None
+    field: str | None
+
+
 class HybridOptions(TypedDict, total=False):
     """The keyword arguments of ``hybrid()`` (sync) and ``ahybrid()`` (async)."""
 
@@ -191,7 +199,12 @@ class VectorSearch:
     fused_class: Any
 
     def _similar_steps(
-        self: Any, query: Any, k: int, num_candidates: int | None, field: str | None
+        self: Any,
+        query: Any,
+        *,
+        k: int = 10,
+        num_candidates: int | None = None,
+        field: str | None = None,
     ) -> Steps:
         document = _document_of(self)
         name, _ = embedding_field(document, field)
@@ -325,14 +338,7 @@ class Search(VectorSearch, Autocomplete, dsl.Search):
         Response.instances)."""
         return self.execute().instances(queryset)  # type: ignore[attr-defined,no-any-return]
 
-    def similar_to(
-        self,
-        query: str | models.Model,
-        *,
-        k: int = 10,
-        num_candidates: int | None = None,
-        field: str | None = None,
-    ) -> Search:
+    def similar_to(self, query: str | models.Model, **options: Unpack[SimilarOptions]) -> Search:
         """Return a kNN search for the ``k`` documents nearest to ``query``.
 
         ``query`` is a text (embedded with the Document's embedder) or a model instance (its
@@ -340,9 +346,9 @@ class Search(VectorSearch, Autocomplete, dsl.Search):
         and filters (``.filter(...)``) are applied inside the kNN, as its ``filter``, so
         ``k`` hits pass them. ``num_candidates`` (default ``max(100, 2 * k)``, at most
         10,000) is how many candidates each shard considers. ``field`` names the embedding
-        when the Document has several.
+        when the Document has several (default: its only one).
         """
-        return run_steps(self._similar_steps(query, k, num_candidates, field))  # type: ignore[no-any-return]
+        return run_steps(self._similar_steps(query, **options))  # type: ignore[no-any-return]
 
     def hybrid(self, text: str, **options: Unpack[HybridOptions]) -> Search:
         """Return a search that ranks by both a lexical query for ``text`` and its kNN.
