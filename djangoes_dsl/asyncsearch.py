@@ -76,6 +76,18 @@ class AsyncSearch(VectorSearch, Autocomplete, dsl.AsyncSearch):
         text is embedded in a thread (``asyncio.to_thread``)."""
         return await arun_steps(self._hybrid_steps(text, **options), aexecute)  # type: ignore[no-any-return]
 
+    def similar_to(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "An async search computes its query vector with the async API: "
+            "await s.asimilar_to(text or instance, k=...)."
+        )
+
+    def hybrid(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "An async search computes its query vector with the async API: "
+            "await s.ahybrid(text, ...)."
+        )
+
 
 class AsyncHybridSearch(FusedRankings, AsyncSearch):
     """:class:`djangoes_dsl.search.HybridSearch` for the asyncio side: ``await

@@ -190,6 +190,13 @@ async def test_bad_arguments_are_named_in_the_error(declared_document, call, mes
         await call(declared_document.asearch())
 
 
+async def test_the_sync_names_on_an_async_search_say_to_await_the_async_ones(declared_document):
+    with pytest.raises(TypeError, match=re.escape("await s.asimilar_to(text or instance")):
+        declared_document.asearch().similar_to("lamp")
+    with pytest.raises(TypeError, match=re.escape("await s.ahybrid(text")):
+        declared_document.asearch().hybrid("lamp")
+
+
 async def test_server_side_rrf_is_the_sync_request_body(declared_document):
     options = {"server_side": True, "rank_constant": 20, "rank_window_size": 50, "k": 10}
     search = declared_document.asearch().filter("term", published="2020-01-01")
