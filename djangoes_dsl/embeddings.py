@@ -21,15 +21,19 @@ chunk like a node that refuses it: the operations are kept in the outbox and ret
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from elasticsearch import NotFoundError
 
 from .adapters import mapping_fields
+from .steps import Steps
 
 __all__ = [
     "HASH_SUFFIX",
@@ -236,21 +240,48 @@ def embed_sources(document: type, ids: list[str], sources: list[dict[str, Any]])
 def _stored(document: type, ids: list[str], fields: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Return ``{id: _source}`` (the embeddings and their hashes) of the documents ``ids`` in
     the Document's index; empty when the index is not there yet."""
-    binding = document.get_binding()  # type: ignore[attr-defined]
-    if binding is None:
+    request = _mget(document, ids, fields)
+    if request is None:
         return {}
     from djangoes import connections
 
-    client = connections[binding.using].client
-    includes = [part for name in fields for part in (name, hash_field_name(name))]
+    using, options = request
     try:
-        response = client.mget(
-            index=binding.name,
-            ids=ids,
-            source_includes=includes,  # named: Elasticsearch 9.2+ returns the vectors
-        )
+        return _found(connections[using].client.mget(**options))
     except NotFoundError:
         return {}
+
+
+async def _astored(
+    document: type, ids: list[str], fields: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """:func:`_stored`, read with the async client of the running event loop."""
+    request = _mget(document, ids, fields)
+    if request is None:
+        return {}
+    from djangoes import connections
+
+    using, options = request
+    try:
+        return _found(await connections[using].async_client.mget(**options))
+    except NotFoundError:
+        return {}
+
+
+def _mget(
+    document: type, ids: list[str], fields: dict[str, Any]
+) -> tuple[str, dict[str, Any]] | None:
+    """Return the connection and the arguments of the ``mget`` of :func:`_stored`; None when
+    the Document is bound to no index."""
+    binding = document.get_binding()  # type: ignore[attr-defined]
+    if binding is None:
+        return None
+    includes = [part for name in fields for part in (name, hash_field_name(name))]
+    # source_includes named: Elasticsearch 9.2+ returns the vectors only then.
+    return binding.using, {"index": binding.name, "ids": ids, "source_includes": includes}
+
+
+def _found(response: Any) -> dict[str, dict[str, Any]]:
     return {
         doc["_id"]: doc.get("_source") or {} for doc in response.get("docs", []) if doc.get("found")
     }
@@ -275,8 +306,64 @@ def embedding_field(document: type, name: str | None = None) -> tuple[str, Any]:
     return next(iter(found.items()))
 
 
-def query_vector(document: type, name: str, query: Any) -> tuple[list[float], Any]:
-    """Return the vector to search with and the id of the document to leave out (or None).
+@dataclass(frozen=True)
+class EmbedText:
+    """The request for the vector of one text: ``execute()`` calls the embedder; the async
+    ``aexecute()`` calls it in a thread of the event loop's default executor
+    (``asyncio.to_thread``: the embedder reads no database, and a slow model holds neither
+    the loop nor the thread where Django runs the async views' sync code)."""
+
+    spec: EmbedderSpec
+    text: str
+
+    def execute(self) -> list[float]:
+        return self.spec.embed([self.text])[0]
+
+    async def aexecute(self) -> list[float]:
+        return await asyncio.to_thread(self.execute)
+
+
+@dataclass(frozen=True)
+class StoredVector:
+    """The request for the vector a document stores (None when it has none): one ``mget``,
+    with the sync client or, in ``aexecute()``, the event loop's async client."""
+
+    document: type
+    name: str
+    field: Any
+    doc_id: str
+
+    def execute(self) -> Any:
+        return self._vector(_stored(self.document, [self.doc_id], {self.name: self.field}))
+
+    async def aexecute(self) -> Any:
+        return self._vector(await _astored(self.document, [self.doc_id], {self.name: self.field}))
+
+    def _vector(self, stored: dict[str, dict[str, Any]]) -> Any:
+        vector = stored.get(self.doc_id, {}).get(self.name)
+        return vector if isinstance(vector, list) else None
+
+
+@dataclass(frozen=True)
+class RowText:
+    """The request for the text a row's embedding is computed from. The document's values may
+    read related rows: ``aexecute()`` reads them with ``sync_to_async``, in the thread where
+    Django runs the sync ORM for async code."""
+
+    document: type
+    field: Any
+    instance: Any
+
+    def execute(self) -> str:
+        return source_text(self.document.source(self.instance), self.field._djangoes_source)  # type: ignore[attr-defined]
+
+    async def aexecute(self) -> str:
+        return await sync_to_async(self.execute)()
+
+
+def query_vector_steps(document: type, name: str, query: Any) -> Steps:
+    """Return the steps (djangoes_dsl.steps) that compute the vector to search with and the
+    id of the document to leave out (or None).
 
     ``query`` is a text (embedded with one call) or a model instance: its document's stored
     vector, else the embedding of its text.
@@ -286,15 +373,22 @@ def query_vector(document: type, name: str, query: Any) -> tuple[list[float], An
     if isinstance(query, str):
         if not query.strip():
             raise ValueError("The text to search by similarity is empty: give some words.")
-        return spec.embed([query])[0], None
+        return (yield EmbedText(spec, query)), None
     doc_id = document.document_id(query.pk)  # type: ignore[attr-defined]
-    stored = _stored(document, [doc_id], {name: field}).get(doc_id, {})
-    if isinstance(stored.get(name), list):
-        return stored[name], doc_id
-    text = source_text(document.source(query), field._djangoes_source)  # type: ignore[attr-defined]
+    stored = yield StoredVector(document, name, field, doc_id)
+    if stored is not None:
+        return stored, doc_id
+    text = yield RowText(document, field, query)
     if not text:
         raise ValueError(
             f"{type(query).__name__} {query.pk} has no text in {list(field._djangoes_source)} "
             f"to find similar rows by."
         )
-    return spec.embed([text])[0], doc_id
+    return (yield EmbedText(spec, text)), doc_id
+
+
+async def aexecute(request: Any) -> Any:
+    """Answer a request of the async steps of a vector search: a query vector's
+    (``aexecute()``) or an async search's (``execute()``)."""
+    method = getattr(request, "aexecute", None)
+    return await (method() if method is not None else request.execute())

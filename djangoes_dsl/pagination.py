@@ -17,7 +17,7 @@ the PIT at the end.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -30,6 +30,7 @@ from elasticsearch.dsl import connections as dsl_connections
 import djangoes
 
 from .adapters import search_documents, search_indices, search_using
+from .steps import Steps, arun_steps, run_steps
 
 #: Elasticsearch's default ``index.max_result_window``.
 DEFAULT_MAX_RESULTS = 10_000
@@ -55,31 +56,6 @@ def max_result_window(search: Any) -> int:
         if isinstance(nested, dict) and "max_result_window" in nested:
             return int(nested["max_result_window"])
     return DEFAULT_MAX_RESULTS
-
-
-#: A paginator's account of its requests: it yields each search to send, is answered with
-#: the search's response, and returns its result.
-Steps = Generator[Any, Any, Any]
-
-
-def _run(steps: Steps) -> Any:
-    """Send the searches of ``steps`` with the sync API; return its result."""
-    try:
-        search = next(steps)
-        while True:
-            search = steps.send(search.execute())
-    except StopIteration as done:
-        return done.value
-
-
-async def _arun(steps: Steps) -> Any:
-    """Send the searches of ``steps`` with the async API; return its result."""
-    try:
-        search = next(steps)
-        while True:
-            search = steps.send(await search.execute())
-    except StopIteration as done:
-        return done.value
 
 
 class SearchPaginator(Paginator):
@@ -117,7 +93,7 @@ class SearchPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         """Return the number of hits that can be paged through (one request if no page yet)."""
-        return _run(self._count_steps())
+        return run_steps(self._count_steps())
 
     def _count_steps(self) -> Steps:
         self._remember((yield self.search.extra(size=0, track_total_hits=self.max_results)))
@@ -133,13 +109,13 @@ class SearchPaginator(Paginator):
 
     def page(self, number: Any) -> Page:
         """Return page ``number`` from one search request (validated against its count)."""
-        return _run(self._page_steps(number))
+        return run_steps(self._page_steps(number))
 
     def _page_steps(self, number: Any) -> Steps:
         """Yield each search to send (each is answered with its response); return the page.
 
         The one account of a page for the sync paginator and the async one, which differ
-        only in how they send (``_run``, ``_arun``).
+        only in how they send (``run_steps``, ``arun_steps``).
         """
         number = self._positive(number)
         bottom = (number - 1) * self.per_page
@@ -216,7 +192,7 @@ class AsyncSearchPaginator(SearchPaginator):
     async def acount(self) -> int:
         """Return the number of hits that can be paged through (one request if no page yet)."""
         if "count" not in self.__dict__:
-            await _arun(self._count_steps())
+            await arun_steps(self._count_steps())
         return self.count
 
     async def anum_pages(self) -> int:
@@ -239,7 +215,7 @@ class AsyncSearchPaginator(SearchPaginator):
 
     async def apage(self, number: Any) -> Page:
         """Return page ``number`` from one search request (see :meth:`SearchPaginator.page`)."""
-        return await _arun(self._page_steps(number))  # type: ignore[no-any-return]
+        return await arun_steps(self._page_steps(number))  # type: ignore[no-any-return]
 
     async def aget_page(self, number: Any) -> Page:
         """Return a valid page even if ``number`` is not one (see

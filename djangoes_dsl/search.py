@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db import models
 from elasticsearch import dsl
@@ -16,8 +16,9 @@ from .adapters import (
     use_response_class,
 )
 from .autocomplete import autocomplete_query
-from .embeddings import embedding_field, query_vector
+from .embeddings import embedding_field, query_vector_steps
 from .fusion import DEFAULT_RANK_CONSTANT, check_options, linear, rrf
+from .steps import Steps, run_steps
 
 #: Hits each ranking of a hybrid search brings to the fusion (Elasticsearch's RRF calls it
 #: ``rank_window_size``); the fused results hold at most as many.
@@ -167,7 +168,152 @@ class Autocomplete:
         return self.query(autocomplete_query(self, text, fields))  # type: ignore[attr-defined]
 
 
-class Search(Autocomplete, dsl.Search):
+class SimilarOptions(TypedDict, total=False):
+    """The keyword arguments of ``similar_to()`` (sync) and ``asimilar_to()`` (async)."""
+
+    k: int
+    num_candidates: int | None
+    field: str | None
+
+
+class HybridOptions(TypedDict, total=False):
+    """The keyword arguments of ``hybrid()`` (sync) and ``ahybrid()`` (async)."""
+
+    fields: list[str] | None
+    k: int | None
+    num_candidates: int | None
+    field: str | None
+    mode: str
+    rank_constant: int
+    rank_window_size: int
+    weights: tuple[float, float] | None
+    server_side: bool
+
+
+class VectorSearch:
+    """How ``similar_to()`` and ``hybrid()`` build their searches, for the sync and the async
+    search alike: as steps (djangoes_dsl.steps) whose only requests compute the query vector,
+    sent by the sync side with ``run_steps`` and by the async one with ``arun_steps``."""
+
+    #: The search class of a hybrid search's fused result (HybridSearch, AsyncHybridSearch).
+    fused_class: Any
+
+    def _similar_steps(
+        self: Any,
+        query: Any,
+        *,
+        k: int = 10,
+        num_candidates: int | None = None,
+        field: str | None = None,
+    ) -> Steps:
+        document = _document_of(self)
+        name, _ = embedding_field(document, field)
+        vector, leave_out = yield from query_vector_steps(document, name, query)
+        return self._nearest(name, vector, k, num_candidates, leave_out)
+
+    def _hybrid_steps(
+        self: Any,
+        text: str,
+        *,
+        fields: list[str] | None = None,
+        k: int | None = None,
+        num_candidates: int | None = None,
+        field: str | None = None,
+        mode: str = "rrf",
+        rank_constant: int = DEFAULT_RANK_CONSTANT,
+        rank_window_size: int = DEFAULT_RANK_WINDOW,
+        weights: tuple[float, float] | None = None,
+        server_side: bool = False,
+    ) -> Steps:
+        if mode not in FUSION_MODES:
+            raise ValueError(f"mode={mode!r} is not a fusion mode: use one of {FUSION_MODES}.")
+        if rank_window_size < 1:
+            raise ValueError(f"rank_window_size={rank_window_size!r} must be 1 or more.")
+        check_options(rank_constant, weights, 2)
+        if server_side and (mode != "rrf" or weights is not None):
+            raise ValueError(
+                "server_side=True uses Elasticsearch's rrf retriever: mode='rrf', no weights."
+            )
+        document = _document_of(self)
+        name, embedding = embedding_field(document, field)
+        searched = list(fields or embedding._djangoes_source)
+        lexical = self.query("multi_match", query=text, fields=searched)
+        vector, _ = yield from query_vector_steps(document, name, text)
+        nearest = self._nearest(name, vector, k or rank_window_size, num_candidates)
+        if server_side:
+            return self._rrf_retriever(lexical, nearest, rank_constant, rank_window_size)
+        fused = self.fused_class(
+            using=search_using(self), index=search_indices(self), doc_type=search_documents(self)
+        )
+        fused._djangoes_hybrid = {
+            "rankings": (lexical, nearest),
+            "mode": mode,
+            "rank_constant": rank_constant,
+            "window": rank_window_size,
+            "weights": weights,
+        }
+        return fused
+
+    def _without_query(self: Any) -> tuple[Any, dict[str, Any] | None]:
+        """Return this search without its query (a new one), and the query."""
+        body = self.to_dict()
+        query = body.pop("query", None)
+        fresh = type(self)(
+            using=search_using(self), index=search_indices(self), doc_type=search_documents(self)
+        )
+        fresh.update_from_dict(body)
+        return fresh, query
+
+    def _nearest(
+        self,
+        name: str,
+        vector: list[float],
+        k: int,
+        num_candidates: int | None,
+        leave_out: str | None = None,
+    ) -> Any:
+        if k < 1:
+            raise ValueError(f"k={k!r} must be 1 or more.")
+        candidates = num_candidates if num_candidates is not None else min(max(100, 2 * k), 10_000)
+        if candidates < k:
+            raise ValueError(f"num_candidates={candidates!r} must be at least k ({k}).")
+        fresh, knn_filter = self._filter_of(leave_out)
+        if "size" not in fresh.to_dict():
+            fresh = fresh.extra(size=k)
+        return fresh.knn(
+            name,
+            k,
+            candidates,
+            query_vector=vector,
+            filter=dsl.Q(knn_filter) if knn_filter is not None else None,
+        )
+
+    def _filter_of(self, leave_out: str | None = None) -> tuple[Any, dict[str, Any] | None]:
+        """Return this search without its query, and the query (and ``leave_out``) as one
+        filter for a kNN."""
+        fresh, query = self._without_query()
+        clauses: list[dict[str, Any]] = [query] if query is not None else []
+        if leave_out is not None:
+            clauses.append({"bool": {"must_not": [{"ids": {"values": [leave_out]}}]}})
+        return fresh, ({"bool": {"filter": clauses}} if clauses else None)
+
+    def _rrf_retriever(self, lexical: Any, nearest: Any, rank_constant: int, window: int) -> Any:
+        fresh, _ = self._without_query()
+        knn = dict(nearest.to_dict()["knn"])
+        retriever = {
+            "rrf": {
+                "retrievers": [
+                    {"standard": {"query": lexical.to_dict()["query"]}},
+                    {"knn": knn},
+                ],
+                "rank_constant": rank_constant,
+                "rank_window_size": window,
+            }
+        }
+        return fresh.extra(retriever=retriever)
+
+
+class Search(VectorSearch, Autocomplete, dsl.Search):
     """A Search that returns :class:`Response`, runs as a queryset and pages with Django.
 
     ``len(search)`` is the number of hits the search returns (its slice), from the same
@@ -192,14 +338,7 @@ class Search(Autocomplete, dsl.Search):
         Response.instances)."""
         return self.execute().instances(queryset)  # type: ignore[attr-defined,no-any-return]
 
-    def similar_to(
-        self,
-        query: str | models.Model,
-        *,
-        k: int = 10,
-        num_candidates: int | None = None,
-        field: str | None = None,
-    ) -> Search:
+    def similar_to(self, query: str | models.Model, **options: Unpack[SimilarOptions]) -> Search:
         """Return a kNN search for the ``k`` documents nearest to ``query``.
 
         ``query`` is a text (embedded with the Document's embedder) or a model instance (its
@@ -207,160 +346,51 @@ class Search(Autocomplete, dsl.Search):
         and filters (``.filter(...)``) are applied inside the kNN, as its ``filter``, so
         ``k`` hits pass them. ``num_candidates`` (default ``max(100, 2 * k)``, at most
         10,000) is how many candidates each shard considers. ``field`` names the embedding
-        when the Document has several.
+        when the Document has several (default: its only one).
         """
-        document = _document_of(self)
-        name, _ = embedding_field(document, field)
-        vector, leave_out = query_vector(document, name, query)
-        return self._nearest(name, vector, k, num_candidates, leave_out)
+        return run_steps(self._similar_steps(query, **options))  # type: ignore[no-any-return]
 
-    def hybrid(
-        self,
-        text: str,
-        *,
-        fields: list[str] | None = None,
-        k: int | None = None,
-        num_candidates: int | None = None,
-        field: str | None = None,
-        mode: str = "rrf",
-        rank_constant: int = DEFAULT_RANK_CONSTANT,
-        rank_window_size: int = DEFAULT_RANK_WINDOW,
-        weights: tuple[float, float] | None = None,
-        server_side: bool = False,
-    ) -> Search:
+    def hybrid(self, text: str, **options: Unpack[HybridOptions]) -> Search:
         """Return a search that ranks by both a lexical query for ``text`` and its kNN.
 
         The lexical ranking is a ``multi_match`` of ``text`` over ``fields`` (default: the
         fields the embedding is computed from); the kNN ranking is ``similar_to(text,
-        k=k)`` (``k`` defaults to ``rank_window_size``). Each brings its best
+        k=k)`` (``k`` defaults to ``rank_window_size``, 100). Each brings its best
         ``rank_window_size`` hits, with the search's filters; they are combined in the client:
 
-        - ``mode="rrf"``: reciprocal-rank fusion, ``sum(weight / (rank_constant + rank))``;
+        - ``mode="rrf"`` (default): reciprocal-rank fusion, ``sum(weight / (rank_constant +
+          rank))`` (``rank_constant`` default 60);
         - ``mode="linear"``: the weighted sum of each ranking's scores normalised to 0..1.
 
         ``weights`` are ``(lexical, kNN)`` (default equal). The result pages like any search
         (slices, ``SearchPaginator``, ``to_queryset()``, ``instances()``), each hit's score
         being the fused one. ``server_side=True`` sends one request with Elasticsearch's
         ``rrf`` retriever instead (an Enterprise licence feature; ``mode="rrf"`` only).
+        ``num_candidates`` and ``field`` are ``similar_to()``'s.
         """
-        if mode not in FUSION_MODES:
-            raise ValueError(f"mode={mode!r} is not a fusion mode: use one of {FUSION_MODES}.")
-        if rank_window_size < 1:
-            raise ValueError(f"rank_window_size={rank_window_size!r} must be 1 or more.")
-        check_options(rank_constant, weights, 2)
-        document = _document_of(self)
-        name, embedding = embedding_field(document, field)
-        searched = list(fields or embedding._djangoes_source)
-        lexical = self.query("multi_match", query=text, fields=searched)
-        vector, _ = query_vector(document, name, text)
-        nearest = self._nearest(name, vector, k or rank_window_size, num_candidates)
-        if server_side:
-            if mode != "rrf" or weights is not None:
-                raise ValueError(
-                    "server_side=True uses Elasticsearch's rrf retriever: mode='rrf', no weights."
-                )
-            return self._rrf_retriever(lexical, nearest, rank_constant, rank_window_size)
-        fused = HybridSearch(
-            using=search_using(self), index=search_indices(self), doc_type=search_documents(self)
-        )
-        fused._djangoes_hybrid = {
-            "rankings": (lexical, nearest),
-            "mode": mode,
-            "rank_constant": rank_constant,
-            "window": rank_window_size,
-            "weights": weights,
-        }
-        return fused
-
-    def _without_query(self) -> tuple[Search, dict[str, Any] | None]:
-        """Return this search without its query (a new one), and the query."""
-        body = self.to_dict()
-        query = body.pop("query", None)
-        fresh = type(self)(
-            using=search_using(self), index=search_indices(self), doc_type=search_documents(self)
-        )
-        fresh.update_from_dict(body)
-        return fresh, query
-
-    def _nearest(
-        self,
-        name: str,
-        vector: list[float],
-        k: int,
-        num_candidates: int | None,
-        leave_out: str | None = None,
-    ) -> Search:
-        if k < 1:
-            raise ValueError(f"k={k!r} must be 1 or more.")
-        candidates = num_candidates if num_candidates is not None else min(max(100, 2 * k), 10_000)
-        if candidates < k:
-            raise ValueError(f"num_candidates={candidates!r} must be at least k ({k}).")
-        fresh, knn_filter = self._filter_of(leave_out)
-        if "size" not in fresh.to_dict():
-            fresh = fresh.extra(size=k)
-        return fresh.knn(  # type: ignore[no-any-return]
-            name,
-            k,
-            candidates,
-            query_vector=vector,
-            filter=dsl.Q(knn_filter) if knn_filter is not None else None,
-        )
-
-    def _filter_of(self, leave_out: str | None = None) -> tuple[Search, dict[str, Any] | None]:
-        """Return this search without its query, and the query (and ``leave_out``) as one
-        filter for a kNN."""
-        fresh, query = self._without_query()
-        clauses: list[dict[str, Any]] = [query] if query is not None else []
-        if leave_out is not None:
-            clauses.append({"bool": {"must_not": [{"ids": {"values": [leave_out]}}]}})
-        return fresh, ({"bool": {"filter": clauses}} if clauses else None)
-
-    def _rrf_retriever(
-        self, lexical: Search, nearest: Search, rank_constant: int, window: int
-    ) -> Search:
-        fresh, _ = self._without_query()
-        knn = dict(nearest.to_dict()["knn"])
-        retriever = {
-            "rrf": {
-                "retrievers": [
-                    {"standard": {"query": lexical.to_dict()["query"]}},
-                    {"knn": knn},
-                ],
-                "rank_constant": rank_constant,
-                "rank_window_size": window,
-            }
-        }
-        return fresh.extra(retriever=retriever)  # type: ignore[no-any-return]
+        return run_steps(self._hybrid_steps(text, **options))  # type: ignore[no-any-return]
 
 
-class HybridSearch(Search):
-    """Two rankings of the same documents (lexical and kNN), fused in the client.
-
-    Made by :meth:`Search.hybrid`. ``execute()`` sends both searches (each for its best
-    ``rank_window_size`` hits) and answers a :class:`Response` whose hits are the fused
-    ranking sliced as this search is (``[from:from + size]``), each with its fused
-    ``_score``; the total is the number of hits fused.
-    """
+class FusedRankings:
+    """Two rankings of the same documents (lexical and kNN), fused in the client: the part of
+    :class:`HybridSearch` and the async ``AsyncHybridSearch`` that does not send."""
 
     _djangoes_hybrid: dict[str, Any]
 
     @property
-    def rankings(self) -> tuple[Search, Search]:
+    def rankings(self) -> tuple[Any, Any]:
         """The lexical and the kNN search whose rankings are fused (``to_dict()`` of this
         search describes neither: there is no single request)."""
         return self._djangoes_hybrid["rankings"]  # type: ignore[no-any-return]
 
-    def count(self) -> int:
-        """Return the number of hits fused (both rankings are sent, as by ``execute()``)."""
-        return int(self.execute().hits.total.value)
-
-    def _clone(self) -> HybridSearch:
-        clone = super()._clone()
+    def _clone(self) -> Any:
+        clone = super()._clone()  # type: ignore[misc]
         clone._djangoes_hybrid = self._djangoes_hybrid
-        return clone  # type: ignore[return-value]
+        return clone
 
-    def execute(self, ignore_cache: bool = False) -> Any:
-        """Send both rankings, fuse them and return this search's slice of the result."""
+    def _fused_steps(self: Any, ignore_cache: bool) -> Steps:
+        """Yield both rankings' searches (each answered with its response); return this
+        search's slice of the fused result, kept as its response."""
         cached = self.__dict__.get("_djangoes_response")
         if cached is not None and not ignore_cache:
             return cached
@@ -369,7 +399,7 @@ class HybridSearch(Search):
         rankings = []
         took = 0
         for search in options["rankings"]:
-            answer = search[0:window].execute().to_dict()
+            answer = (yield search[0:window]).to_dict()
             took += answer.get("took", 0)
             rankings.append(answer["hits"]["hits"])
         if options["mode"] == "rrf":
@@ -394,3 +424,24 @@ class HybridSearch(Search):
         )
         self._djangoes_response = response
         return response
+
+
+class HybridSearch(FusedRankings, Search):
+    """Two rankings of the same documents (lexical and kNN), fused in the client.
+
+    Made by :meth:`Search.hybrid`. ``execute()`` sends both searches (each for its best
+    ``rank_window_size`` hits) and answers a :class:`Response` whose hits are the fused
+    ranking sliced as this search is (``[from:from + size]``), each with its fused
+    ``_score``; the total is the number of hits fused.
+    """
+
+    def count(self) -> int:
+        """Return the number of hits fused (both rankings are sent, as by ``execute()``)."""
+        return int(self.execute().hits.total.value)
+
+    def execute(self, ignore_cache: bool = False) -> Any:
+        """Send both rankings, fuse them and return this search's slice of the result."""
+        return run_steps(self._fused_steps(ignore_cache))
+
+
+Search.fused_class = HybridSearch

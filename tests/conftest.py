@@ -117,13 +117,21 @@ def broken_product_mapping():
 @pytest.fixture(scope="module", params=["django_tasks", "celery"])
 def task_worker(request: pytest.FixtureRequest, django_db_setup: None):
     """A real worker of each task engine, delivering to the suite's node, for a module."""
+    yield from running_worker(request)
+
+
+def running_worker(request: pytest.FixtureRequest, extra_env: dict[str, str] | None = None):
+    """Start a worker of the engine ``request.param`` (with more environment); yield it and
+    stop it (a module's ``task_worker`` fixture)."""
     from tests import workers
 
     if request.param == workers.CELERY:
         workers.require_redis()
         workers.flush_broker()
         import tests.celery_app  # noqa: F401  # the app the web process enqueues to
-    worker = workers.TaskWorker(request.param, ES_URL, name=f"{request.module.__name__}")
+    worker = workers.TaskWorker(
+        request.param, ES_URL, name=f"{request.module.__name__}", extra_env=extra_env or {}
+    )
     worker.start()
     yield worker
     worker.stop()
