@@ -348,6 +348,87 @@ def node_ceiling(rows: int, connections: int = CEILING_CONNECTIONS) -> dict[str,
     )
 
 
+def floor_loader(rows: int) -> dict[str, Any]:
+    """The floor (tests/benchmarks/floor.py): driver cursor, inline dicts, orjson,
+    pre-serialized bodies; the tuned index, timed as the raw loaders."""
+    setup("tests.benchmarks.settings")
+    import djangoes
+    from tests.benchmarks import floor
+
+    backend = djangoes.connections["default"]
+    client = backend.client
+    index = "bench_floor"
+    client.indices.delete(index=index, ignore_unavailable=True)
+    body = tuned_body(backend)
+    with Clock() as clock:
+        client.indices.create(index=index, **body)
+        requests = floor.load(client, index)
+        finish_load(client, index)
+    count = client.count(index=index)["count"]
+    check_source(client, index)
+    client.indices.delete(index=index)
+    return clock.result(docs=count, requests=requests, maxrss_mb=maxrss_mb())
+
+
+def floor_read(rows: int) -> dict[str, Any]:
+    """The floor's reading alone: the driver's rows, no documents built, nothing sent."""
+    setup("tests.benchmarks.settings")
+    from tests.benchmarks import floor
+
+    with Clock() as clock:
+        read = floor.read(rows)
+    return clock.result(docs=read)
+
+
+def orm_read(rows: int) -> dict[str, Any]:
+    """The ORM's share: the same keyset pages of the same columns (and the tags of each
+    page) read through ``values_list()``, no documents built, nothing sent."""
+    setup("tests.benchmarks.settings")
+    from tests.apps.shop.models import Product
+
+    through = Product.tags.through
+    fields = ("pk", "sku", "title", "price", "in_stock", "created", "category_id")
+    read = 0
+    with Clock() as clock:
+        last = 0
+        while True:
+            page = list(
+                Product.objects.filter(pk__gt=last).order_by("pk").values_list(*fields)[:1000]
+            )
+            if not page:
+                break
+            list(
+                through.objects.filter(
+                    product_id__gte=page[0][0], product_id__lte=page[-1][0]
+                ).values_list("product_id", "tag__name")
+            )
+            read += len(page)
+            last = page[-1][0]
+    return clock.result(docs=read)
+
+
+def djangoes_read(rows: int) -> dict[str, Any]:
+    """The rebuild's reading alone: the pages of bulk actions its fill sends (values read
+    through the ORM, documents prepared), serialized as the sender does, nothing sent."""
+    setup("tests.benchmarks.settings")
+    import djangoes
+    from djangoes_dsl.rebuild.pages import plan_pages, whole
+    from djangoes_dsl.registry import registry
+    from djangoes_dsl.sender import Sender
+
+    documents = registry.documents_for_index("products")
+    sender = Sender(djangoes.connections["default"].client, chunk_size=1000)
+    read = size = 0
+    with Clock() as clock:
+        actions = (
+            action for page in plan_pages(whole(documents), "bench_x", 1000) for action in page
+        )
+        for chunk in sender._chunks(actions):
+            read += len(chunk)
+            size += sum(len(line.body) for line in chunk)
+    return clock.result(docs=read, bytes=size)
+
+
 def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
     setup("tests.benchmarks.dedsl_settings")
     flag = "--parallel" if parallel else "--no-parallel"
@@ -578,6 +659,10 @@ TASKS = {
     "djangoes_rebuild_instances": djangoes_rebuild_instances,
     "raw_streaming_bulk": lambda rows: raw_bulk(rows, "streaming_bulk"),
     "raw_parallel_bulk": lambda rows: raw_bulk(rows, "parallel_bulk"),
+    "floor_loader": floor_loader,
+    "floor_read": floor_read,
+    "orm_read": orm_read,
+    "djangoes_read": djangoes_read,
     "dedsl_rebuild": dedsl_rebuild,
     "dedsl_rebuild_parallel": lambda rows: dedsl_rebuild(rows, parallel=1),
     "djangoes_saves": djangoes_saves,
