@@ -429,6 +429,74 @@ def djangoes_read(rows: int) -> dict[str, Any]:
     return clock.result(docs=read, bytes=size)
 
 
+#: What a bulk request of the rebuild's fill differs in from the ceiling's, one at a time
+#: (then all together): each variant's node CPU per document says what that difference costs.
+NODE_VARIANTS = {
+    "ceiling": {},
+    "index_in_line": {"index_in_line": True},
+    "external_versions": {"versions": True},
+    "item_statuses": {"filter_path": "items.*.status,items.*.error"},
+    "chunks_of_500": {"chunk": 500},
+    "refresh_on": {"refresh": True},
+    "all_of_them": {
+        "index_in_line": True,
+        "versions": True,
+        "filter_path": "items.*.status,items.*.error",
+        "chunk": 500,
+    },
+}
+
+
+def node_costs(rows: int, rounds: int = 2) -> dict[str, Any]:
+    """The node's CPU per document for the ceiling's requests and for each variant of
+    ``NODE_VARIANTS`` (the least of ``rounds`` rounds; bodies built before the clock)."""
+    setup("tests.benchmarks.settings")
+    from concurrent.futures import ThreadPoolExecutor
+
+    import djangoes
+
+    backend = djangoes.connections["default"]
+    client = backend.client
+    dumps = client.transport.serializers.get_serializer("application/json").dumps
+    index = "bench_variant"
+    sources = [(action["_id"], dumps(action["_source"])) for action in raw_sources(index)]
+    version = time.time_ns() // 1000
+    found: dict[str, list[float]] = {name: [] for name in NODE_VARIANTS}
+    for _ in range(rounds):
+        for name, variant in NODE_VARIANTS.items():
+            meta = b'"_index":"%s",' % index.encode() if variant.get("index_in_line") else b""
+            tail = (
+                b',"version":%d,"version_type":"external_gte"' % version
+                if variant.get("versions")
+                else b""
+            )
+            chunk = variant.get("chunk", 1000)
+            bodies = [
+                b"".join(
+                    b'{"index":{%s"_id":"%s"%s}}\n%s\n' % (meta, doc_id.encode(), tail, source)
+                    for doc_id, source in sources[start : start + chunk]
+                )
+                for start in range(0, len(sources), chunk)
+            ]
+            filter_path = variant.get("filter_path", "errors")
+
+            def send(ndjson: bytes, filter_path: str = filter_path) -> None:
+                client.bulk(index=index, operations=ndjson, filter_path=filter_path)
+
+            client.indices.delete(index=index, ignore_unavailable=True)
+            body = backend.get_index_body("products", with_aliases=False)
+            if not variant.get("refresh"):
+                body = tuned_body(backend)
+            client.indices.create(index=index, **body)
+            with Clock() as clock, ThreadPoolExecutor(max_workers=CEILING_CONNECTIONS) as pool:
+                list(pool.map(send, bodies))
+            client.indices.refresh(index=index)
+            assert client.count(index=index)["count"] == len(sources)
+            found[name].append(clock.node * 1e6 / len(sources))
+    client.indices.delete(index=index, ignore_unavailable=True)
+    return {name: round(min(values), 2) for name, values in found.items()}
+
+
 def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
     setup("tests.benchmarks.dedsl_settings")
     flag = "--parallel" if parallel else "--no-parallel"
@@ -661,6 +729,7 @@ TASKS = {
     "raw_parallel_bulk": lambda rows: raw_bulk(rows, "parallel_bulk"),
     "floor_loader": floor_loader,
     "floor_read": floor_read,
+    "node_costs": node_costs,
     "orm_read": orm_read,
     "djangoes_read": djangoes_read,
     "dedsl_rebuild": dedsl_rebuild,
