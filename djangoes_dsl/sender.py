@@ -157,6 +157,8 @@ class _Encoder:
     def __init__(self, client: Any) -> None:
         self.dumps = _dumps(client.transport.serializers.get_serializer("application/json"))
         self.strings: dict[Any, bytes] = {}
+        self.frame_key: tuple[Any, Any, Any] | None = None
+        self.frame = (b"", b"")
 
     def string(self, value: Any) -> bytes:
         """Return ``value`` as a JSON string (index names repeat: kept)."""
@@ -174,12 +176,18 @@ class _Encoder:
                 quoted = b'"' + doc_id.encode() + b'"'
             else:
                 quoted = _json_string(doc_id)
-            header = b"".join((
-                b'{"index":{"_index":', self.string(data["_index"]), b',"_id":', quoted,
-                b',"version":', str(int(data["version"])).encode(),
-                b',"version_type":', self.string(data["version_type"]), b"}}\n",
-            ))  # fmt: skip
-            body = header + self.dumps(data["_source"]) + b"\n"
+            # What comes before and after the id: the same for a page's actions (one index,
+            # one version), built once.
+            key = (data["_index"], data["version"], data["version_type"])
+            if key != self.frame_key:
+                self.frame_key = key
+                suffix = (b',"version":', str(int(key[1])).encode(), b',"version_type":')
+                self.frame = (
+                    b'{"index":{"_index":' + self.string(key[0]) + b',"_id":',
+                    b"".join((*suffix, self.string(key[2]), b"}}\n")),
+                )
+            before, after = self.frame
+            body = b"".join((before, quoted, after, self.dumps(data["_source"]), b"\n"))
             return _Line(position, "index", data["_index"], doc_id, True, body)
         action, source = expand_action(data)
         ((op, meta),) = action.items()
