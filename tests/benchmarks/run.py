@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.benchmarks.hygiene import Snapshot, describe
+from tests.benchmarks.hygiene import Snapshot, describe, process_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(os.environ.get("BENCH_DIR", "/tmp/djangoes-bench"))
@@ -49,6 +49,7 @@ def task(name: str, rows: int, python: str = DJANGOES_PYTHON) -> dict[str, Any]:
     else:
         env["BENCH_DB"] = str(database(rows))
     before = Snapshot.take()
+    database_cpu = process_seconds(os.environ.get("BENCH_PG_PIDFILE"))
     done = subprocess.run(
         [python, "-m", "tests.benchmarks.tasks", name, str(rows)],
         cwd=ROOT,
@@ -61,6 +62,12 @@ def task(name: str, rows: int, python: str = DJANGOES_PYTHON) -> dict[str, Any]:
         raise SystemExit(f"{name} ({rows} rows) failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["machine"] = Snapshot.take().since(before)
+    if DATABASE == "postgresql":
+        # The server's CPU for the task's sessions (ended with the task, so counted in the
+        # server's children's time): the database's share of a document.
+        result["database_cpu_s"] = (
+            process_seconds(os.environ.get("BENCH_PG_PIDFILE")) - database_cpu
+        )
     print(f"  {DATABASE} {name} {rows:,}: {json.dumps(result)[:150]}", file=sys.stderr)
     return result
 
