@@ -398,8 +398,13 @@ def goals(measured: dict[str, Any]) -> list[str]:
 
 
 def timings(search: dict[str, Any]) -> dict[str, Any]:
-    """The search task's timings by contender (without the machine's load)."""
-    return {name: values for name, values in search.items() if name != "machine"}
+    """The search task's timings by contender (without the machine's load and the database's
+    CPU, which run() records with every task)."""
+    return {
+        name: values
+        for name, values in search.items()
+        if isinstance(values, dict) and "median_ms" in values
+    }
 
 
 def loaded_figures(measured: dict[str, Any]) -> list[str]:
