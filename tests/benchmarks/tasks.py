@@ -267,31 +267,43 @@ def check_source(client: Any, index: str) -> None:
             )
 
 
+def timed_load(index: str, load: Any) -> tuple[Clock, int, Any]:
+    """Time ``load(client)`` filling ``index`` as the raw loaders are timed: the tuned index
+    created, the settings restored and refreshed after; then check and delete it. Return the
+    clock, the documents indexed and what ``load`` returned."""
+    import djangoes
+
+    backend = djangoes.connections["default"]
+    client = backend.client
+    client.indices.delete(index=index, ignore_unavailable=True)
+    body = tuned_body(backend)
+    with Clock() as clock:
+        client.indices.create(index=index, **body)
+        loaded = load(client)
+        finish_load(client, index)
+    count = client.count(index=index)["count"]
+    check_source(client, index)
+    client.indices.delete(index=index)
+    return clock, count, loaded
+
+
 def raw_bulk(rows: int, helper: str = "streaming_bulk") -> dict[str, Any]:
     """The hand-written loader: values() pages, dicts, elasticsearch.helpers, tuned index."""
     setup("tests.benchmarks.settings")
     from elasticsearch import helpers
 
-    import djangoes
-
-    backend = djangoes.connections["default"]
-    client = backend.client
     index = "bench_raw"
-    client.indices.delete(index=index, ignore_unavailable=True)
-    body = tuned_body(backend)
-    with Clock() as clock:
-        client.indices.create(index=index, **body)
+
+    def load(client: Any) -> int:
         if helper == "parallel_bulk":
             results = helpers.parallel_bulk(
                 client, raw_sources(index), chunk_size=1000, thread_count=4
             )
         else:
             results = helpers.streaming_bulk(client, raw_sources(index), chunk_size=1000)
-        ok = sum(1 for success, _ in results if success)
-        finish_load(client, index)
-    count = client.count(index=index)["count"]
-    check_source(client, index)
-    client.indices.delete(index=index)
+        return sum(1 for success, _ in results if success)
+
+    clock, count, ok = timed_load(index, load)
     return clock.result(docs=count, ok=ok, maxrss_mb=maxrss_mb())
 
 
@@ -352,21 +364,10 @@ def floor_loader(rows: int) -> dict[str, Any]:
     """The floor (tests/benchmarks/floor.py): driver cursor, inline dicts, orjson,
     pre-serialized bodies; the tuned index, timed as the raw loaders."""
     setup("tests.benchmarks.settings")
-    import djangoes
     from tests.benchmarks import floor
 
-    backend = djangoes.connections["default"]
-    client = backend.client
     index = "bench_floor"
-    client.indices.delete(index=index, ignore_unavailable=True)
-    body = tuned_body(backend)
-    with Clock() as clock:
-        client.indices.create(index=index, **body)
-        requests = floor.load(client, index)
-        finish_load(client, index)
-    count = client.count(index=index)["count"]
-    check_source(client, index)
-    client.indices.delete(index=index)
+    clock, count, requests = timed_load(index, lambda client: floor.load(client, index))
     return clock.result(docs=count, requests=requests, maxrss_mb=maxrss_mb())
 
 
