@@ -14,3 +14,4 @@ if TASKS_DATABASE_BACKEND:
     TASKS = {"default": {"BACKEND": TASKS_DATABASE_BACKEND}}
 # The benchmarks use no API integration, whose extras the bench's virtualenv does not install.
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "rest_framework"]  # noqa: F405
+ROOT_URLCONF = "tests.benchmarks.urls"
