@@ -136,3 +136,32 @@ def test_a_reading_error_is_raised_after_the_sending_thread_ended(index):
         Sender(client(), chunk_size=1).send_pages(pages())
     client().indices.refresh(index=index)
     assert client().count(index=index)["count"] == 1
+
+
+def test_sources_are_the_json_of_the_clients_serializer(index):
+    """The sender keeps one JSON encoder for a stream of elasticsearch-py's serializer: the
+    node stores exactly what that serializer writes, and refuses what it refuses."""
+    import datetime
+    import decimal
+    import json
+    import uuid
+
+    from elasticsearch import SerializationError
+
+    serializer = client().transport.serializers.get_serializer("application/json")
+    source = {
+        "n": 1,
+        "text": 'ünïcode «quotes» " and \\ \u2028',
+        "when": datetime.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC),
+        "day": datetime.date(2026, 1, 2),
+        "price": decimal.Decimal("12.50"),
+        "key": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "nested": {"list": [1.5, None, 2.25], "flag": True},
+    }
+    result = Sender(client()).send([{**action(index, "1", 1), "_source": source}])
+    assert (result.indexed, result.errors) == (1, [])
+    stored = client().get(index=index, id="1")["_source"]
+    assert stored == json.loads(serializer.dumps(source))
+    assert stored["when"] == "2026-01-02T03:04:05.678901+00:00"
+    with pytest.raises(SerializationError, match="Unable to serialize"):
+        Sender(client()).send([action(index, "2", 2, thing=object())])

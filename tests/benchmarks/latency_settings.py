@@ -12,3 +12,6 @@ ES_INDICES["products"]["ALIASES"] = ["bench_latency_products_read"]  # noqa: F40
 ES_INDICES["articles"]["NAME"] = "bench_latency_articles"  # noqa: F405
 if TASKS_DATABASE_BACKEND:
     TASKS = {"default": {"BACKEND": TASKS_DATABASE_BACKEND}}
+# The benchmarks use no API integration, whose extras the bench's virtualenv does not install.
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "rest_framework"]  # noqa: F405
+ROOT_URLCONF = "tests.benchmarks.urls"

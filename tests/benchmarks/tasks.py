@@ -267,31 +267,43 @@ def check_source(client: Any, index: str) -> None:
             )
 
 
+def timed_load(index: str, load: Any) -> tuple[Clock, int, Any]:
+    """Time ``load(client)`` filling ``index`` as the raw loaders are timed: the tuned index
+    created, the settings restored and refreshed after; then check and delete it. Return the
+    clock, the documents indexed and what ``load`` returned."""
+    import djangoes
+
+    backend = djangoes.connections["default"]
+    client = backend.client
+    client.indices.delete(index=index, ignore_unavailable=True)
+    body = tuned_body(backend)
+    with Clock() as clock:
+        client.indices.create(index=index, **body)
+        loaded = load(client)
+        finish_load(client, index)
+    count = client.count(index=index)["count"]
+    check_source(client, index)
+    client.indices.delete(index=index)
+    return clock, count, loaded
+
+
 def raw_bulk(rows: int, helper: str = "streaming_bulk") -> dict[str, Any]:
     """The hand-written loader: values() pages, dicts, elasticsearch.helpers, tuned index."""
     setup("tests.benchmarks.settings")
     from elasticsearch import helpers
 
-    import djangoes
-
-    backend = djangoes.connections["default"]
-    client = backend.client
     index = "bench_raw"
-    client.indices.delete(index=index, ignore_unavailable=True)
-    body = tuned_body(backend)
-    with Clock() as clock:
-        client.indices.create(index=index, **body)
+
+    def load(client: Any) -> int:
         if helper == "parallel_bulk":
             results = helpers.parallel_bulk(
                 client, raw_sources(index), chunk_size=1000, thread_count=4
             )
         else:
             results = helpers.streaming_bulk(client, raw_sources(index), chunk_size=1000)
-        ok = sum(1 for success, _ in results if success)
-        finish_load(client, index)
-    count = client.count(index=index)["count"]
-    check_source(client, index)
-    client.indices.delete(index=index)
+        return sum(1 for success, _ in results if success)
+
+    clock, count, ok = timed_load(index, load)
     return clock.result(docs=count, ok=ok, maxrss_mb=maxrss_mb())
 
 
@@ -346,6 +358,144 @@ def node_ceiling(rows: int, connections: int = CEILING_CONNECTIONS) -> dict[str,
     return clock.result(
         docs=count, connections=connections, bytes=sum(map(len, bodies)), maxrss_mb=maxrss_mb()
     )
+
+
+def floor_loader(rows: int) -> dict[str, Any]:
+    """The floor (tests/benchmarks/floor.py): driver cursor, inline dicts, orjson,
+    pre-serialized bodies; the tuned index, timed as the raw loaders."""
+    setup("tests.benchmarks.settings")
+    from tests.benchmarks import floor
+
+    index = "bench_floor"
+    clock, count, requests = timed_load(index, lambda client: floor.load(client, index))
+    return clock.result(docs=count, requests=requests, maxrss_mb=maxrss_mb())
+
+
+def floor_read(rows: int) -> dict[str, Any]:
+    """The floor's reading alone: the driver's rows, no documents built, nothing sent."""
+    setup("tests.benchmarks.settings")
+    from tests.benchmarks import floor
+
+    with Clock() as clock:
+        read = floor.read(rows)
+    return clock.result(docs=read)
+
+
+def orm_read(rows: int) -> dict[str, Any]:
+    """The ORM's share: the same keyset pages of the same columns (and the tags of each
+    page) read through ``values_list()``, no documents built, nothing sent."""
+    setup("tests.benchmarks.settings")
+    from tests.apps.shop.models import Product
+
+    through = Product.tags.through
+    fields = ("pk", "sku", "title", "price", "in_stock", "created", "category_id")
+    read = 0
+    with Clock() as clock:
+        last = 0
+        while True:
+            page = list(
+                Product.objects.filter(pk__gt=last).order_by("pk").values_list(*fields)[:1000]
+            )
+            if not page:
+                break
+            list(
+                through.objects.filter(
+                    product_id__gte=page[0][0], product_id__lte=page[-1][0]
+                ).values_list("product_id", "tag__name")
+            )
+            read += len(page)
+            last = page[-1][0]
+    return clock.result(docs=read)
+
+
+def djangoes_read(rows: int) -> dict[str, Any]:
+    """The rebuild's reading alone: the pages of bulk actions its fill sends (values read
+    through the ORM, documents prepared), serialized as the sender does, nothing sent."""
+    setup("tests.benchmarks.settings")
+    import djangoes
+    from djangoes_dsl.rebuild.pages import plan_pages, whole
+    from djangoes_dsl.registry import registry
+    from djangoes_dsl.sender import Sender
+
+    documents = registry.documents_for_index("products")
+    sender = Sender(djangoes.connections["default"].client, chunk_size=1000)
+    read = size = 0
+    with Clock() as clock:
+        actions = (
+            action for page in plan_pages(whole(documents), "bench_x", 1000) for action in page
+        )
+        for chunk in sender._chunks(actions):
+            read += len(chunk)
+            size += sum(len(line.body) for line in chunk)
+    return clock.result(docs=read, bytes=size)
+
+
+#: What a bulk request of the rebuild's fill differs in from the ceiling's, one at a time
+#: (then all together): each variant's node CPU per document says what that difference costs.
+NODE_VARIANTS = {
+    "ceiling": {},
+    "index_in_line": {"index_in_line": True},
+    "external_versions": {"versions": True},
+    "item_statuses": {"filter_path": "items.*.status,items.*.error"},
+    "chunks_of_500": {"chunk": 500},
+    "refresh_on": {"refresh": True},
+    "all_of_them": {
+        "index_in_line": True,
+        "versions": True,
+        "filter_path": "items.*.status,items.*.error",
+        "chunk": 500,
+    },
+}
+
+
+def node_costs(rows: int, rounds: int = 2) -> dict[str, Any]:
+    """The node's CPU per document for the ceiling's requests and for each variant of
+    ``NODE_VARIANTS`` (the least of ``rounds`` rounds; bodies built before the clock)."""
+    setup("tests.benchmarks.settings")
+    from concurrent.futures import ThreadPoolExecutor
+
+    import djangoes
+
+    backend = djangoes.connections["default"]
+    client = backend.client
+    dumps = client.transport.serializers.get_serializer("application/json").dumps
+    index = "bench_variant"
+    sources = [(action["_id"], dumps(action["_source"])) for action in raw_sources(index)]
+    version = time.time_ns() // 1000
+    found: dict[str, list[float]] = {name: [] for name in NODE_VARIANTS}
+    for _ in range(rounds):
+        for name, variant in NODE_VARIANTS.items():
+            meta = b'"_index":"%s",' % index.encode() if variant.get("index_in_line") else b""
+            tail = (
+                b',"version":%d,"version_type":"external_gte"' % version
+                if variant.get("versions")
+                else b""
+            )
+            chunk = variant.get("chunk", 1000)
+            bodies = [
+                b"".join(
+                    b'{"index":{%s"_id":"%s"%s}}\n%s\n' % (meta, doc_id.encode(), tail, source)
+                    for doc_id, source in sources[start : start + chunk]
+                )
+                for start in range(0, len(sources), chunk)
+            ]
+            filter_path = variant.get("filter_path", "errors")
+
+            def send(ndjson: bytes, filter_path: str = filter_path) -> None:
+                client.bulk(index=index, operations=ndjson, filter_path=filter_path)
+
+            client.indices.delete(index=index, ignore_unavailable=True)
+            body = backend.get_index_body("products", with_aliases=False)
+            if not variant.get("refresh"):
+                body = tuned_body(backend)
+            client.indices.create(index=index, **body)
+            with Clock() as clock, ThreadPoolExecutor(max_workers=CEILING_CONNECTIONS) as pool:
+                list(pool.map(send, bodies))
+            client.indices.refresh(index=index)
+            assert client.count(index=index)["count"] == len(sources)
+            found[name].append(clock.node * 1e6 / len(sources))
+    client.indices.delete(index=index, ignore_unavailable=True)
+    return {name: round(min(values), 2) for name, values in found.items()}
 
 
 def dedsl_rebuild(rows: int, parallel: int = 0) -> dict[str, Any]:
@@ -578,6 +728,11 @@ TASKS = {
     "djangoes_rebuild_instances": djangoes_rebuild_instances,
     "raw_streaming_bulk": lambda rows: raw_bulk(rows, "streaming_bulk"),
     "raw_parallel_bulk": lambda rows: raw_bulk(rows, "parallel_bulk"),
+    "floor_loader": floor_loader,
+    "floor_read": floor_read,
+    "node_costs": node_costs,
+    "orm_read": orm_read,
+    "djangoes_read": djangoes_read,
     "dedsl_rebuild": dedsl_rebuild,
     "dedsl_rebuild_parallel": lambda rows: dedsl_rebuild(rows, parallel=1),
     "djangoes_saves": djangoes_saves,

@@ -1,0 +1,99 @@
+"""How loaded the machine was while the bench ran: load average, and the CPU of other work.
+
+A :class:`Snapshot` reads the machine's busy CPU time (``/proc/stat``) and the bench's own
+(this process and the children it waited for, the node, the database server). Between two
+snapshots, what the machine spent beyond the bench's own CPU was other processes' work: a
+figure measured while they took more than ``OTHERS_LIMIT`` of a core is flagged.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from dataclasses import dataclass
+from typing import Any
+
+#: Other processes' CPU, as a share of one core, above which a measurement is flagged.
+OTHERS_LIMIT = 0.10
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy since boot (``/proc/stat``)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return 0.0
+    # user nice system idle iowait irq softirq steal (guest time is counted in user).
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
+def process_seconds(pidfile: str | None) -> float:
+    """CPU seconds of the process named in ``pidfile`` and of the children it waited for
+    (a database server's ended sessions); 0 when it names no running process."""
+    if not pidfile:
+        return 0.0
+    try:
+        with open(pidfile) as file:
+            pid = int(file.readline().strip())
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
+        return 0.0
+    # After the command's ")": utime, stime, cutime, cstime are fields 14-17 of stat(5).
+    return sum(int(value) for value in fields[11:15]) / TICK
+
+
+def own_seconds() -> float:
+    """CPU seconds of the bench itself: this process, the children it waited for, the node
+    (BENCH_NODE_PIDFILE) and PostgreSQL (BENCH_PG_PIDFILE), as scripts/bench sets them."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (
+        own.ru_utime
+        + own.ru_stime
+        + children.ru_utime
+        + children.ru_stime
+        + process_seconds(os.environ.get("BENCH_NODE_PIDFILE"))
+        + process_seconds(os.environ.get("BENCH_PG_PIDFILE"))
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    wall: float
+    busy: float
+    own: float
+    load: tuple[float, float, float]
+
+    @classmethod
+    def take(cls) -> Snapshot:
+        return cls(time.monotonic(), busy_seconds(), own_seconds(), os.getloadavg())
+
+    def since(self, before: Snapshot) -> dict[str, Any]:
+        """What happened between ``before`` and this snapshot: wall seconds, the share of
+        one core other processes used, the load averages at both ends, and the flag."""
+        wall = max(self.wall - before.wall, 1e-9)
+        others = max(0.0, (self.busy - before.busy) - (self.own - before.own)) / wall
+        return {
+            "wall_s": round(wall, 2),
+            "others_core_share": round(others, 3),
+            "load_before": [round(value, 2) for value in before.load],
+            "load_after": [round(value, 2) for value in self.load],
+            "loaded": others > OTHERS_LIMIT,
+        }
+
+
+def describe(window: dict[str, Any]) -> str:
+    """One line on a window of :meth:`Snapshot.since`, ending in a warning when loaded."""
+    line = (
+        f"load average {window['load_before'][0]:.2f} before, {window['load_after'][0]:.2f} "
+        f"after; other processes used {window['others_core_share']:.0%} of a core "
+        f"over {window['wall_s']:,.0f} s"
+    )
+    if window["loaded"]:
+        line += f" — WARNING: above {OTHERS_LIMIT:.0%}, the machine was shared"
+    return line
