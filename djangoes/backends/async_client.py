@@ -42,7 +42,7 @@ class DjangoesAsyncElasticsearch(AsyncElasticsearch):
 
     async def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
         if not getattr(self.transport, READS_API_CALL, False):
-            # A production transport does not read it: no context to set up per request.
+            # A transport that does not declare READS_API_CALL: no context to set up per request.
             return await super().perform_request(method, path, **kwargs)
         # The transport learns which API is called (see djangoes.backends.requests); the
         # context variable belongs to the task, so concurrent requests do not mix.

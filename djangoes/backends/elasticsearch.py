@@ -33,7 +33,7 @@ class DjangoesElasticsearch(Elasticsearch):
     def perform_request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             if not getattr(self.transport, READS_API_CALL, False):
-                # A production transport does not read it: no context to set up.
+                # A transport that does not declare READS_API_CALL: no context to set up.
                 return super().perform_request(method, path, **kwargs)
             # The transport learns which API is called (see djangoes.backends.requests).
             with api_call(kwargs.get("endpoint_id"), kwargs.get("path_parts")):
