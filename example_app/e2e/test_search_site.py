@@ -134,15 +134,25 @@ def test_paging_forward(page, catalogue):
     assert titles == sorted(titles)
 
 
+def change_form_field(page, path: str, field: str):
+    """Open an admin change form; return its ``field`` once the form has loaded."""
+    page.get(page.url(path))
+    page.wait.until(
+        lambda d: d.find_elements(By.NAME, field), f"the form at {path} shows no field {field!r}"
+    )
+    return page.find_element(By.NAME, field)
+
+
 def test_an_admin_edit_is_found_by_search(page, catalogue, admin_user):
     page.get(page.url("/admin/login/?next=/admin/"))
     page.find_element(By.NAME, "username").send_keys("admin")
     page.find_element(By.NAME, "password").send_keys("password", Keys.ENTER)
+    # Logged in once the admin index has loaded with the user's tools.
     page.wait.until(lambda d: d.current_url.endswith("/admin/"))
+    page.wait.until(lambda d: d.find_elements(By.ID, "user-tools"))
 
     book = Book.objects.order_by("pk").first()
-    page.get(page.url(f"/admin/catalog/book/{book.pk}/change/"))
-    title = page.find_element(By.NAME, "title")
+    title = change_form_field(page, f"/admin/catalog/book/{book.pk}/change/", "title")
     title.clear()
     title.send_keys("The Quixotic Zephyr Almanac")
     page.find_element(By.NAME, "_save").click()
@@ -159,8 +169,7 @@ def test_an_admin_edit_is_found_by_search(page, catalogue, admin_user):
     # Renaming the author re-indexes all of their books (Django.related_models).
     author = book.author
     books = Author.objects.get(pk=author.pk).books.count()
-    page.get(page.url(f"/admin/catalog/author/{author.pk}/change/"))
-    name = page.find_element(By.NAME, "name")
+    name = change_form_field(page, f"/admin/catalog/author/{author.pk}/change/", "name")
     name.clear()
     name.send_keys("Wilhelmina Quarrington")
     page.find_element(By.NAME, "_save").click()
