@@ -138,6 +138,13 @@ class Binding:
     def read_name(self) -> str:
         return self.aliases[0] if self.aliases else self.name
 
+    def holds(self, found: str) -> bool:
+        """Return whether the concrete index name ``found`` (of a hit) is this index: NAME,
+        or ``<NAME>-<timestamp>`` behind it after a zero-downtime rebuild."""
+        return found == self.name or (
+            found.startswith(self.name) and found[len(self.name) : len(self.name) + 1] == "-"
+        )
+
 
 class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
     """A search document bound, by ``@register("<ES_INDICES key>")``, to a configured index.
@@ -231,10 +238,7 @@ class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
         Documents, the hit's id must also carry this document's kind.
         """
         binding = cls.get_binding()
-        if binding is None:
-            return False
-        found = hit.get("_index", "")
-        if not (found == binding.name or found.startswith(f"{binding.name}-")):
+        if binding is None or not binding.holds(hit.get("_index", "")):
             return False
         return not binding.shared or str(hit.get("_id", "")).startswith(f"{cls.get_kind()}:")
 

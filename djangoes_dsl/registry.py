@@ -8,7 +8,6 @@ settings change or a switch to or from test names; a fork keeps the names).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -190,8 +189,10 @@ class DocumentRegistry:
         handler = djangoes.connections
         state = (handler.generation, self._version)
         if state == self._resolved_for:  # resolved already: no lock (searches ask per hit)
-            with contextlib.suppress(KeyError):
+            try:
                 return self._ready[document]
+            except KeyError:
+                pass
         with self._lock:
             if state != self._resolved_for:
                 self._bindings = {}

@@ -48,6 +48,17 @@ class ValueByPk(models.Expression):
         super().__init__(output_field=output_field)
         self.values = values
         self.column: Any = models.F("pk")
+        # Django compares and hashes expressions while it compiles a query (several times
+        # per query); its generic identity reads the constructor's arguments each time.
+        self._key = (type(self), type(output_field), tuple(values.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ValueByPk):
+            return NotImplemented
+        return self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
 
     def get_source_expressions(self) -> list[Any]:
         return [self.column]

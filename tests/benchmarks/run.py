@@ -390,6 +390,11 @@ def goals(measured: dict[str, Any]) -> list[str]:
             f"  search median, Document.search().execute() / raw client = "
             f"{verdict(median['document'] / median['client'], SEARCH_LIMIT)}"
         )
+        if "elasticsearch_dsl" in median:
+            lines.append(
+                f"    (elasticsearch.dsl's own Search / raw client = "
+                f"{median['elasticsearch_dsl'] / median['client']:.2f})"
+            )
         lines.append(
             f"  search median, to_queryset() / raw client + in_bulk() = "
             f"{verdict(median['to_queryset'] / median['in_bulk'], SEARCH_LIMIT)}"

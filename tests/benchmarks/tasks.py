@@ -662,6 +662,8 @@ def search(rows: int) -> dict[str, Any]:
     """Round trips of the same 10-hit match query: the Document's search against the raw
     client's, and ``to_queryset()`` against the raw client plus ``in_bulk()``, interleaved."""
     setup("tests.benchmarks.settings")
+    from elasticsearch import dsl
+
     import djangoes
     from djangoes_dsl.rebuild import Rebuild
     from tests.apps.shop.models import Product
@@ -684,6 +686,12 @@ def search(rows: int) -> dict[str, Any]:
         response = client.search(index=read, query={"match": {"title": "red"}}, size=10)
         return len(response["hits"]["hits"])
 
+    def with_dsl() -> int:
+        # elasticsearch.dsl alone (its Search and Hit objects, no Document): what any library
+        # built on it pays before its own work.
+        search = dsl.Search(using=client, index=read).query("match", title="red")[:10]
+        return len([hit.created for hit in search.execute().hits])
+
     def with_to_queryset() -> int:
         search = ProductDocument.search(using="default").query("match", title="red")[:10]
         return len(list(search.to_queryset()))
@@ -697,6 +705,7 @@ def search(rows: int) -> dict[str, Any]:
     calls = {
         "document": with_document,
         "client": with_client,
+        "elasticsearch_dsl": with_dsl,
         "to_queryset": with_to_queryset,
         "in_bulk": with_in_bulk,
     }
