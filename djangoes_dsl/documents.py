@@ -141,9 +141,7 @@ class Binding:
     def holds(self, found: str) -> bool:
         """Return whether the concrete index name ``found`` (of a hit) is this index: NAME,
         or ``<NAME>-<timestamp>`` behind it after a zero-downtime rebuild."""
-        return found == self.name or (
-            found.startswith(self.name) and found[len(self.name) : len(self.name) + 1] == "-"
-        )
+        return found == self.name or found.startswith(f"{self.name}-")
 
 
 class Document(DocumentHooks, dsl.Document, metaclass=DocumentMeta):
