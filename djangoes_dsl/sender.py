@@ -121,6 +121,10 @@ def expand_action(data: Any) -> tuple[dict[str, Any], Any]:
 _VERSIONED_INDEX_KEYS = frozenset(
     {"_op_type", "_index", "_id", "_source", "version", "version_type"}
 )
+#: The same through an alias that must exist (a distributed fill's writes), and that flag's
+#: part of the action line.
+_VERSIONED_ALIAS_KEYS = _VERSIONED_INDEX_KEYS | {"require_alias"}
+_REQUIRE_ALIAS = {None: b"", True: b',"require_alias":true', False: b',"require_alias":false'}
 #: Document ids written into an action line as they are (others are JSON-encoded).
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:@+=-]*")
 
@@ -157,7 +161,7 @@ class _Encoder:
     def __init__(self, client: Any) -> None:
         self.dumps = _dumps(client.transport.serializers.get_serializer("application/json"))
         self.strings: dict[Any, bytes] = {}
-        self.frame_key: tuple[Any, Any, Any] | None = None
+        self.frame_key: tuple[Any, Any, Any, Any] | None = None
         self.frame = (b"", b"")
 
     def string(self, value: Any) -> bytes:
@@ -170,7 +174,11 @@ class _Encoder:
         return found
 
     def line(self, position: int, data: dict[str, Any]) -> _Line:
-        if data.keys() == _VERSIONED_INDEX_KEYS and data["_op_type"] == "index":
+        keys = data.keys()
+        if (
+            keys == _VERSIONED_INDEX_KEYS
+            or (keys == _VERSIONED_ALIAS_KEYS and type(data["require_alias"]) is bool)
+        ) and data["_op_type"] == "index":
             doc_id = data["_id"]
             if type(doc_id) is str and _PLAIN_ID.fullmatch(doc_id):
                 quoted = b'"' + doc_id.encode() + b'"'
@@ -178,13 +186,13 @@ class _Encoder:
                 quoted = _json_string(doc_id)
             # What comes before and after the id: the same for a page's actions (one index,
             # one version), built once.
-            key = (data["_index"], data["version"], data["version_type"])
+            key = (data["_index"], data["version"], data["version_type"], data.get("require_alias"))
             if key != self.frame_key:
                 self.frame_key = key
                 suffix = (b',"version":', str(int(key[1])).encode(), b',"version_type":')
                 self.frame = (
                     b'{"index":{"_index":' + self.string(key[0]) + b',"_id":',
-                    b"".join((*suffix, self.string(key[2]), b"}}\n")),
+                    b"".join((*suffix, self.string(key[2]), _REQUIRE_ALIAS[key[3]], b"}}\n")),
                 )
             before, after = self.frame
             body = b"".join((before, quoted, after, self.dumps(data["_source"]), b"\n"))

@@ -165,3 +165,23 @@ def test_sources_are_the_json_of_the_clients_serializer(index):
     assert stored["when"] == "2026-01-02T03:04:05.678901+00:00"
     with pytest.raises(SerializationError, match="Unable to serialize"):
         Sender(client()).send([action(index, "2", 2, thing=object())])
+
+
+def test_writes_through_an_alias_that_must_exist(index):
+    """Actions with ``require_alias`` (a distributed fill's) reach the alias's index; once the
+    alias is gone each fails with the node's error, and nothing creates an index in its name."""
+    alias = f"{index}-filling"
+    client().indices.put_alias(index=index, name=alias)
+    page = [{**action(alias, str(n), n), "require_alias": True} for n in range(3)]
+    result = Sender(client()).send(page)
+    assert (result.indexed, result.errors) == (3, [])
+    for n in range(3):
+        found = client().get(index=index, id=str(n))
+        assert (found["_source"], found["_version"]) == ({"n": n}, 5)
+    client().indices.delete_alias(index=index, name=alias)
+    late = Sender(client()).send([{**action(alias, "3", 3), "require_alias": True}])
+    ((error,),) = [late.errors]
+    assert (late.indexed, error["_id"], error["status"]) == (0, "3", 404)
+    assert error["error"]["type"] == "index_not_found_exception"
+    assert "require_alias" in error["error"]["reason"]
+    assert not client().indices.exists(index=alias)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,47 @@ def process_seconds(pidfile: str | None) -> float:
         return 0.0
     # After the command's ")": utime, stime, cutime, cstime are fields 14-17 of stat(5).
     return sum(int(value) for value in fields[11:15]) / TICK
+
+
+def pidfile_pid(pidfile: str | None) -> int | None:
+    """The process id in the first line of ``pidfile`` (None: no such file)."""
+    if not pidfile:
+        return None
+    try:
+        with open(pidfile) as file:
+            return int(file.readline().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def tree_seconds(roots: Iterable[int | None]) -> float:
+    """CPU seconds of the processes ``roots`` and of all their descendants, each with the
+    children it waited for (a worker's pool, a database server's sessions, a node's
+    controller), read from ``/proc``. Between two calls, a process that started or ended
+    in between is counted as long as its parent is in the tree."""
+    stats: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        # After the command's ")": ppid is field 4 of stat(5); utime..cstime 14-17.
+        stats[int(entry)] = (int(fields[1]), sum(int(value) for value in fields[11:15]))
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    ticks, seen = 0, set()
+    waiting = [pid for pid in roots if pid in stats]
+    while waiting:
+        pid = waiting.pop()
+        if pid not in seen:
+            seen.add(pid)
+            ticks += stats[pid][1]
+            waiting.extend(children.get(pid, ()))
+    return ticks / TICK
 
 
 def own_seconds() -> float:
