@@ -1,6 +1,7 @@
 """A model of a distributed rebuild's throughput, from CPU per document measured by the bench.
 
     python -m tests.benchmarks.model RESULTS [--database postgresql] [--rows 100000]
+                                     [--cluster-node US]
 
 A document costs CPU in three places: a fill worker (``loader``: reading the page through
 the ORM, building and serializing the document, sending it), the node (``node``: indexing
@@ -17,6 +18,11 @@ and the rebuild takes ``fixed + rows / rate`` seconds (``fixed``: the journal, t
 creation, the settings restore and refresh, the swap). Where everything shares one host of
 ``cores`` cores, as on the bench's machine, the rate is also at most
 ``cores / (loader + node + database)``.
+
+A document costs a cluster more node CPU than one node (the node that receives a bulk
+request forwards each shard's part to the member holding it): ``--cluster-node`` is the CPU
+per document of all the members together, as ``scripts/bench --distributed --cluster``
+measures it, used for M >= 2 (default: the single node's).
 """
 
 from __future__ import annotations
@@ -41,15 +47,19 @@ class Costs:
     node_cores: int = 2
     database_cores: int = 2
     replicas: int = 0
+    #: A document's node CPU on a cluster of two or more members, all of them together
+    #: (None: the single node's).
+    cluster_node: float | None = None
 
     def rate(self, workers: int, nodes: int, primaries: int | None = None) -> tuple[float, str]:
         """Documents per second, and the tier that limits them."""
         primaries = nodes if primaries is None else primaries
         copies = 1 + self.replicas
         busy_nodes = min(nodes, primaries * copies)
+        node = self.node if nodes == 1 or self.cluster_node is None else self.cluster_node
         limits = {
             "workers": workers * 1e6 / self.loader,
-            "cluster": busy_nodes * self.node_cores * 1e6 / (self.node * copies),
+            "cluster": busy_nodes * self.node_cores * 1e6 / (node * copies),
             "database": self.database_cores * 1e6 / max(self.database, 1e-9),
         }
         tier = min(limits, key=lambda name: limits[name])
@@ -61,7 +71,9 @@ class Costs:
         return min(alone, cores * 1e6 / (self.loader + self.node + self.database))
 
 
-def costs_from(results: dict[str, Any], database: str, rows: int) -> Costs:
+def costs_from(
+    results: dict[str, Any], database: str, rows: int, cluster_node: float | None = None
+) -> Costs:
     """The rebuild's measured CPU per document (default rebuild; its database server's
     share where measured, PostgreSQL)."""
     measured = results["databases"][database]["rebuild"]
@@ -72,6 +84,7 @@ def costs_from(results: dict[str, Any], database: str, rows: int) -> Costs:
         loader=rebuild["loader_cpu_s"] * 1e6 / docs,
         node=rebuild["node_cpu_s"] * 1e6 / docs,
         database=rebuild.get("database_cpu_s", 0.0) * 1e6 / docs,
+        cluster_node=cluster_node,
     )
 
 
@@ -95,11 +108,13 @@ def main() -> None:
     parser.add_argument("results")
     parser.add_argument("--database", default="postgresql")
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--cluster-node", type=float, default=None)
     args = parser.parse_args()
     results = json.loads(Path(args.results).read_text())
-    costs = costs_from(results, args.database, args.rows)
+    costs = costs_from(results, args.database, args.rows, args.cluster_node)
+    cluster = "" if costs.cluster_node is None else f" ({costs.cluster_node:.1f} µs on a cluster)"
     print(
-        f"CPU per document: loader {costs.loader:.1f} µs, node {costs.node:.1f} µs, "
+        f"CPU per document: loader {costs.loader:.1f} µs, node {costs.node:.1f} µs{cluster}, "
         f"database {costs.database:.1f} µs; {costs.node_cores} cores per node, "
         f"{costs.database_cores} for the database, one primary per node, no replicas"
     )

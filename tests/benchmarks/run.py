@@ -121,6 +121,7 @@ CONTENDERS = {
     "djangoes_rebuild_parallel": DJANGOES_PYTHON,
     "djangoes_rebuild_one_process": DJANGOES_PYTHON,
     "djangoes_rebuild_instances": DJANGOES_PYTHON,
+    "djangoes_rebuild_orjson": DJANGOES_PYTHON,
     "raw_streaming_bulk": DJANGOES_PYTHON,
     "raw_parallel_bulk": DJANGOES_PYTHON,
     "floor_loader": DJANGOES_PYTHON,
@@ -302,6 +303,7 @@ LABELS = {
     "djangoes_rebuild_parallel": "djangoes rebuild --parallel 2",
     "djangoes_rebuild_one_process": "djangoes rebuild --processes 0",
     "djangoes_rebuild_instances": "djangoes, prepare_* methods (instances)",
+    "djangoes_rebuild_orjson": "djangoes rebuild, OrjsonSerializer in PARAMS",
     "raw_streaming_bulk": "raw helpers.streaming_bulk",
     "raw_parallel_bulk": "raw helpers.parallel_bulk (4 threads)",
     "floor_loader": "floor (driver cursor, orjson, pre-serialized)",
@@ -351,6 +353,12 @@ def goals(measured: dict[str, Any]) -> list[str]:
                 f"    loader CPU/doc, rebuild / floor ({ours_loader:.1f} / {floor_loader:.1f} "
                 f"µs) = {verdict(ours_loader / floor_loader, LOADER_LIMIT)}"
             )
+            if "djangoes_rebuild_orjson" in row:
+                orjson_loader = cpu_per_doc(row["djangoes_rebuild_orjson"])[0]
+                lines.append(
+                    f"      with OrjsonSerializer in PARAMS: {orjson_loader:.1f} µs, "
+                    f"{orjson_loader / floor_loader:.2f} times the floor's"
+                )
             reads = measured.get("reads", {}).get(rows) or measured.get("reads", {}).get(str(rows))
             if reads:
                 driver = cpu_per_doc(reads["floor_read"])[0]

@@ -173,6 +173,18 @@ def djangoes_rebuild(rows: int, parallel: int = 0, processes: int | None = None)
     )
 
 
+def djangoes_rebuild_orjson(rows: int) -> dict[str, Any]:
+    """The default rebuild with elasticsearch-py's ``OrjsonSerializer`` in ``PARAMS`` (the
+    floor's JSON library, one setting away): what serializing costs the loader."""
+    setup("tests.benchmarks.settings")
+    from django.conf import settings
+    from elasticsearch.serializer import OrjsonSerializer
+
+    server = settings.ES_SERVERS["default"]
+    server["PARAMS"] = {**server.get("PARAMS", {}), "serializer": OrjsonSerializer()}
+    return djangoes_rebuild(rows)
+
+
 def djangoes_rebuild_instances(rows: int) -> dict[str, Any]:
     """The rebuild with ``prepare_category``/``prepare_tags`` methods: rows as model instances.
 
@@ -735,6 +747,7 @@ TASKS = {
     "djangoes_rebuild_parallel": lambda rows: djangoes_rebuild(rows, parallel=2),
     "djangoes_rebuild_one_process": lambda rows: djangoes_rebuild(rows, processes=0),
     "djangoes_rebuild_instances": djangoes_rebuild_instances,
+    "djangoes_rebuild_orjson": djangoes_rebuild_orjson,
     "raw_streaming_bulk": lambda rows: raw_bulk(rows, "streaming_bulk"),
     "raw_parallel_bulk": lambda rows: raw_bulk(rows, "parallel_bulk"),
     "floor_loader": floor_loader,
