@@ -93,26 +93,20 @@ def timed(job: Any, rows: int, workers: list[int]) -> dict[str, Any]:
     """Run ``job`` (a Rebuild) step by step; its steps' seconds, and CPU per document."""
     accounts = Accounts(workers)
     load_before = os.getloadavg()
-    before = accounts.read()
+    marks = [accounts.read()]  # before the run, then after each step
     steps: dict[str, float] = {}
-    filled: dict[str, float] = {}
-    started = time.perf_counter()
     try:
         for step in ("start", "fill", "finish"):
             at = time.perf_counter()
-            if step == "fill":
-                fill_before = accounts.read()
             getattr(job, step)()
             steps[step] = round(time.perf_counter() - at, 3)
-            if step == "fill":
-                fill_after = accounts.read()
-                filled = {key: fill_after[key] - fill_before[key] for key in fill_after}
+            marks.append(accounts.read())
     except BaseException:
         job.abort()
         raise
-    seconds = time.perf_counter() - started
-    after = accounts.read()
-    spent = {key: after[key] - before[key] for key in after}
+    seconds = sum(steps.values())
+    spent = {key: marks[3][key] - marks[0][key] for key in marks[0]}
+    filled = {key: marks[2][key] - marks[1][key] for key in marks[0]}
     others = max(0.0, spent["busy"] - sum(v for k, v in spent.items() if k != "busy")) / seconds
     # The fill's CPU per document, by tier: the loader is the workers' (in process: the
     # coordinator's own) and the coordinator's.
