@@ -180,7 +180,7 @@ def test_writes_through_an_alias_that_must_exist(index):
         assert (found["_source"], found["_version"]) == ({"n": n}, 5)
     client().indices.delete_alias(index=index, name=alias)
     late = Sender(client()).send([{**action(alias, "3", 3), "require_alias": True}])
-    ((error,),) = [late.errors]
+    (error,) = late.errors
     assert (late.indexed, error["_id"], error["status"]) == (0, "3", 404)
     assert error["error"]["type"] == "index_not_found_exception"
     assert "require_alias" in error["error"]["reason"]

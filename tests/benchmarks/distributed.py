@@ -11,7 +11,7 @@ best of ``--runs``.
 
 Each run records its steps' wall time (``start``: lock and new index; ``fill``; ``finish``:
 settings, catch-up, swap, clean-up) and the CPU every process spent in it: the workers, the
-coordinator (this process), the node or the cluster's members (BENCH_NODE_PIDFILES), the
+coordinator (this process), the node or the cluster's members (BENCH_NODE_PIDFILE), the
 database server with its sessions (BENCH_PG_PIDFILE), and the machine's other work. From the
 run's own CPU per document, the model of :mod:`tests.benchmarks.model` predicts the fill's
 rate on this host (``Costs.shared_host``); ``fill / model`` is the measured rate against it.
@@ -73,7 +73,7 @@ class Accounts:
         self.workers = workers
         self.nodes = [
             pidfile_pid(path)
-            for path in os.environ.get("BENCH_NODE_PIDFILES", "").split(",")
+            for path in os.environ.get("BENCH_NODE_PIDFILE", "").split(",")
             if path
         ]
         self.database = pidfile_pid(os.environ.get("BENCH_PG_PIDFILE"))

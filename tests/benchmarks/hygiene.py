@@ -32,22 +32,6 @@ def busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / TICK
 
 
-def process_seconds(pidfile: str | None) -> float:
-    """CPU seconds of the process named in ``pidfile`` and of the children it waited for
-    (a database server's ended sessions); 0 when it names no running process."""
-    if not pidfile:
-        return 0.0
-    try:
-        with open(pidfile) as file:
-            pid = int(file.readline().strip())
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except (OSError, ValueError):
-        return 0.0
-    # After the command's ")": utime, stime, cutime, cstime are fields 14-17 of stat(5).
-    return sum(int(value) for value in fields[11:15]) / TICK
-
-
 def pidfile_pid(pidfile: str | None) -> int | None:
     """The process id in the first line of ``pidfile`` (None: no such file)."""
     if not pidfile:
@@ -59,39 +43,53 @@ def pidfile_pid(pidfile: str | None) -> int | None:
         return None
 
 
+def _stat(pid: int | str | None) -> tuple[int, int] | None:
+    """A process's parent and the CPU ticks of it and of the children it waited for (None:
+    no such process)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None  # ended meanwhile
+    # After the command's ")": ppid is field 4 of stat(5); utime, stime, cutime, cstime 14-17.
+    return int(fields[1]), sum(int(value) for value in fields[11:15])
+
+
+def process_seconds(pidfile: str | None) -> float:
+    """CPU seconds of the process named in ``pidfile`` and of the children it waited for
+    (a database server's ended sessions); 0 when it names no running process."""
+    found = _stat(pidfile_pid(pidfile))
+    return found[1] / TICK if found else 0.0
+
+
 def tree_seconds(roots: Iterable[int | None]) -> float:
     """CPU seconds of the processes ``roots`` and of all their descendants, each with the
     children it waited for (a worker's pool, a database server's sessions, a node's
     controller), read from ``/proc``. Between two calls, a process that started or ended
     in between is counted as long as its parent is in the tree."""
-    stats: dict[int, tuple[int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        # After the command's ")": ppid is field 4 of stat(5); utime..cstime 14-17.
-        stats[int(entry)] = (int(fields[1]), sum(int(value) for value in fields[11:15]))
+    stats = {int(entry): _stat(entry) for entry in os.listdir("/proc") if entry.isdigit()}
     children: dict[int, list[int]] = {}
-    for pid, (parent, _) in stats.items():
-        children.setdefault(parent, []).append(pid)
+    for pid, found in stats.items():
+        if found:
+            children.setdefault(found[0], []).append(pid)
     ticks, seen = 0, set()
-    waiting = [pid for pid in roots if pid in stats]
+    waiting = [pid for pid in roots if pid is not None]
     while waiting:
         pid = waiting.pop()
-        if pid not in seen:
+        found = stats.get(pid)
+        if found and pid not in seen:
             seen.add(pid)
-            ticks += stats[pid][1]
+            ticks += found[1]
             waiting.extend(children.get(pid, ()))
     return ticks / TICK
 
 
 def own_seconds() -> float:
     """CPU seconds of the bench itself: this process, the children it waited for, the node
-    (BENCH_NODE_PIDFILE) and PostgreSQL (BENCH_PG_PIDFILE), as scripts/bench sets them."""
+    (BENCH_NODE_PIDFILE; the members of a cluster, comma-separated) and PostgreSQL
+    (BENCH_PG_PIDFILE), as scripts/bench sets them."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (
@@ -99,7 +97,7 @@ def own_seconds() -> float:
         + own.ru_stime
         + children.ru_utime
         + children.ru_stime
-        + process_seconds(os.environ.get("BENCH_NODE_PIDFILE"))
+        + sum(map(process_seconds, os.environ.get("BENCH_NODE_PIDFILE", "").split(",")))
         + process_seconds(os.environ.get("BENCH_PG_PIDFILE"))
     )
 
