@@ -8,6 +8,7 @@ field and no semantic search.
 
 from __future__ import annotations
 
+import logging
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,7 @@ class WordLlamaEmbedder:
     model = "wordllama-0.4.0.post1/l2_supercat-256"
 
     def __init__(self) -> None:
-        import wordllama
-
+        wordllama = _import_wordllama()
         self._model: Any = wordllama.WordLlama.load(
             config="l2_supercat",
             dim=self.dims,
@@ -35,3 +35,18 @@ class WordLlamaEmbedder:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         return self._model.embed(texts).tolist()  # type: ignore[no-any-return]
+
+
+def _import_wordllama() -> Any:
+    """Import wordllama, leaving the root logger as the site's LOGGING made it.
+
+    wordllama calls ``logging.basicConfig(level=INFO)`` when imported; the site's console
+    would then print every library's INFO records (a line per request to Elasticsearch).
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    import wordllama
+
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    return wordllama

@@ -1,5 +1,10 @@
 """Search by meaning and similar books, with the real model (wordllama, loaded from its wheel)."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from django.urls import reverse
 
 from catalog.embedding import AVAILABLE, WordLlamaEmbedder
@@ -43,3 +48,23 @@ def test_a_book_page_lists_similar_books(client, catalogue):
     expected = BookDocument.search().similar_to(cipher, k=5).to_queryset()
     assert similar == list(expected)
     assert b"Similar books" in response.content
+
+
+def test_loading_the_model_keeps_the_sites_logging():
+    # The model's package configures the root logger when imported; the site's console must
+    # not start printing a line for every request to Elasticsearch once the model is loaded.
+    code = (
+        "import django; django.setup()\n"
+        "from catalog.embedding import WordLlamaEmbedder\n"
+        "from djangoes import connection\n"
+        "WordLlamaEmbedder()\n"
+        "print(connection.client.cluster.health()['status'])\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "site_config.test_settings"}
+    example = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=example, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()  # the node answered
+    assert "elastic_transport" not in result.stderr
