@@ -66,5 +66,5 @@ def test_loading_the_model_keeps_the_sites_logging():
         [sys.executable, "-c", code], cwd=example, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip()  # the node answered
+    assert result.stdout.strip() in {"green", "yellow"}  # the node answered
     assert "elastic_transport" not in result.stderr
