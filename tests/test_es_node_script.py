@@ -4,7 +4,9 @@ and says what is wrong with one it cannot use."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -73,3 +75,25 @@ def test_a_missing_archive_is_refused(tmp_path):
 def test_the_usage_names_the_new_options(tmp_path):
     found = es_node("--help", root=tmp_path)
     assert "--home DIR | --archive FILE" in found.stdout + found.stderr
+
+
+def test_the_node_runs_in_a_session_of_its_own():
+    # A Ctrl-C in a terminal signals the foreground process group (scripts/example and the
+    # nodes it started): the node must be in a group and session of its own to outlive it.
+    # The launcher reports its group and session, then fails, so no node ever runs. As root
+    # the launcher runs as the node's user: the home lies under a directory it can read.
+    with tempfile.TemporaryDirectory(prefix="djangoes-es-node-") as parent:
+        os.chmod(parent, 0o755)
+        home = fake_home(Path(parent) / "elasticsearch-9.1.7", version="9.1.7")
+        (home / "config").mkdir()
+        (home / "config" / "jvm.options").write_text("")
+        (home / "bin" / "elasticsearch").write_text(
+            '#!/bin/sh\necho "group and session: $(cut -d" " -f5,6 /proc/$$/stat)"\nexit 1\n'
+        )
+        found = es_node("start", "--home", str(home), "--port", "9399", root=Path(parent))
+    assert found.returncode == 1
+    reported = re.search(r"group and session: (\d+) (\d+)", found.stderr)
+    assert reported, found.stderr
+    group, session = (int(n) for n in reported.groups())
+    assert group != os.getpgid(0)
+    assert session != os.getsid(0)
